@@ -1,0 +1,1 @@
+export { TunnelError, hasCode, describeError } from './tunnel-error';

@@ -1,0 +1,49 @@
+/**
+ * Fixed pino field names. Every log line and audit record uses these keys, so that operators can
+ * build dashboards and alerts on them; renaming one is a breaking change.
+ */
+export const F = {
+  component: 'component',
+  tunnel: 'tunnel',
+  connection: 'conn',
+  stream: 'stream',
+  requestId: 'rid',
+  client: 'client',
+  server: 'server',
+  remote: 'remote',
+  code: 'code',
+  reason: 'reason',
+  err: 'err',
+  url: 'url',
+  method: 'method',
+  status: 'status',
+  durationMs: 'durationMs',
+} as const;
+
+/**
+ * pino `redact` paths, fixed in code (never from user input). Secrets and credentials are also kept
+ * out of log objects at the source; this is the second line of defence.
+ */
+export const REDACT_PATHS: readonly string[] = [
+  'secret',
+  'secrets',
+  'apiKey',
+  'authorization',
+  'password',
+  'key',
+  '*.secret',
+  '*.secrets',
+  '*.apiKey',
+  '*.authorization',
+  '*.Authorization',
+  '*.password',
+  '*.key',
+  'headers.authorization',
+  'headers.cookie',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.headers.authorization',
+  '*.headers.cookie',
+  'config.tunnels[*].secrets',
+  'config.clients[*].apiKey',
+];
