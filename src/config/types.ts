@@ -1,0 +1,86 @@
+/**
+ * The validated, resolved configuration objects the components consume. The convict schemas in
+ * this folder produce exactly these shapes; components never read env vars or files themselves.
+ */
+
+/** TLS material for calling an upstream MCP server (file paths, read at start-up). */
+export interface UpstreamTlsConfig {
+  /** PEM client certificate for mTLS. */
+  cert: string | null;
+  /** PEM private key for the client certificate. */
+  key: string | null;
+  /** PEM CA bundle that replaces the system CAs for verifying the upstream. */
+  ca: string | null;
+  /** Verify the upstream certificate (default true). */
+  rejectUnauthorized: boolean;
+  /** SNI / certificate host name override (service meshes often need it). */
+  servername: string | null;
+}
+
+export interface FlowConfig {
+  /** Bytes a peer may send on one stream before we grant more (our receive window per stream). */
+  streamWindow: number;
+  /** Bytes a peer may have outstanding across all streams of one connection. */
+  connectionWindow: number;
+  /** Largest DATA frame payload we accept. */
+  maxFrameSize: number;
+}
+
+export interface GatewayConfig {
+  listen: { host: string; port: number };
+  /** Paths to PEM files; null = plain HTTP/ws (loopback, or behind a TLS-terminating load balancer). */
+  tls: { cert: string; key: string } | null;
+  tunnels: Array<{ id: string; secrets: string[] }>;
+  servers: Array<{ name: string; tunnel: string; url: string }>;
+  clients: Array<{ name: string; apiKey: string; servers: string[] }>;
+  limits: {
+    /** Largest request body forwarded; larger ones get 413. */
+    maxRequestBodyBytes: number;
+    /** How long a request waits for a tunnel connection before 503. */
+    connectWaitMs: number;
+    /** An unauthenticated tunnel connection is closed after this. */
+    handshakeTimeoutMs: number;
+    /** Concurrent streams the gateway opens on one tunnel connection (the proxy may ask for fewer). */
+    maxStreamsPerConnection: number;
+    /** Largest HEADERS / CONTROL frame payload accepted. */
+    maxHeaderBytes: number;
+  };
+  flow: FlowConfig;
+  heartbeat: { intervalMs: number };
+  log: { level: string };
+  /** `stdout`, `stderr` or a file path. */
+  audit: { destination: string };
+}
+
+export interface ProxyConfig {
+  /** `wss://HOST[:PORT]/tunnel/{tunnelId}` (or `ws://` on loopback / with allowInsecure). */
+  url: string;
+  /** The tunnel id, taken from the URL path. */
+  tunnelId: string;
+  /** The shared secret, resolved from MCP_TUNNEL_SECRET or MCP_TUNNEL_SECRET_FILE. Never log it. */
+  secret: string;
+  /** Where the secret came from, if a file (watched for rotation later). */
+  secretFile: string | null;
+  /** Extra CA (PEM path) trusted for the gateway's certificate, in addition to the system CAs. */
+  caFile: string | null;
+  allowInsecure: boolean;
+  /** Name this proxy reports to the gateway (defaults to the host name). */
+  name: string;
+  reconnect: { baseMs: number; capMs: number };
+  heartbeat: { intervalMs: number };
+  limits: { maxStreams: number; maxHeaderBytes: number };
+  flow: FlowConfig;
+  upstream: {
+    /** Global TLS settings for https upstreams. */
+    tls: UpstreamTlsConfig;
+    /** Per-server TLS overrides, keyed by the server name the gateway sends. */
+    servers: Record<string, { tls: UpstreamTlsConfig }>;
+    /** Time allowed for the upstream to send response headers (0 = none). Bodies never time out. */
+    headersTimeoutMs: number;
+    connectTimeoutMs: number;
+    /** Max pooled connections per upstream origin. */
+    connectionsPerOrigin: number;
+  };
+  log: { level: string };
+  audit: { destination: string };
+}
