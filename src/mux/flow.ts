@@ -1,0 +1,67 @@
+import { MAX_WINDOW } from '../protocol';
+
+/**
+ * Receive-side window accounting for one stream or one connection.
+ *
+ * The peer may send at most `remaining` bytes. Bytes the application has consumed become credit;
+ * credit is returned to the peer (WINDOW_UPDATE) in batches of at least a quarter of the initial
+ * window, so a busy stream costs one update per quarter window rather than one per frame. The
+ * batching cannot deadlock: a sender blocks only at `remaining === 0`, at which point the receiver
+ * holds a whole window of uncredited bytes, and consuming them crosses the threshold.
+ */
+export class ReceiveWindow {
+  private remainingBytes: number;
+  private pending = 0;
+  private readonly threshold: number;
+
+  constructor(readonly initial: number) {
+    this.remainingBytes = initial;
+    this.threshold = Math.max(1, Math.floor(initial / 4));
+  }
+
+  /** Bytes the peer may still send. */
+  get remaining(): number {
+    return this.remainingBytes;
+  }
+
+  /** Records `n` received bytes. Returns false (and records nothing) if they exceed the window. */
+  receive(n: number): boolean {
+    if (n > this.remainingBytes) return false;
+    this.remainingBytes -= n;
+    return true;
+  }
+
+  /**
+   * Records `n` consumed bytes; returns the increment to announce now, or 0 to keep batching.
+   * `flush` forces out whatever is pending (used when a stream ends with credit outstanding).
+   */
+  consume(n: number, flush = false): number {
+    this.pending += n;
+    if (this.pending === 0 || (!flush && this.pending < this.threshold)) return 0;
+    const inc = this.pending;
+    this.pending = 0;
+    this.remainingBytes += inc;
+    return inc;
+  }
+}
+
+/** Send-side credit for one stream or one connection. */
+export class SendWindow {
+  constructor(private availableBytes: number) {}
+
+  get available(): number {
+    return this.availableBytes;
+  }
+
+  consume(n: number): void {
+    if (n > this.availableBytes) throw new RangeError(`send window exceeded: ${n} > ${this.availableBytes}`);
+    this.availableBytes -= n;
+  }
+
+  /** Adds credit from a WINDOW_UPDATE. Returns false if the window would overflow (a protocol error). */
+  grant(increment: number): boolean {
+    if (this.availableBytes + increment > MAX_WINDOW) return false;
+    this.availableBytes += increment;
+    return true;
+  }
+}

@@ -1,0 +1,147 @@
+import { Duplex } from 'node:stream';
+import { ErrorCode, type ResponseHead, type RequestHead } from '../protocol';
+import { ReceiveWindow, SendWindow } from './flow';
+import { StreamResetError } from './errors';
+
+/** What a stream needs from its multiplexer; keeps the two files decoupled. */
+export interface StreamHost {
+  /** Tries to send the stream's pending write within the available credit. */
+  pump(stream: MuxStream): void;
+  /** The application consumed `n` received bytes of this stream. */
+  consumed(stream: MuxStream, n: number): void;
+  sendEnd(stream: MuxStream): void;
+  sendReset(stream: MuxStream, code: number, reason: string): void;
+  sendResponseHead(stream: MuxStream, head: ResponseHead, endStream: boolean): void;
+  /** The stream is finished (both sides ended, or reset); forget it. */
+  release(stream: MuxStream, unconsumed: number): void;
+}
+
+interface PendingWrite {
+  chunk: Buffer;
+  offset: number;
+  cb: (err?: Error | null) => void;
+}
+
+/**
+ * One request/response exchange on a tunnel connection, as a Node Duplex: write the body you send,
+ * read the body you receive. Backpressure is end to end: what this side does not read is not
+ * credited, so the peer stops sending after one window.
+ *
+ * Events: `response` (ResponseHead) on the opening side when the answer's head arrives.
+ * Destroying the stream resets it on the wire (CANCEL unless the error carries `wireCode`).
+ */
+export class MuxStream extends Duplex {
+  readonly recvWindow: ReceiveWindow;
+  readonly sendWindow: SendWindow;
+  /** The head that opened the stream (set on both sides). */
+  requestHead: RequestHead | null = null;
+  responseHead: ResponseHead | null = null;
+  /** @internal pending body chunk waiting for credit. */
+  pendingWrite: PendingWrite | null = null;
+  localEnded = false;
+  remoteEnded = false;
+  /** True once a RST was sent or received: nothing more is sent on this stream. */
+  isReset = false;
+  private held = 0;
+  private released = false;
+
+  constructor(
+    readonly id: number,
+    private readonly host: StreamHost,
+    windows: { recv: number; send: number },
+    highWaterMark: number,
+  ) {
+    super({ allowHalfOpen: true, readableHighWaterMark: highWaterMark, writableHighWaterMark: highWaterMark });
+    this.recvWindow = new ReceiveWindow(windows.recv);
+    this.sendWindow = new SendWindow(windows.send);
+  }
+
+  /** Proxy side: sends the response head. Call before writing the body. */
+  respond(head: ResponseHead, options: { endStream?: boolean } = {}): void {
+    if (this.responseHead) throw new Error('response head already sent');
+    this.responseHead = head;
+    if (this.isReset || this.destroyed) return;
+    this.host.sendResponseHead(this, head, options.endStream === true);
+    if (options.endStream) {
+      this.localEnded = true;
+      this.end();
+      this.maybeRelease();
+    }
+  }
+
+  /** Resets the stream with a wire error code (e.g. UPSTREAM_UNREACHABLE) and a short reason. */
+  resetWith(code: number, reason: string): void {
+    if (!this.isReset && !this.released) {
+      this.isReset = true;
+      this.host.sendReset(this, code, reason);
+    }
+    this.destroy();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.isReset) return cb(new StreamResetError(ErrorCode.CANCEL, 'stream was reset'));
+    if (chunk.length === 0) return cb();
+    this.pendingWrite = { chunk, offset: 0, cb };
+    this.host.pump(this);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (!this.localEnded && !this.isReset) {
+      this.localEnded = true;
+      this.host.sendEnd(this);
+    }
+    cb();
+    this.maybeRelease();
+  }
+
+  override _read(): void {
+    if (this.held > 0) {
+      const n = this.held;
+      this.held = 0;
+      this.host.consumed(this, n);
+    }
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (!this.isReset && !(this.localEnded && this.remoteEnded)) {
+      this.isReset = true;
+      const wire = (err as { wireCode?: number } | null)?.wireCode;
+      const code = wire ?? (!err || err.name === 'AbortError' ? ErrorCode.CANCEL : ErrorCode.INTERNAL_ERROR);
+      this.host.sendReset(this, code, err ? err.message : 'cancelled');
+    }
+    this.pendingWrite = null;
+    this.doRelease();
+    cb(err);
+  }
+
+  /** @internal A DATA payload arrived (already within the window). */
+  onData(chunk: Buffer): void {
+    if (this.push(chunk)) this.host.consumed(this, chunk.length);
+    else this.held += chunk.length;
+  }
+
+  /** @internal END_STREAM arrived. */
+  onRemoteEnd(): void {
+    this.remoteEnded = true;
+    this.push(null);
+    this.maybeRelease();
+  }
+
+  /** @internal RST_STREAM arrived, or the connection died. */
+  onReset(err: Error): void {
+    this.isReset = true;
+    this.destroy(err);
+  }
+
+  private maybeRelease(): void {
+    if (this.localEnded && this.remoteEnded) this.doRelease();
+  }
+
+  private doRelease(): void {
+    if (this.released) return;
+    this.released = true;
+    const unconsumed = this.held;
+    this.held = 0;
+    this.host.release(this, unconsumed);
+  }
+}

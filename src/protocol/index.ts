@@ -1,0 +1,4 @@
+export * from './codes';
+export * from './frame';
+export * from './messages';
+export { ProtocolError } from './errors';

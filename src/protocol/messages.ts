@@ -1,0 +1,187 @@
+import { ProtocolError } from './errors';
+
+/** Protocol versions this build speaks, newest first. */
+export const SUPPORTED_VERSIONS: readonly number[] = [1];
+
+/** Receive-side limits a peer announces in the handshake; the other side must respect them. */
+export interface PeerSettings {
+  /** Largest DATA payload the announcer accepts in one frame. */
+  maxFrameSize: number;
+  /** Initial per-stream window the announcer grants (bytes the peer may send before WINDOW_UPDATE). */
+  streamWindow: number;
+  /** Initial connection window the announcer grants. */
+  connectionWindow: number;
+  /** Concurrent streams the announcer accepts being opened by the peer. */
+  maxStreams: number;
+  /** Largest HEADERS / CONTROL payload the announcer accepts. */
+  maxHeaderBytes: number;
+}
+
+export type HeaderList = Array<[string, string]>;
+
+export interface HelloMessage {
+  type: 'hello';
+  versions: number[];
+  /** base64url of 32 random bytes. */
+  nonce: string;
+}
+export interface AuthMessage {
+  type: 'auth';
+  version: number;
+  tunnel: string;
+  /** base64url HMAC-SHA256, see session/proof.ts and docs/protocol.md. */
+  proof: string;
+  proxy: { id: string; name: string; software: string };
+  settings: PeerSettings;
+}
+export interface ReadyMessage {
+  type: 'ready';
+  version: number;
+  connection: string;
+  settings: PeerSettings;
+}
+export type ControlMessage = HelloMessage | AuthMessage | ReadyMessage;
+
+/** HEADERS payload that opens a stream (gateway → proxy). */
+export interface RequestHead {
+  rid: string;
+  server: string;
+  url: string;
+  method: string;
+  headers: HeaderList;
+}
+/** HEADERS payload that answers a stream (proxy → gateway). */
+export interface ResponseHead {
+  status: number;
+  headers: HeaderList;
+}
+
+export function encodeJson(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+function parseObject(payload: Buffer, what: string, limit: number): Record<string, unknown> {
+  if (payload.length > limit) {
+    throw new ProtocolError('TUNNEL_PROTOCOL_TOO_LARGE', `${what} of ${payload.length} bytes exceeds limit ${limit}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.toString('utf8'));
+  } catch (err) {
+    throw new ProtocolError('TUNNEL_PROTOCOL_BAD_JSON', `${what} is not valid JSON`, { cause: err });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ProtocolError('TUNNEL_PROTOCOL_BAD_MESSAGE', `${what} must be a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function str(o: Record<string, unknown>, key: string, what: string, max = 8192): string {
+  const v = o[key];
+  if (typeof v !== 'string' || v.length > max) {
+    throw new ProtocolError('TUNNEL_PROTOCOL_BAD_MESSAGE', `${what}.${key} must be a string of at most ${max} chars`);
+  }
+  return v;
+}
+
+function int(o: Record<string, unknown>, key: string, what: string, min: number, max: number): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ProtocolError('TUNNEL_PROTOCOL_BAD_MESSAGE', `${what}.${key} must be an integer in [${min}, ${max}]`);
+  }
+  return v;
+}
+
+function obj(o: Record<string, unknown>, key: string, what: string): Record<string, unknown> {
+  const v = o[key];
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new ProtocolError('TUNNEL_PROTOCOL_BAD_MESSAGE', `${what}.${key} must be an object`);
+  }
+  return v as Record<string, unknown>;
+}
+
+function headerList(o: Record<string, unknown>, what: string): HeaderList {
+  const v = o['headers'];
+  if (!Array.isArray(v)) throw new ProtocolError('TUNNEL_PROTOCOL_BAD_MESSAGE', `${what}.headers must be an array`);
+  const out: HeaderList = [];
+  for (const pair of v as unknown[]) {
+    if (
+      !Array.isArray(pair) ||
+      pair.length !== 2 ||
+      typeof pair[0] !== 'string' ||
+      typeof pair[1] !== 'string' ||
+      !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(pair[0]) ||
+      /[\r\n\0]/.test(pair[1])
+    ) {
+      throw new ProtocolError('TUNNEL_PROTOCOL_BAD_MESSAGE', `${what}.headers has an invalid entry`);
+    }
+    out.push([pair[0].toLowerCase(), pair[1]]);
+  }
+  return out;
+}
+
+export function parseSettings(o: Record<string, unknown>, what: string): PeerSettings {
+  return {
+    maxFrameSize: int(o, 'maxFrameSize', what, 1024, 16 * 1024 * 1024),
+    streamWindow: int(o, 'streamWindow', what, 1024, 0x7fffffff),
+    connectionWindow: int(o, 'connectionWindow', what, 1024, 0x7fffffff),
+    maxStreams: int(o, 'maxStreams', what, 1, 1 << 20),
+    maxHeaderBytes: int(o, 'maxHeaderBytes', what, 1024, 16 * 1024 * 1024),
+  };
+}
+
+/**
+ * Parses and validates a CONTROL payload.
+ * @throws ProtocolError for oversized, non-JSON or ill-formed messages and unknown types.
+ */
+export function parseControl(payload: Buffer, limit: number): ControlMessage {
+  const o = parseObject(payload, 'control message', limit);
+  const type = o['type'];
+  switch (type) {
+    case 'hello': {
+      const versions = o['versions'];
+      if (!Array.isArray(versions) || versions.length === 0 || versions.length > 32 || !versions.every((v) => Number.isInteger(v) && (v as number) > 0)) {
+        throw new ProtocolError('TUNNEL_PROTOCOL_BAD_MESSAGE', 'hello.versions must be a non-empty list of positive integers');
+      }
+      return { type, versions: versions as number[], nonce: str(o, 'nonce', 'hello', 256) };
+    }
+    case 'auth': {
+      const proxy = obj(o, 'proxy', 'auth');
+      return {
+        type,
+        version: int(o, 'version', 'auth', 1, 0xffff),
+        tunnel: str(o, 'tunnel', 'auth', 64),
+        proof: str(o, 'proof', 'auth', 256),
+        proxy: { id: str(proxy, 'id', 'auth.proxy', 128), name: str(proxy, 'name', 'auth.proxy', 256), software: str(proxy, 'software', 'auth.proxy', 128) },
+        settings: parseSettings(obj(o, 'settings', 'auth'), 'auth.settings'),
+      };
+    }
+    case 'ready':
+      return {
+        type,
+        version: int(o, 'version', 'ready', 1, 0xffff),
+        connection: str(o, 'connection', 'ready', 128),
+        settings: parseSettings(obj(o, 'settings', 'ready'), 'ready.settings'),
+      };
+    default:
+      throw new ProtocolError('TUNNEL_PROTOCOL_BAD_MESSAGE', `unknown control message type ${JSON.stringify(type)?.slice(0, 40)}`);
+  }
+}
+
+export function parseRequestHead(payload: Buffer, limit: number): RequestHead {
+  const o = parseObject(payload, 'request head', limit);
+  const method = str(o, 'method', 'request head', 32);
+  if (!/^[A-Z]+$/.test(method)) throw new ProtocolError('TUNNEL_PROTOCOL_BAD_MESSAGE', 'request head.method is not an HTTP method');
+  return {
+    rid: str(o, 'rid', 'request head', 128),
+    server: str(o, 'server', 'request head', 128),
+    url: str(o, 'url', 'request head', 16384),
+    method,
+    headers: headerList(o, 'request head'),
+  };
+}
+
+export function parseResponseHead(payload: Buffer, limit: number): ResponseHead {
+  const o = parseObject(payload, 'response head', limit);
+  return { status: int(o, 'status', 'response head', 100, 599), headers: headerList(o, 'response head') };
+}
