@@ -1,0 +1,26 @@
+/** Reconnect timing. Pure functions so tests need no clock. */
+export interface BackoffPolicy {
+  baseMs: number;
+  capMs: number;
+  /** Delay range after a permanent failure (wrong secret, unknown tunnel, pin mismatch). */
+  permanentMinMs: number;
+  permanentMaxMs: number;
+}
+
+export const DEFAULT_PERMANENT_MIN_MS = 30_000;
+export const DEFAULT_PERMANENT_MAX_MS = 60_000;
+
+/**
+ * "Full jitter" exponential backoff (AWS Architecture Blog): uniform in [0, min(cap, base·2^n)).
+ * Spreads a herd of proxies reconnecting after a gateway restart instead of synchronising them.
+ * `attempt` starts at 1.
+ */
+export function fullJitterDelay(attempt: number, policy: Pick<BackoffPolicy, 'baseMs' | 'capMs'>, random: () => number = Math.random): number {
+  const exp = Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(attempt - 1, 30));
+  return Math.floor(random() * exp);
+}
+
+/** Delay after a permanent failure: a few attempts a minute at most, jittered. */
+export function permanentDelay(policy: Pick<BackoffPolicy, 'permanentMinMs' | 'permanentMaxMs'>, random: () => number = Math.random): number {
+  return Math.floor(policy.permanentMinMs + random() * (policy.permanentMaxMs - policy.permanentMinMs));
+}

@@ -1,0 +1,272 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fromEvent } from 'rxjs';
+import { McpRequestInspector, RequestAudit, inspectorTap, type AuditTrail, type GatewayAuditRecord } from '../audit';
+import { describeError } from '../errors';
+import { fromNodeRawHeaders, getHeader, requestHeadersForUpstream, responseHeadersForClient, toNodeHeaders, type HeaderList } from '../http';
+import { F, type Logger } from '../log';
+import { ConnectionClosedError, StreamResetError, type MuxStream } from '../mux';
+import { ErrorCode, type ResponseHead } from '../protocol';
+import { clientMayUse, type ClientAuthenticator } from './clients';
+import { GatewayError } from './errors';
+import { sendError } from './http-errors';
+import { gatewayPathFor, upstreamUrl } from './routes';
+import { SseEndpointRewriter } from './sse-endpoint';
+import type { TunnelConnection, TunnelRegistry } from './tunnels';
+import { applyCors } from './cors';
+
+/** What the forwarder reads per request; replaced as a whole when the configuration reloads. */
+export interface ForwardState {
+  clients: ClientAuthenticator;
+  servers: ReadonlyMap<string, { name: string; tunnel: string; url: string }>;
+  maxRequestBodyBytes: number;
+  connectWaitMs: number;
+}
+
+export interface ForwardDeps {
+  state: () => ForwardState;
+  registry: TunnelRegistry;
+  logger: Logger;
+  audit: AuditTrail;
+}
+
+/** Maps a stream failure that happened before any response head to the client's HTTP answer. */
+function streamFailure(err: unknown, server: string): GatewayError {
+  if (err instanceof StreamResetError) {
+    const why = err.message.replace(/^stream reset by peer: /, '');
+    switch (err.wireCode) {
+      case ErrorCode.UPSTREAM_UNREACHABLE:
+        return new GatewayError('TUNNEL_UPSTREAM_UNREACHABLE', 502, `server "${server}" is unreachable from the proxy: ${why}`);
+      case ErrorCode.UPSTREAM_TIMEOUT:
+        return new GatewayError('TUNNEL_UPSTREAM_TIMEOUT', 504, `server "${server}" did not answer in time: ${why}`);
+      case ErrorCode.UPSTREAM_RESET:
+        return new GatewayError('TUNNEL_UPSTREAM_RESET', 502, `server "${server}" closed the connection: ${why}`);
+      case ErrorCode.UPSTREAM_FORBIDDEN:
+        return new GatewayError('TUNNEL_EGRESS_DENIED', 403, `the proxy refused to call server "${server}": ${why}`);
+      case ErrorCode.REFUSED_STREAM:
+        return new GatewayError('TUNNEL_STREAM_REFUSED', 503, `the proxy refused the request for server "${server}": ${why}`, { retryAfter: 1 });
+      case ErrorCode.FRAME_TOO_LARGE:
+        return new GatewayError('TUNNEL_HEADERS_TOO_LARGE', 431, `request headers for server "${server}" are too large for the tunnel`);
+      default:
+        return new GatewayError('TUNNEL_STREAM_RESET', 502, `request to server "${server}" failed in the tunnel: ${why}`);
+    }
+  }
+  if (err instanceof ConnectionClosedError) {
+    return new GatewayError('TUNNEL_CONNECTION_LOST', 502, `tunnel connection for server "${server}" was lost: ${err.message}`);
+  }
+  return new GatewayError('TUNNEL_INTERNAL', 502, `request to server "${server}" failed: ${describeError(err)}`);
+}
+
+/** Counts bytes and enforces a limit, passing chunks through untouched. */
+class ByteCounter extends Transform {
+  bytes = 0;
+  constructor(
+    private readonly limit: number,
+    private readonly onExceeded?: () => void,
+  ) {
+    super();
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) {
+      this.onExceeded?.();
+      return cb(new GatewayError('TUNNEL_BODY_TOO_LARGE', 413, `request body exceeds the limit of ${this.limit} bytes`));
+    }
+    cb(null, chunk);
+  }
+}
+
+function hasRequestBody(req: IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  if (len !== undefined) return Number(len) > 0;
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+function sessionKeyOf(req: IncomingMessage, search: string): string | null {
+  const h = req.headers['mcp-session-id'];
+  if (typeof h === 'string' && h.length > 0) return h;
+  if (search) {
+    const sid = new URLSearchParams(search).get('sessionId');
+    if (sid) return sid;
+  }
+  return null;
+}
+
+/**
+ * Serves one MCP request at `/mcp/{server}[/{path}]`: authenticate the client, check the server
+ * and policy, pick a tunnel connection (waiting a bounded time for one), open a stream, and pump
+ * bodies both ways with end-to-end backpressure. Writes one audit record when the exchange ends.
+ */
+export async function forwardMcpRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: { server: string; rest: string; search: string },
+  deps: ForwardDeps,
+): Promise<void> {
+  const state = deps.state();
+  const rid = randomUUID();
+  const serverName = route.server;
+  const audit = RequestAudit.gateway(
+    { rid, client: null, server: serverName, tunnel: null, httpMethod: req.method ?? 'GET', path: `/mcp/${serverName}${route.rest}` },
+    { onFinish: (r) => deps.audit.write(r as GatewayAuditRecord) },
+  );
+  const log = deps.logger.child({ [F.requestId]: rid, [F.server]: serverName });
+  const reject = (err: GatewayError): void => {
+    audit.setStatus(err.status).fail(err.code);
+    log.info({ [F.code]: err.code, [F.status]: err.status, [F.reason]: err.message }, 'request rejected');
+    const extra: Record<string, string> = {};
+    if (err.retryAfter !== null) extra['retry-after'] = String(err.retryAfter);
+    if (err.status === 401) extra['www-authenticate'] = 'Bearer realm="mcp-tunnel"';
+    sendError(res, err.status, err, { server: serverName, rid }, extra);
+    audit.finish();
+    req.resume(); // discard an unread body so the connection can be reused
+  };
+  applyCors(req, res);
+
+  const client = state.clients.authenticate(req.headers.authorization);
+  if (!client) return reject(new GatewayError('TUNNEL_UNAUTHENTICATED', 401, 'missing or invalid API key (send Authorization: Bearer <key>)'));
+  audit.annotate({ client: client.name });
+  const server = state.servers.get(serverName);
+  if (!server) return reject(new GatewayError('TUNNEL_UNKNOWN_SERVER', 404, `unknown server "${serverName}"`));
+  audit.annotate({ tunnel: server.tunnel });
+  if (!clientMayUse(client, serverName)) {
+    return reject(new GatewayError('TUNNEL_FORBIDDEN', 403, `client "${client.name}" may not use server "${serverName}"`));
+  }
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > state.maxRequestBodyBytes) {
+    return reject(new GatewayError('TUNNEL_BODY_TOO_LARGE', 413, `request body of ${declared} bytes exceeds the limit of ${state.maxRequestBodyBytes} bytes`));
+  }
+  const sessionKey = sessionKeyOf(req, route.search);
+  if (sessionKey) audit.annotate({ sessionId: sessionKey.slice(0, 64) });
+
+  let conn: TunnelConnection | null;
+  try {
+    conn = await deps.registry.acquire(server.tunnel, sessionKey, state.connectWaitMs, fromEvent(res, 'close'));
+  } catch (err) {
+    return reject(err instanceof GatewayError ? err : new GatewayError('TUNNEL_INTERNAL', 500, describeError(err)));
+  }
+  if (!conn) {
+    audit.abort('TUNNEL_CLIENT_GONE');
+    audit.finish();
+    return;
+  }
+  audit.annotate({ conn: conn.id });
+
+  const url = upstreamUrl(server.url, route.rest, route.search);
+  const withBody = hasRequestBody(req);
+  let stream: MuxStream;
+  try {
+    stream = conn.mux.openStream(
+      { rid, server: serverName, url, method: req.method ?? 'GET', headers: requestHeadersForUpstream(fromNodeRawHeaders(req.rawHeaders)) },
+      { endStream: !withBody },
+    );
+  } catch (err) {
+    return reject(new GatewayError('TUNNEL_STREAM_REFUSED', 503, `tunnel connection refused the request: ${describeError(err)}`, { retryAfter: 1 }));
+  }
+  const tunnelId = server.tunnel;
+  const connId = conn.id;
+  const inspector = new McpRequestInspector();
+  let responded = false;
+  let tooLarge = false;
+
+  const done = new Promise<void>((resolve) => {
+    let settled = false;
+    const settle = (): void => {
+      if (settled) return;
+      settled = true;
+      deps.registry.notify(tunnelId);
+      resolve();
+    };
+
+    stream.once('response', (head: ResponseHead) => {
+      if (res.destroyed || tooLarge) {
+        stream.destroy();
+        return settle();
+      }
+      responded = true;
+      const headers: HeaderList = responseHeadersForClient(head.headers);
+      const sid = getHeader(headers, 'mcp-session-id');
+      if (sid) deps.registry.bindSession(tunnelId, sid, connId);
+      if (req.method === 'DELETE' && sessionKey && head.status < 300) deps.registry.unbindSession(tunnelId, sessionKey);
+      audit.setStatus(head.status);
+      const isSse = (getHeader(headers, 'content-type') ?? '').startsWith('text/event-stream');
+      res.writeHead(head.status, toNodeHeaders(headers));
+      if (isSse) res.flushHeaders();
+      const counter = new ByteCounter(Number.MAX_SAFE_INTEGER);
+      const stages: NodeJS.ReadWriteStream[] = [];
+      if (isSse && req.method === 'GET') {
+        stages.push(
+          new SseEndpointRewriter((endpoint) => {
+            const mapped = gatewayPathFor(endpoint, url, serverName);
+            const legacySid = mapped ? new URL(mapped, 'http://gateway').searchParams.get('sessionId') : null;
+            if (legacySid) deps.registry.bindSession(tunnelId, legacySid, connId);
+            return mapped;
+          }),
+        );
+      }
+      pipeline([stream, ...stages, counter, res])
+        .then(() => audit.addBytesOut(counter.bytes))
+        .catch((err: unknown) => {
+          audit.addBytesOut(counter.bytes);
+          if (res.destroyed && !res.writableFinished && !(err instanceof StreamResetError)) {
+            audit.abort('TUNNEL_CLIENT_GONE');
+            log.debug('client went away during the response');
+          } else {
+            const e = streamFailure(err, serverName);
+            audit.fail(e.code);
+            log.warn({ [F.code]: e.code, [F.reason]: e.message }, 'response failed mid-stream; client connection reset');
+          }
+          res.destroy();
+        })
+        .finally(settle);
+    });
+
+    stream.once('error', (err: unknown) => {
+      if (responded) return; // the response pipeline reports it
+      if (tooLarge) return settle();
+      if (res.destroyed) {
+        audit.abort('TUNNEL_CLIENT_GONE');
+        return settle();
+      }
+      const e = streamFailure(err, serverName);
+      audit.setStatus(e.status).fail(e.code);
+      log.warn({ [F.code]: e.code, [F.reason]: e.message }, 'request failed in the tunnel');
+      const extra: Record<string, string> = e.retryAfter !== null ? { 'retry-after': String(e.retryAfter) } : {};
+      sendError(res, e.status, e, { server: serverName, rid }, extra);
+      settle();
+    });
+
+    res.once('close', () => {
+      if (!res.writableFinished) {
+        audit.abort('TUNNEL_CLIENT_GONE');
+        stream.destroy();
+      }
+      if (!responded) settle();
+    });
+  });
+
+  if (withBody) {
+    const counter = new ByteCounter(state.maxRequestBodyBytes, () => {
+      tooLarge = true;
+    });
+    pipeline(req, counter, inspectorTap(inspector), stream)
+      .catch((err: unknown) => {
+        if (tooLarge && !responded) {
+          const e = err instanceof GatewayError ? err : new GatewayError('TUNNEL_BODY_TOO_LARGE', 413, 'request body too large');
+          audit.setStatus(413).fail(e.code);
+          log.info({ [F.code]: e.code, [F.reason]: e.message }, 'request rejected');
+          sendError(res, 413, e, { server: serverName, rid }, { connection: 'close' });
+        }
+        stream.destroy();
+      })
+      .finally(() => {
+        audit.addBytesIn(counter.bytes);
+        audit.setMcp(inspector.finish());
+      });
+  }
+
+  await done;
+  audit.finish();
+}

@@ -1,0 +1,169 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { Subscription } from 'rxjs';
+import { AuditTrail, auditSink } from '../audit';
+import type { GatewayConfig } from '../config/types';
+import { describeError } from '../errors';
+import { F, componentLogger, type Logger } from '../log';
+import { ErrorCode, type PeerSettings } from '../protocol';
+import { ClientAuthenticator } from './clients';
+import { answerPreflight } from './cors';
+import { forwardMcpRequest, type ForwardState } from './forward';
+import { sendError } from './http-errors';
+import { route } from './routes';
+import { TunnelEndpoint } from './tunnel-endpoint';
+import { TunnelRegistry } from './tunnels';
+
+export interface RunningGateway {
+  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string;
+  readonly port: number;
+  /** Live tunnel connections (for health, metrics, tests). */
+  readonly registry: TunnelRegistry;
+  /** Applies a new configuration (clients, servers, tunnels, secrets) without dropping anything. */
+  reload(config: GatewayConfig): void;
+  /** Stops accepting, lets in-flight requests finish within `graceMs`, closes tunnels "reconnect soon". */
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface GatewayDeps {
+  logger: Logger;
+  auditLogger: Logger;
+}
+
+function localSettings(c: GatewayConfig): PeerSettings {
+  return {
+    maxFrameSize: c.flow.maxFrameSize,
+    streamWindow: c.flow.streamWindow,
+    connectionWindow: c.flow.connectionWindow,
+    maxStreams: c.limits.maxStreamsPerConnection,
+    maxHeaderBytes: c.limits.maxHeaderBytes,
+  };
+}
+
+function forwardState(c: GatewayConfig): ForwardState {
+  return {
+    clients: new ClientAuthenticator(c.clients),
+    servers: new Map(c.servers.map((s) => [s.name, s])),
+    maxRequestBodyBytes: c.limits.maxRequestBodyBytes,
+    connectWaitMs: c.limits.connectWaitMs,
+  };
+}
+
+/**
+ * Starts the gateway: one HTTP(S) server that serves MCP clients at `/mcp/{server}` and proxy
+ * tunnel connections at `/tunnel/{id}`. Resolves once listening.
+ */
+export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): Promise<RunningGateway> {
+  let config = initial;
+  let state = forwardState(config);
+  const logger = componentLogger(deps.logger, 'gateway');
+  const registry = new TunnelRegistry();
+  const trail = new AuditTrail(logger);
+  const subs = new Subscription();
+  subs.add(auditSink(trail.records$, deps.auditLogger, logger).subscribe());
+  const inFlight = new Set<Promise<void>>();
+
+  const endpoint = new TunnelEndpoint({
+    secretsOf: (id) => config.tunnels.find((t) => t.id === id)?.secrets ?? null,
+    local: () => localSettings(config),
+    handshakeTimeoutMs: () => config.limits.handshakeTimeoutMs,
+    heartbeatIntervalMs: () => config.heartbeat.intervalMs,
+    registry,
+    logger: componentLogger(deps.logger, 'session'),
+  });
+
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const r = route(req.url);
+    if (r.kind === 'mcp') {
+      if (answerPreflight(req, res)) return;
+      const p = forwardMcpRequest(req, res, r, { state: () => state, registry, logger, audit: trail }).catch((err: unknown) => {
+        logger.error({ [F.err]: describeError(err) }, 'unexpected error while forwarding');
+        if (!res.headersSent) sendError(res, 500, { code: 'TUNNEL_INTERNAL', message: 'internal gateway error' }, { server: r.server, rid: '' });
+        else res.destroy();
+      });
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+      return;
+    }
+    if (r.kind === 'health') {
+      const tunnels = Object.fromEntries(config.tunnels.map((t) => [t.id, registry.connections(t.id).length]));
+      const body = JSON.stringify({ status: 'ok', tunnels });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
+    sendError(res, 404, { code: 'TUNNEL_NOT_FOUND', message: `no route for ${req.method ?? ''} ${(req.url ?? '').split('?')[0] ?? ''}` }, { server: null, rid: '' });
+  };
+
+  const server: http.Server = config.tls
+    ? https.createServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), noDelay: true }, onRequest)
+    : http.createServer({ noDelay: true }, onRequest);
+  // Long-lived SSE streams and large uploads must not be cut by Node's request timeout.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.on('connection', (s: import('node:net').Socket) => s.setNoDelay(true));
+  server.on('upgrade', (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+    const r = route(req.url);
+    if (r.kind !== 'tunnel') {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    endpoint.handleUpgrade(req, socket, head, r.tunnelId);
+  });
+  server.on('clientError', (err, socket) => {
+    logger.debug({ [F.err]: describeError(err) }, 'malformed HTTP request');
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
+  logger.info({ [F.url]: url, tunnels: config.tunnels.map((t) => t.id), servers: config.servers.map((s) => s.name) }, 'gateway listening');
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    registry,
+    reload(next) {
+      config = next;
+      state = forwardState(next);
+      registry.notifyAll();
+      logger.info({ tunnels: next.tunnels.map((t) => t.id), servers: next.servers.map((s) => s.name) }, 'configuration reloaded');
+    },
+    close(graceMs = 30_000) {
+      closing ??= (async () => {
+        logger.info({ graceMs, inFlight: inFlight.size }, 'gateway shutting down');
+        server.close();
+        for (const c of registry.all()) c.mux.goAway(ErrorCode.SHUTDOWN, 'gateway shutting down; reconnect soon');
+        if (inFlight.size > 0) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([
+            Promise.allSettled([...inFlight]),
+            new Promise<void>((r) => {
+              timer = setTimeout(r, graceMs);
+            }),
+          ]);
+          clearTimeout(timer);
+        }
+        await endpoint.close();
+        server.closeAllConnections();
+        registry.close();
+        trail.complete();
+        subs.unsubscribe();
+        logger.info('gateway stopped');
+      })();
+      return closing;
+    },
+  };
+}

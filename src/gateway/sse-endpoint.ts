@@ -1,0 +1,58 @@
+import { Transform, type TransformCallback } from 'node:stream';
+
+/** Give up looking for the first event after this many bytes and pass everything through. */
+const MAX_FIRST_EVENT_BYTES = 16 * 1024;
+
+/**
+ * Rewrites the URL in a legacy (2024-11-05) HTTP+SSE stream's first `event: endpoint` so that the
+ * client's POSTs come back through the gateway to the same upstream and session. Only the first
+ * event is examined; everything after it passes through untouched, chunk by chunk.
+ */
+export class SseEndpointRewriter extends Transform {
+  private head: Buffer | null = Buffer.alloc(0);
+
+  constructor(private readonly rewrite: (endpoint: string) => string | null) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.head === null) return cb(null, chunk);
+    this.head = Buffer.concat([this.head, chunk]);
+    const text = this.head.toString('latin1');
+    const end = /\r\n\r\n|\n\n|\r\r/.exec(text);
+    if (!end) {
+      if (this.head.length > MAX_FIRST_EVENT_BYTES) this.passThrough();
+      return cb();
+    }
+    const cut = end.index + end[0].length;
+    const first = this.head.subarray(0, cut).toString('utf8');
+    const rest = this.head.subarray(cut);
+    this.head = null;
+    this.push(Buffer.from(this.rewriteEvent(first), 'utf8'));
+    if (rest.length > 0) this.push(rest);
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.head && this.head.length > 0) this.push(this.head);
+    this.head = null;
+    cb();
+  }
+
+  private passThrough(): void {
+    if (this.head && this.head.length > 0) this.push(this.head);
+    this.head = null;
+  }
+
+  private rewriteEvent(block: string): string {
+    const lines = block.split(/\r\n|\n|\r/);
+    const isEndpoint = lines.some((l) => /^event:\s?endpoint$/.test(l));
+    if (!isEndpoint) return block;
+    const dataLines = lines.filter((l) => l.startsWith('data:'));
+    if (dataLines.length !== 1) return block;
+    const value = dataLines[0]!.replace(/^data:\s?/, '');
+    const mapped = this.rewrite(value);
+    if (mapped === null) return block;
+    return block.replace(dataLines[0]!, `data: ${mapped}`);
+  }
+}

@@ -1,0 +1,124 @@
+import { Subject, filter, firstValueFrom, map, startWith, take, timeout, takeUntil, type Observable, EMPTY, catchError } from 'rxjs';
+import type { Multiplexer } from '../mux';
+import { GatewayError } from './errors';
+
+/** One authenticated proxy connection of a tunnel. */
+export interface TunnelConnection {
+  readonly id: string;
+  readonly tunnelId: string;
+  readonly mux: Multiplexer;
+  readonly proxyName: string;
+  readonly remoteAddress: string;
+  readonly connectedAt: number;
+}
+
+const MAX_AFFINITY_ENTRIES = 100_000;
+
+/**
+ * Live tunnel connections, per tunnel, and the session → connection affinity that keeps an MCP
+ * session on the proxy connection that created it.
+ */
+export class TunnelRegistry {
+  private readonly byTunnel = new Map<string, Map<string, TunnelConnection>>();
+  /** `${tunnelId}\0${sessionKey}` → connection id; insertion-ordered, so the oldest is evicted first. */
+  private readonly affinity = new Map<string, string>();
+  private readonly changes = new Subject<string>();
+
+  add(conn: TunnelConnection): void {
+    let m = this.byTunnel.get(conn.tunnelId);
+    if (!m) this.byTunnel.set(conn.tunnelId, (m = new Map()));
+    m.set(conn.id, conn);
+    this.changes.next(conn.tunnelId);
+  }
+
+  remove(conn: TunnelConnection): void {
+    const m = this.byTunnel.get(conn.tunnelId);
+    if (!m?.delete(conn.id)) return;
+    if (m.size === 0) this.byTunnel.delete(conn.tunnelId);
+    for (const [k, v] of this.affinity) if (v === conn.id) this.affinity.delete(k);
+    this.changes.next(conn.tunnelId);
+  }
+
+  connections(tunnelId: string): TunnelConnection[] {
+    return [...(this.byTunnel.get(tunnelId)?.values() ?? [])];
+  }
+
+  all(): TunnelConnection[] {
+    return [...this.byTunnel.values()].flatMap((m) => [...m.values()]);
+  }
+
+  /** Remembers that `sessionKey` lives on `connId` (from an initialize response or legacy endpoint). */
+  bindSession(tunnelId: string, sessionKey: string, connId: string): void {
+    const k = `${tunnelId}\0${sessionKey}`;
+    this.affinity.delete(k);
+    this.affinity.set(k, connId);
+    if (this.affinity.size > MAX_AFFINITY_ENTRIES) {
+      const oldest = this.affinity.keys().next().value;
+      if (oldest !== undefined) this.affinity.delete(oldest);
+    }
+  }
+
+  unbindSession(tunnelId: string, sessionKey: string): void {
+    this.affinity.delete(`${tunnelId}\0${sessionKey}`);
+  }
+
+  /**
+   * Picks a connection that can take a new stream: the session's own connection if it is still
+   * usable, otherwise the one with the fewest streams in flight. Null if none is usable now.
+   */
+  pick(tunnelId: string, sessionKey: string | null): TunnelConnection | null {
+    const m = this.byTunnel.get(tunnelId);
+    if (!m) return null;
+    if (sessionKey) {
+      const id = this.affinity.get(`${tunnelId}\0${sessionKey}`);
+      const c = id ? m.get(id) : undefined;
+      if (c && c.mux.canOpenStream) return c;
+    }
+    let best: TunnelConnection | null = null;
+    for (const c of m.values()) {
+      if (!c.mux.canOpenStream) continue;
+      if (!best || c.mux.activeStreams < best.mux.activeStreams) best = c;
+    }
+    return best;
+  }
+
+  /**
+   * Waits up to `waitMs` for a usable connection of the tunnel.
+   * @throws GatewayError TUNNEL_NOT_CONNECTED after the wait; resolves null if `cancel$` fires first.
+   */
+  async acquire(tunnelId: string, sessionKey: string | null, waitMs: number, cancel$: Observable<unknown>): Promise<TunnelConnection | null> {
+    const now = this.pick(tunnelId, sessionKey);
+    if (now) return now;
+    return firstValueFrom(
+      this.changes.pipe(
+        filter((t) => t === tunnelId),
+        startWith(tunnelId),
+        map(() => this.pick(tunnelId, sessionKey)),
+        filter((c): c is TunnelConnection => c !== null),
+        take(1),
+        timeout({
+          first: waitMs,
+          with: () => {
+            throw new GatewayError('TUNNEL_NOT_CONNECTED', 503, `tunnel "${tunnelId}" has no connected proxy (waited ${waitMs} ms)`);
+          },
+        }),
+        takeUntil(cancel$.pipe(catchError(() => EMPTY))),
+      ),
+      { defaultValue: null },
+    );
+  }
+
+  /** Signals that capacity may have changed (a stream finished), so waiters re-check. */
+  notify(tunnelId: string): void {
+    this.changes.next(tunnelId);
+  }
+
+  /** Re-checks every waiter (after a configuration reload). */
+  notifyAll(): void {
+    for (const t of this.byTunnel.keys()) this.changes.next(t);
+  }
+
+  close(): void {
+    this.changes.complete();
+  }
+}

@@ -1,0 +1,2 @@
+export { startProxy, type RunningProxy, type ProxyDeps, type ProxyStatus } from './proxy';
+export { serveStream } from './serve-stream';

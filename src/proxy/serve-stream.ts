@@ -1,0 +1,135 @@
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { RequestAudit, auditUpstream, type AuditTrail, type ProxyAuditRecord } from '../audit';
+import { describeError } from '../errors';
+import type { UpstreamDispatcher } from '../dispatch';
+import { F, type Logger } from '../log';
+import type { MuxStream } from '../mux';
+import { ErrorCode, type RequestHead } from '../protocol';
+
+export interface ServeStreamDeps {
+  dispatcher: UpstreamDispatcher;
+  tunnelId: string;
+  audit: AuditTrail;
+  logger: Logger;
+}
+
+/** Wire code for a dispatch failure before the response head. */
+function wireCodeFor(code: string | undefined): number {
+  switch (code) {
+    case 'TUNNEL_UPSTREAM_UNREACHABLE':
+    case 'TUNNEL_UPSTREAM_TLS_CONFIG':
+      return ErrorCode.UPSTREAM_UNREACHABLE;
+    case 'TUNNEL_UPSTREAM_TIMEOUT':
+      return ErrorCode.UPSTREAM_TIMEOUT;
+    case 'TUNNEL_UPSTREAM_BAD_URL':
+    case 'TUNNEL_UPSTREAM_FORBIDDEN':
+      return ErrorCode.UPSTREAM_FORBIDDEN;
+    case 'TUNNEL_UPSTREAM_ABORTED':
+      return ErrorCode.CANCEL;
+    default:
+      return ErrorCode.UPSTREAM_RESET;
+  }
+}
+
+class Counter extends Transform {
+  bytes = 0;
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
+}
+
+/**
+ * Serves one tunnelled request: call the upstream with undici, send the response head, then pump
+ * the body into the stream with backpressure (`pipe` pauses the upstream socket when the stream
+ * runs out of credit). A reset from the gateway aborts the upstream request; an upstream failure
+ * resets the stream with a code the gateway turns into 502/504. Writes the proxy's audit record.
+ */
+export async function serveStream(stream: MuxStream, head: RequestHead, deps: ServeStreamDeps): Promise<void> {
+  const log = deps.logger.child({ [F.requestId]: head.rid, [F.server]: head.server, [F.stream]: stream.id });
+  const audit = RequestAudit.proxy(
+    { rid: head.rid, tunnel: deps.tunnelId, server: head.server, upstream: safeUpstream(head.url), httpMethod: head.method },
+    { onFinish: (r) => deps.audit.write(r as ProxyAuditRecord) },
+  );
+  const ac = new AbortController();
+  const onGone = (): void => {
+    if (!ac.signal.aborted) ac.abort();
+  };
+  stream.once('error', onGone);
+  stream.once('close', onGone);
+
+  const inCounter = new Counter();
+  let body: Readable | null = null;
+  if (stream.remoteEnded) {
+    stream.resume(); // nothing to read; let the readable side finish
+  } else {
+    stream.on('error', (err) => inCounter.destroy(err));
+    body = stream.pipe(inCounter);
+  }
+
+  let response;
+  try {
+    response = await deps.dispatcher.request({
+      rid: head.rid,
+      server: head.server,
+      url: head.url,
+      method: head.method,
+      headers: head.headers,
+      body,
+      signal: ac.signal,
+    });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    audit.addBytesIn(inCounter.bytes);
+    if (ac.signal.aborted || stream.destroyed) {
+      audit.abort(code ?? 'TUNNEL_UPSTREAM_ABORTED');
+      log.debug({ [F.code]: code }, 'request cancelled by the gateway before the upstream answered');
+    } else {
+      audit.fail(code ?? 'TUNNEL_UPSTREAM_FAILED');
+      log.warn({ [F.code]: code, [F.reason]: describeError(err) }, 'upstream request failed');
+      stream.resetWith(wireCodeFor(code), describeError(err));
+    }
+    audit.finish();
+    return;
+  }
+
+  audit.setStatus(response.status);
+  if (stream.destroyed) {
+    response.body.destroy();
+    audit.abort('TUNNEL_UPSTREAM_ABORTED');
+    audit.finish();
+    return;
+  }
+  stream.respond({ status: response.status, headers: response.headers });
+  const outCounter = new Counter();
+  await new Promise<void>((resolve) => {
+    const src = response.body;
+    src.once('error', (err) => {
+      if (stream.destroyed) return resolve();
+      audit.fail('TUNNEL_UPSTREAM_RESET');
+      log.warn({ [F.code]: 'TUNNEL_UPSTREAM_RESET', [F.reason]: describeError(err) }, 'upstream response failed mid-body');
+      stream.resetWith(ErrorCode.UPSTREAM_RESET, describeError(err));
+      resolve();
+    });
+    stream.once('close', () => {
+      if (!stream.writableFinished) {
+        src.destroy();
+        audit.abort('TUNNEL_CLIENT_GONE');
+      }
+      resolve();
+    });
+    stream.once('finish', resolve);
+    src.pipe(outCounter).pipe(stream);
+  });
+  audit.addBytesIn(inCounter.bytes).addBytesOut(outCounter.bytes);
+  audit.finish();
+  stream.off('close', onGone);
+}
+
+function safeUpstream(url: string): string {
+  try {
+    return auditUpstream(url);
+  } catch {
+    return '(invalid url)';
+  }
+}

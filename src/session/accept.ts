@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import { Observable } from 'rxjs';
+import { CloseCode, SUPPORTED_VERSIONS, closeCodeName, type AuthMessage, type PeerSettings } from '../protocol';
+import type { FrameTransport } from '../mux';
+import { F, type Logger } from '../log';
+import { describeError } from '../errors';
+import { controlMessage, parseHandshakeMessage } from './frames';
+import { matchProof, newNonce } from './proof';
+import { HandshakeError } from './errors';
+
+export interface AcceptOptions {
+  tunnelId: string;
+  /** Current secrets of the tunnel (read at verification time, so reloads apply at once). */
+  secrets: () => readonly string[];
+  /** Our receive settings, announced in `ready`. */
+  local: PeerSettings;
+  timeoutMs: number;
+  /** '' when the connection is not bound to a TLS session (see docs/protocol.md). */
+  channelBinding: string;
+  logger: Logger;
+  versions?: readonly number[];
+}
+
+export interface AcceptedSession {
+  connectionId: string;
+  version: number;
+  tunnelId: string;
+  proxy: AuthMessage['proxy'];
+  /** The proxy's receive settings. */
+  remote: PeerSettings;
+  /** Which of the tunnel's secrets matched (for rotation bookkeeping; never the secret). */
+  secretIndex: number;
+}
+
+/**
+ * Gateway side of the handshake on a fresh connection: send `hello` with a nonce, verify the
+ * proxy's `auth` proof, answer `ready`. Emits once and completes; the caller must take over the
+ * transport (create the multiplexer) synchronously in `next`. On failure the connection is closed
+ * with a specific close code and the observable errors with a HandshakeError. Until then the
+ * connection holds only a nonce and a timer.
+ */
+export function acceptHandshake(transport: FrameTransport, opts: AcceptOptions): Observable<AcceptedSession> {
+  return new Observable<AcceptedSession>((subscriber) => {
+    const versions = opts.versions ?? SUPPORTED_VERSIONS;
+    const nonce = newNonce();
+    let done = false;
+    const fail = (code: string, closeCode: number, reason: string, permanent: boolean): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      opts.logger.warn({ [F.code]: code, [F.reason]: reason, close: closeCodeName(closeCode), [F.remote]: transport.remoteAddress }, 'tunnel handshake failed');
+      transport.close(closeCode, reason);
+      subscriber.error(new HandshakeError(code, reason, { closeCode, permanent }));
+    };
+    const timer = setTimeout(
+      () => fail('TUNNEL_HANDSHAKE_TIMEOUT', CloseCode.HANDSHAKE_TIMEOUT, `handshake not completed within ${opts.timeoutMs} ms`, false),
+      opts.timeoutMs,
+    );
+    transport.setHandler({
+      onMessage: (message) => {
+        if (done) return;
+        let msg;
+        try {
+          msg = parseHandshakeMessage(message, opts.local.maxHeaderBytes);
+        } catch (err) {
+          const tooLarge = (err as { code?: string }).code === 'TUNNEL_PROTOCOL_TOO_LARGE';
+          return fail('TUNNEL_HANDSHAKE_PROTOCOL', tooLarge ? CloseCode.TOO_LARGE : CloseCode.PROTOCOL_ERROR, describeError(err), false);
+        }
+        if (msg.type !== 'auth') return fail('TUNNEL_HANDSHAKE_PROTOCOL', CloseCode.PROTOCOL_ERROR, `expected auth, got ${msg.type}`, false);
+        if (!versions.includes(msg.version)) {
+          return fail('TUNNEL_UNSUPPORTED_VERSION', CloseCode.UNSUPPORTED_VERSION, `protocol version ${msg.version} not supported (supported: ${versions.join(', ')})`, true);
+        }
+        if (msg.tunnel !== opts.tunnelId) {
+          return fail('TUNNEL_AUTH_FAILED', CloseCode.AUTH_FAILED, 'authentication failed: tunnel id does not match the URL', true);
+        }
+        const index = matchProof(opts.secrets(), msg.proof, {
+          version: msg.version,
+          tunnel: opts.tunnelId,
+          nonce,
+          channelBinding: opts.channelBinding,
+        });
+        if (index < 0) return fail('TUNNEL_AUTH_FAILED', CloseCode.AUTH_FAILED, 'authentication failed: proof does not match any secret of the tunnel', true);
+        done = true;
+        clearTimeout(timer);
+        const connectionId = randomUUID();
+        transport.send(controlMessage({ type: 'ready', version: msg.version, connection: connectionId, settings: opts.local }));
+        subscriber.next({ connectionId, version: msg.version, tunnelId: opts.tunnelId, proxy: msg.proxy, remote: msg.settings, secretIndex: index });
+        subscriber.complete();
+      },
+      onClose: (code, reason) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        subscriber.error(new HandshakeError('TUNNEL_HANDSHAKE_CLOSED', `connection closed during handshake (${code} ${reason})`, { closeCode: code, permanent: false }));
+      },
+    });
+    transport.send(controlMessage({ type: 'hello', versions: [...versions], nonce }));
+    return () => {
+      clearTimeout(timer);
+      if (!done) {
+        done = true;
+        transport.close(CloseCode.GOING_AWAY, 'gateway stopped');
+      }
+    };
+  });
+}
