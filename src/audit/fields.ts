@@ -1,0 +1,41 @@
+import { F } from '../log/fields';
+
+/**
+ * Fixed audit record field names. Operators build retention, dashboards and alerts on these keys,
+ * so renaming one is a breaking change. Where a key also exists in operational logs it is taken
+ * from `F` in src/log/fields.ts, so that `rid`, `tunnel`, `server`… join across both streams.
+ *
+ * `records.ts` checks at compile time that these values are exactly the keys of the record types.
+ */
+export const AUDIT = {
+  /** `true` on every line of the audit stream; tells audit lines apart from operational logs. */
+  audit: 'audit',
+  /** `'gateway'` or `'proxy'`. */
+  side: 'side',
+  requestId: F.requestId,
+  client: F.client,
+  server: F.server,
+  tunnel: F.tunnel,
+  connection: F.connection,
+  httpMethod: 'httpMethod',
+  /** Gateway request path, query string removed. */
+  path: 'path',
+  /** Proxy upstream origin + path, query string, fragment and userinfo removed. */
+  upstream: 'upstream',
+  status: F.status,
+  outcome: 'outcome',
+  errorCode: 'errorCode',
+  mcpMethod: 'mcpMethod',
+  jsonrpcId: 'jsonrpcId',
+  tool: 'tool',
+  sessionId: 'sessionId',
+  bytesIn: 'bytesIn',
+  bytesOut: 'bytesOut',
+  durationMs: F.durationMs,
+} as const;
+
+/** Any audit field name. */
+export type AuditField = (typeof AUDIT)[keyof typeof AUDIT];
+
+/** The `msg` of every audit record. */
+export const AUDIT_MSG = 'audit';

@@ -1,0 +1,304 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { Subject, lastValueFrom, of, throwError, concat } from 'rxjs';
+import {
+  AUDIT,
+  AUDIT_ERROR,
+  AuditTrail,
+  GATEWAY_RECORD_FIELDS,
+  PROXY_RECORD_FIELDS,
+  RequestAudit,
+  auditSink,
+  closeAuditLogger,
+  createAuditLogger,
+  flushAuditLogger,
+  writeAuditRecord,
+  type AuditRecord,
+  type GatewayAuditRecord,
+  type ProxyAuditRecord,
+} from '../../../src/audit';
+
+/** A pino logger writing JSON lines into an array. */
+function memoryLogger(): { log: Logger; lines: () => Record<string, unknown>[] } {
+  const raw: string[] = [];
+  const log = pino({ level: 'debug' }, { write: (s: string) => void raw.push(s) });
+  return { log, lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+function readLines(file: string): Record<string, unknown>[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+const gatewayRecord: GatewayAuditRecord = {
+  side: 'gateway',
+  rid: 'r-1',
+  client: 'alice',
+  server: 'docs',
+  tunnel: 'corp',
+  conn: 'c-9',
+  httpMethod: 'POST',
+  path: '/mcp/docs',
+  status: 200,
+  outcome: 'ok',
+  errorCode: null,
+  mcpMethod: 'tools/call',
+  jsonrpcId: 4,
+  tool: 'search',
+  sessionId: 'sess-1',
+  bytesIn: 120,
+  bytesOut: 3400,
+  durationMs: 12.5,
+};
+
+const proxyRecord: ProxyAuditRecord = {
+  side: 'proxy',
+  rid: 'r-1',
+  tunnel: 'corp',
+  server: 'docs',
+  upstream: 'http://docs.internal:8080/mcp',
+  httpMethod: 'POST',
+  status: 502,
+  outcome: 'error',
+  errorCode: 'TUNNEL_UPSTREAM_UNREACHABLE',
+  bytesIn: 120,
+  bytesOut: 0,
+  durationMs: 3,
+};
+
+describe('createAuditLogger (file destination)', () => {
+  let dir: string;
+  const loggers: Logger[] = [];
+  const open = (dest: string, log?: Logger): Logger => {
+    const logger = createAuditLogger(dest, log === undefined ? {} : { log });
+    loggers.push(logger);
+    return logger;
+  };
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mcp-tunnel-audit-'));
+  });
+  afterEach(async () => {
+    await Promise.all(loggers.splice(0).map((l) => closeAuditLogger(l)));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes one parseable JSON line per record, with audit, side, msg and an ISO time, after a flush on close', async () => {
+    const file = join(dir, 'nested', 'deeper', 'audit.log'); // the directory does not exist yet
+    const audit = open(file);
+    expect(writeAuditRecord(audit, gatewayRecord)).toBe(true);
+    expect(writeAuditRecord(audit, proxyRecord)).toBe(true);
+    await closeAuditLogger(audit);
+
+    const [gw, px, ...rest] = readLines(file);
+    expect(rest).toHaveLength(0);
+    for (const line of [gw!, px!]) {
+      expect(line.audit).toBe(true);
+      expect(line.msg).toBe('audit');
+      expect(typeof line.time).toBe('string');
+      expect(new Date(line.time as string).toISOString()).toBe(line.time);
+    }
+    expect(gw).toMatchObject({ ...gatewayRecord });
+    expect(px).toMatchObject({ ...proxyRecord });
+    const envelope = ['level', 'time', AUDIT.audit, 'pid', 'msg'];
+    expect(Object.keys(gw!).sort()).toEqual([...envelope, ...GATEWAY_RECORD_FIELDS].sort());
+    expect(Object.keys(px!).sort()).toEqual([...envelope, ...PROXY_RECORD_FIELDS].sort());
+  });
+
+  // Regression: sonic-boom's flush(cb) returns at once when minLength is 0, so a plain
+  // logger.flush(cb) used to report records as flushed while almost none were on disk.
+  it('logger.flush(cb) and flushAuditLogger wait until every record is in the file, without closing it', async () => {
+    const file = join(dir, 'audit.log');
+    const audit = open(file); // flushed before the file has even opened
+    const count = 5000;
+    for (let i = 0; i < count; i++) writeAuditRecord(audit, { ...gatewayRecord, rid: `r-${i}` });
+    await flushAuditLogger(audit);
+    let lines = readLines(file);
+    expect(lines).toHaveLength(count);
+    expect(new Set(lines.map((l) => l.rid)).size).toBe(count);
+
+    for (let i = 0; i < count; i++) writeAuditRecord(audit, { ...proxyRecord, rid: `p-${i}` });
+    await new Promise<void>((resolve) => audit.flush(() => resolve()));
+    lines = readLines(file);
+    expect(lines).toHaveLength(2 * count);
+    expect(lines[2 * count - 1]).toMatchObject({ rid: `p-${count - 1}` });
+
+    await expect(flushAuditLogger(audit)).resolves.toBeUndefined(); // nothing queued
+    writeAuditRecord(audit, gatewayRecord); // still open
+    await closeAuditLogger(audit);
+    expect(readLines(file)).toHaveLength(2 * count + 1);
+  });
+
+  it('appends to an existing file', async () => {
+    const file = join(dir, 'audit.log');
+    writeFileSync(file, '{"earlier":true}\n');
+    const audit = open(file);
+    writeAuditRecord(audit, gatewayRecord);
+    await closeAuditLogger(audit);
+    const lines = readLines(file);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toEqual({ earlier: true });
+  });
+
+  it('redacts authorization, apiKey and secret fields with the src/log list', async () => {
+    const file = join(dir, 'audit.log');
+    const audit = open(file);
+    audit.info(
+      {
+        authorization: 'Bearer tok-123',
+        apiKey: 'key-456',
+        secret: 'sec-789',
+        headers: { authorization: 'Bearer tok-abc', cookie: 'c=1' },
+      },
+      'audit',
+    );
+    await closeAuditLogger(audit);
+    const text = readFileSync(file, 'utf8');
+    for (const leaked of ['tok-123', 'key-456', 'sec-789', 'tok-abc', 'c=1']) expect(text).not.toContain(leaked);
+    expect(JSON.parse(text)).toMatchObject({
+      authorization: '[redacted]',
+      apiKey: '[redacted]',
+      secret: '[redacted]',
+      headers: { authorization: '[redacted]', cookie: '[redacted]' },
+    });
+  });
+
+  it('keeps only the documented fields of a record: no headers, no query strings, short session ids', async () => {
+    const file = join(dir, 'audit.log');
+    const audit = open(file);
+    const sloppy = {
+      ...gatewayRecord,
+      path: '/mcp/docs?api_key=hunter2',
+      sessionId: 's'.repeat(200),
+      headers: { 'x-api-key': 'hunter2' },
+    } as GatewayAuditRecord;
+    writeAuditRecord(audit, sloppy);
+    writeAuditRecord(audit, { ...proxyRecord, upstream: 'https://user:pw@docs.internal/mcp?token=hunter2#frag' });
+    await closeAuditLogger(audit);
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain('hunter2');
+    expect(text).not.toContain('pw@');
+    const [gw, px] = readLines(file);
+    expect(gw).not.toHaveProperty('headers');
+    expect(gw!.path).toBe('/mcp/docs');
+    expect(gw!.sessionId).toBe('s'.repeat(64));
+    expect(px!.upstream).toBe('https://docs.internal/mcp');
+  });
+
+  it('reports a destination that cannot be opened on the operational logger and never throws', async () => {
+    const blocker = join(dir, 'not-a-dir');
+    writeFileSync(blocker, 'x');
+    const { log, lines } = memoryLogger();
+    const audit = open(join(blocker, 'audit.log'), log);
+    expect(writeAuditRecord(audit, gatewayRecord, log)).toBe(true); // buffered, bounded
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await closeAuditLogger(audit); // resolves even though the file never opened
+    expect(lines().some((l) => l.code === AUDIT_ERROR.destinationFailed && l.level === 50)).toBe(true);
+  });
+
+  it('reports a record written after close instead of throwing', async () => {
+    const { log, lines } = memoryLogger();
+    const audit = open(join(dir, 'audit.log'), log);
+    await closeAuditLogger(audit);
+    await closeAuditLogger(audit); // idempotent
+    expect(writeAuditRecord(audit, gatewayRecord, log)).toBe(false);
+    expect(lines()).toEqual([expect.objectContaining({ code: AUDIT_ERROR.writeFailed, rid: 'r-1', level: 50 })]);
+  });
+
+  it('rejects an empty destination with a stable code', () => {
+    expect(() => createAuditLogger('  ')).toThrow(expect.objectContaining({ code: AUDIT_ERROR.destinationInvalid }));
+  });
+
+  it('accepts stdout and stderr and leaves those descriptors open on close', async () => {
+    for (const dest of ['stdout', 'stderr']) {
+      const audit = createAuditLogger(dest);
+      await expect(closeAuditLogger(audit)).resolves.toBeUndefined();
+    }
+  });
+});
+
+describe('auditSink and AuditTrail', () => {
+  function memoryAudit(): { audit: Logger; records: () => Record<string, unknown>[] } {
+    const { log, lines } = memoryLogger();
+    return { audit: log, records: lines };
+  }
+
+  it('writes every record of the stream and emits nothing', async () => {
+    const { audit, records } = memoryAudit();
+    const sink$ = auditSink(of<AuditRecord[]>(gatewayRecord, proxyRecord), audit);
+    await expect(lastValueFrom(sink$, { defaultValue: 'completed without emitting' })).resolves.toBe(
+      'completed without emitting',
+    );
+    expect(records().map((r) => r.side)).toEqual(['gateway', 'proxy']);
+    expect(records()[0]).toMatchObject({ msg: 'audit', rid: 'r-1' });
+  });
+
+  it('keeps going after a write fails and reports it on the operational logger', () => {
+    let calls = 0;
+    const lines: string[] = [];
+    const flaky = pino({}, {
+      write: (s: string) => {
+        calls++;
+        if (calls === 1) throw new Error('disk on fire');
+        lines.push(s);
+      },
+    });
+    const { log, lines: opLines } = memoryLogger();
+    const source = new Subject<AuditRecord>();
+    const errors: unknown[] = [];
+    const sub = auditSink(source, flaky, log).subscribe({ error: (e: unknown) => errors.push(e) });
+    source.next(gatewayRecord);
+    source.next(proxyRecord);
+    sub.unsubscribe();
+    expect(errors).toEqual([]);
+    expect(lines).toHaveLength(1);
+    expect(opLines()).toEqual([expect.objectContaining({ code: AUDIT_ERROR.writeFailed, rid: 'r-1' })]);
+  });
+
+  it('lets an error of the source reach the owner of the subscription', async () => {
+    const { audit } = memoryAudit();
+    const broken$ = concat(of(gatewayRecord), throwError(() => new Error('bug')));
+    await expect(lastValueFrom(auditSink(broken$, audit), { defaultValue: null })).rejects.toThrow('bug');
+  });
+
+  it('routes RequestAudit.finish through the trail to the sink exactly once', () => {
+    const { audit, records } = memoryAudit();
+    const { log, lines } = memoryLogger();
+    const trail = new AuditTrail(log);
+    const sub = auditSink(trail.records$, audit, log).subscribe();
+    let t = 0;
+    const req = RequestAudit.gateway(
+      { rid: 'r-2', client: 'alice', server: 'docs', tunnel: 'corp', httpMethod: 'POST', path: '/mcp/docs' },
+      { clock: () => t, onFinish: (r) => trail.write(r) },
+    );
+    t = 7;
+    req.setStatus(200).finish();
+    req.finish();
+    sub.unsubscribe();
+    expect(records()).toHaveLength(1);
+    expect(records()[0]).toMatchObject({ rid: 'r-2', durationMs: 7, status: 200, outcome: 'ok' });
+    expect(lines()).toEqual([]);
+  });
+
+  it('drops and counts records written with no sink subscribed, warning once', () => {
+    const { log, lines } = memoryLogger();
+    const trail = new AuditTrail(log);
+    trail.write(gatewayRecord);
+    trail.write(proxyRecord);
+    expect(trail.dropped).toBe(2);
+    expect(lines()).toEqual([expect.objectContaining({ code: AUDIT_ERROR.recordsDropped, level: 40 })]);
+
+    const { audit, records } = memoryAudit();
+    const sub = auditSink(trail.records$, audit, log).subscribe();
+    trail.write(gatewayRecord);
+    trail.complete();
+    expect(sub.closed).toBe(true);
+    trail.write(gatewayRecord);
+    expect(records()).toHaveLength(1);
+    expect(trail.dropped).toBe(3);
+  });
+});
