@@ -1,0 +1,219 @@
+import {
+  CONFIG_FILE_ENV,
+  CONFIG_INVALID,
+  ConfigError,
+  ENV_PREFIX,
+  LOG_LEVELS,
+  describeGatewaySchema,
+  describeProxySchema,
+  loadGatewayConfig,
+  loadProxyConfig,
+} from '../config';
+import { hasCode } from '../errors';
+import { F, componentLogger, type Logger } from '../log';
+import { parseFlags, type FlagSpec } from './args';
+import { PROGRAM, renderCommandHelp, type CommandHelp } from './help';
+import { EXIT, flushLogger, serveUntilSignal, signalExitCode } from './lifecycle';
+import type { CliIo, Closable } from './types';
+
+/** A subcommand: its help and how to run it. */
+export interface Command extends CommandHelp {
+  /** Runs the command with the arguments after its name; resolves with the exit code. */
+  run(args: readonly string[], io: CliIo): Promise<number>;
+}
+
+const CONFIG_FLAG: FlagSpec = {
+  name: 'config',
+  type: 'string',
+  valueName: 'FILE',
+  env: CONFIG_FILE_ENV,
+  doc: 'JSON config file with the keys listed below.',
+};
+
+/** The config file from `--config`, else MCP_TUNNEL_CONFIG (empty = unset). */
+function configFile(values: Record<string, unknown>, env: NodeJS.ProcessEnv): string | undefined {
+  const flag = values.config;
+  if (typeof flag === 'string') return flag;
+  const fromEnv = env[CONFIG_FILE_ENV];
+  return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+}
+
+/** Runs `load`; a ConfigError becomes one line on stderr and null (the caller exits 2). */
+function loadOrReport<T>(io: CliIo, load: () => T): T | null {
+  try {
+    return load();
+  } catch (err) {
+    if (!hasCode(err, CONFIG_INVALID)) throw err;
+    io.stderr.write(`${PROGRAM}: invalid configuration: ${(err as Error).message}\n`);
+    return null;
+  }
+}
+
+/**
+ * Serves until a signal; then closes the audit logger (if `start` made one; skipped after a second
+ * signal) and flushes the process logger before returning the exit code, so that no line is lost
+ * to process.exit.
+ */
+async function serve(
+  io: CliIo,
+  root: Logger,
+  /** Runs after the signal handlers are installed: a line it logs means signals are handled. */
+  start: (withAudit: (destination: string) => Logger) => Promise<Closable>,
+): Promise<number> {
+  let auditLogger: Logger | null = null;
+  const withAudit = (destination: string): Logger => {
+    auditLogger = io.runners.createAuditLogger(destination, componentLogger(root, 'audit'));
+    return auditLogger;
+  };
+  const code = await serveUntilSignal({
+    start: () => start(withAudit),
+    signals$: io.signals$,
+    logger: componentLogger(root, 'cli'),
+  });
+  // After a second signal the operator asked to exit at once: do not wait on a slow audit file.
+  const interrupted = code === signalExitCode('SIGINT') || code === signalExitCode('SIGTERM');
+  if (auditLogger !== null && !interrupted) await io.runners.closeAuditLogger(auditLogger);
+  await flushLogger(root);
+  return code;
+}
+
+const GATEWAY_FLAGS: readonly FlagSpec[] = [CONFIG_FLAG];
+
+const PROXY_FLAGS: readonly FlagSpec[] = [
+  { name: 'url', type: 'string', valueName: 'URL', env: `${ENV_PREFIX}URL`, doc: 'Gateway tunnel URL, wss://HOST/tunnel/{tunnelId}.' },
+  {
+    name: 'secret-file',
+    type: 'string',
+    valueName: 'FILE',
+    env: `${ENV_PREFIX}SECRET_FILE`,
+    doc: 'File holding the tunnel secret (replaces MCP_TUNNEL_SECRET).',
+  },
+  CONFIG_FLAG,
+  {
+    name: 'allow-insecure',
+    type: 'boolean',
+    env: `${ENV_PREFIX}ALLOW_INSECURE`,
+    doc: 'Allow ws:// to a non-loopback host (clear text!).',
+  },
+];
+
+export const gatewayCommand: Command = {
+  name: 'gateway',
+  summary: 'Run the hosted gateway: MCP clients call it, requests go down the tunnels.',
+  description:
+    'Runs the gateway. MCP clients call it over HTTP(S) with their API key; proxies inside private networks\n' +
+    'dial in over WebSocket and carry the requests to the internal MCP servers.',
+  flags: GATEWAY_FLAGS,
+  get options() {
+    return describeGatewaySchema();
+  },
+  notes: [`Example: ${PROGRAM} gateway --config /etc/mcp-tunnel/gateway.json`],
+
+  async run(args, io) {
+    const { help, values } = parseFlags(args, GATEWAY_FLAGS);
+    if (help) {
+      io.stdout.write(renderCommandHelp(gatewayCommand));
+      return EXIT.ok;
+    }
+    const file = configFile(values, io.env);
+    const config = loadOrReport(io, () => loadGatewayConfig({ file, env: io.env }));
+    if (config === null) return EXIT.usage;
+
+    const root = io.createLogger({ level: config.log.level, stream: 'stdout' });
+    return serve(io, root, async (withAudit) => {
+      componentLogger(root, 'cli').info(
+        {
+          listen: config.listen,
+          tls: config.tls !== null,
+          tunnels: config.tunnels.map((t) => t.id),
+          servers: config.servers.map((s) => s.name),
+          clients: config.clients.map((c) => c.name),
+        },
+        'starting gateway',
+      );
+      const auditLogger = withAudit(config.audit.destination);
+      const gateway = await io.runners.startGateway(config, { logger: root, auditLogger });
+      componentLogger(root, 'cli').info({ [F.url]: gateway.url, port: gateway.port }, 'gateway listening');
+      return gateway;
+    });
+  },
+};
+
+export const proxyCommand: Command = {
+  name: 'proxy',
+  summary: 'Run the proxy inside the private network: it dials out to the gateway.',
+  description:
+    'Runs the proxy. It connects out to the gateway over WebSocket (wss://), authenticates with the tunnel\n' +
+    'secret, and forwards the requests it receives to the internal MCP servers.',
+  flags: PROXY_FLAGS,
+  get options() {
+    return describeProxySchema();
+  },
+  notes: [
+    'Example:',
+    `  ${ENV_PREFIX}URL=wss://gateway.example.com/tunnel/corp ${ENV_PREFIX}SECRET_FILE=/run/secrets/tunnel ${PROGRAM} proxy`,
+  ],
+
+  async run(args, io) {
+    const { help, values } = parseFlags(args, PROXY_FLAGS);
+    if (help) {
+      io.stdout.write(renderCommandHelp(proxyCommand));
+      return EXIT.ok;
+    }
+    const secretFile = values['secret-file'];
+    const overrides: Record<string, unknown> = {
+      url: values.url,
+      // A flag outranks the environment: --secret-file replaces an MCP_TUNNEL_SECRET in the env.
+      ...(typeof secretFile === 'string' ? { secretFile, secret: null } : {}),
+      allowInsecure: values['allow-insecure'] === true ? true : undefined,
+    };
+    const file = configFile(values, io.env);
+    const config = loadOrReport(io, () => loadProxyConfig({ file, env: io.env, overrides }));
+    if (config === null) return EXIT.usage;
+
+    const root = io.createLogger({ level: config.log.level, stream: 'stdout' });
+    return serve(io, root, async (withAudit) => {
+      componentLogger(root, 'cli').info(
+        { [F.url]: config.url, [F.tunnel]: config.tunnelId, proxyName: config.name },
+        'starting proxy',
+      );
+      const auditLogger = withAudit(config.audit.destination);
+      return io.runners.startProxy(config, { logger: root, auditLogger });
+    });
+  },
+};
+
+const DEMO_LOG_LEVEL = 'warn';
+
+export const demoCommand: Command = {
+  name: 'demo',
+  summary: 'Run a gateway, a proxy and a sample MCP server on loopback, and show a call through the tunnel.',
+  description:
+    'Starts everything on 127.0.0.1 (free ports), prints what happens, and keeps running until Ctrl-C.\n' +
+    `Logs go to stderr at level ${ENV_PREFIX}LOG_LEVEL (default ${DEMO_LOG_LEVEL}).`,
+  flags: [],
+  options: [],
+
+  async run(args, io) {
+    const { help } = parseFlags(args, []);
+    if (help) {
+      io.stdout.write(renderCommandHelp(demoCommand));
+      return EXIT.ok;
+    }
+    const level = loadOrReport(io, () => {
+      const fromEnv = io.env[`${ENV_PREFIX}LOG_LEVEL`];
+      const value = fromEnv === undefined || fromEnv === '' ? DEMO_LOG_LEVEL : fromEnv;
+      if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+        throw new ConfigError({ key: 'log.level', problem: `must be one of ${LOG_LEVELS.join(', ')}`, value });
+      }
+      return value;
+    });
+    if (level === null) return EXIT.usage;
+
+    const root = io.createLogger({ level, stream: 'stderr' });
+    return serve(io, root, () => io.runners.runDemo({ stdout: io.stdout, logger: root }));
+  },
+};
+
+/** The subcommands, in help order. */
+export const COMMANDS: readonly Command[] = [gatewayCommand, proxyCommand, demoCommand];

@@ -1,0 +1,14 @@
+import { closeAuditLogger, createAuditLogger } from '../audit';
+import { runDemo } from '../demo';
+import { startGateway } from '../gateway';
+import { startProxy } from '../proxy';
+import type { Runners } from './types';
+
+/** The real components. Kept out of cli.ts so that tests can run the CLI with fakes. */
+export const defaultRunners: Runners = {
+  startGateway,
+  startProxy,
+  runDemo,
+  createAuditLogger: (destination, log) => createAuditLogger(destination, { log }),
+  closeAuditLogger,
+};

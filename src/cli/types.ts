@@ -1,0 +1,47 @@
+import type { Observable } from 'rxjs';
+import type { GatewayConfig, ProxyConfig } from '../config';
+import type { Logger } from '../log';
+
+/** The signals that stop a running command. */
+export type ShutdownSignal = 'SIGINT' | 'SIGTERM';
+
+/** Anything the CLI can stop on a signal. */
+export interface Closable {
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface ComponentDeps {
+  logger: Logger;
+  auditLogger: Logger;
+}
+
+/**
+ * The component entry points the CLI calls: the contract with src/gateway, src/proxy, src/demo and
+ * src/audit (wired in runners.ts; tests pass fakes).
+ */
+export interface Runners {
+  startGateway: (
+    config: GatewayConfig,
+    deps: ComponentDeps,
+  ) => Promise<Closable & { readonly url: string; readonly port: number }>;
+  startProxy: (config: ProxyConfig, deps: ComponentDeps) => Closable;
+  runDemo: (opts: { stdout: NodeJS.WritableStream; logger: Logger }) => Promise<{ close(): Promise<void> }>;
+  /** `destination` is `stdout`, `stderr` or a file path; problems with it are reported on `log`. */
+  createAuditLogger: (destination: string, log: Logger) => Logger;
+  /** Flushes and closes an audit logger's destination on shutdown; never rejects. */
+  closeAuditLogger: (auditLogger: Logger) => Promise<void>;
+}
+
+/** Everything `runCli` touches outside itself, so that tests can run it in-process. */
+export interface CliIo {
+  /** Help text, demo output. */
+  stdout: NodeJS.WritableStream;
+  /** Usage and configuration errors. */
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  /** SIGINT / SIGTERM as they arrive (process signals in production, a Subject in tests). */
+  signals$: Observable<ShutdownSignal>;
+  /** The process logger, writing to stdout or stderr. */
+  createLogger: (opts: { level: string; stream: 'stdout' | 'stderr' }) => Logger;
+  runners: Runners;
+}

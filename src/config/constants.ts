@@ -1,0 +1,18 @@
+/** Prefix of every environment variable mcp-tunnel reads. */
+export const ENV_PREFIX = 'MCP_TUNNEL_';
+
+/**
+ * Smallest accepted tunnel secret, in UTF-8 bytes, on both the gateway (`tunnels[].secrets`) and the
+ * proxy (`secret`). Currently 1 (non-empty); raising it is the only change needed to enforce a longer
+ * minimum everywhere.
+ */
+export const MIN_SECRET_BYTES = 1;
+
+/** Allowed tunnel ids and server names: they appear in URL paths and log fields. */
+export const NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The log levels pino accepts, lowest-volume last. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Env var naming the JSON config file (read by the CLI, not by the loaders). */
+export const CONFIG_FILE_ENV = `${ENV_PREFIX}CONFIG`;

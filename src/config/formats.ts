@@ -1,0 +1,317 @@
+import * as path from 'node:path';
+import convict from 'convict';
+import { LOG_LEVELS, MIN_SECRET_BYTES, NAME_PATTERN } from './constants';
+
+/**
+ * A validation failure inside one config value. `path` locates it below the key (`[0].secrets`),
+ * `value` is what sits there; both are absent when the whole value is at fault.
+ */
+export class FieldProblem extends Error {
+  constructor(
+    readonly problem: string,
+    readonly sub?: { path: string; value: unknown },
+  ) {
+    super(problem);
+    this.name = 'FieldProblem';
+  }
+}
+
+/** An env var / string that should have held JSON but did not; kept so validation can report it. */
+export class InvalidJson {
+  constructor(readonly detail: string) {}
+}
+
+interface FormatSpec {
+  /** Throws FieldProblem (or Error) when the value is unacceptable. */
+  validate: (value: unknown) => void;
+  /** Turns a string (from an env var, an override, or a file) into the typed value. */
+  coerce?: (raw: string) => unknown;
+  /** Rewrites relative file paths in a value read from a config file against the file's folder. */
+  resolvePaths?: (value: unknown, baseDir: string) => unknown;
+}
+
+export type Plain = Record<string, unknown>;
+
+/** A non-null, non-array object (what JSON.parse makes of `{...}`). */
+export function isPlainObject(value: unknown): value is Plain {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coercions: strict, so that a typo is an error instead of a silent surprise. (convict's own
+// `boolean` makes everything but "false" true, so MCP_TUNNEL_ALLOW_INSECURE=0 would enable it.)
+
+function coerceInteger(raw: string): unknown {
+  const text = raw.trim();
+  return /^[0-9]+$/.test(text) ? Number(text) : raw;
+}
+
+const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
+const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
+
+function coerceBoolean(raw: string): unknown {
+  const word = raw.trim().toLowerCase();
+  if (TRUE_WORDS.has(word)) return true;
+  if (FALSE_WORDS.has(word)) return false;
+  return raw;
+}
+
+/** An empty env var (`MCP_TUNNEL_CA_FILE=` in an env file) means "not set". */
+function coerceOptional(raw: string): unknown {
+  return raw === '' ? null : raw;
+}
+
+/**
+ * JSON.parse, reporting only the position of a syntax error: V8's own message quotes the text
+ * around it, which may be a secret.
+ */
+export function parseJsonSafely(raw: string): unknown {
+  let reserved = false;
+  try {
+    const value = JSON.parse(raw, (key, v: unknown) => {
+      if (key !== '__proto__') return v;
+      reserved = true;
+      return undefined;
+    }) as unknown;
+    // Copies of a parsed object (convict clones values) would drop or misapply such a key.
+    return reserved ? new InvalidJson('must not contain a "__proto__" key') : value;
+  } catch (err) {
+    const position = err instanceof Error ? /at position (\d+)/.exec(err.message)?.[1] : undefined;
+    return new InvalidJson(position === undefined ? 'is not valid JSON' : `is not valid JSON (error at character ${position})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small checks shared by the formats.
+
+function fail(problem: string, sub?: { path: string; value: unknown }): never {
+  throw new FieldProblem(problem, sub);
+}
+
+function checkInteger(value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    fail(max === Number.MAX_SAFE_INTEGER ? `must be an integer >= ${min}` : `must be an integer from ${min} to ${max}`);
+  }
+}
+
+function checkNotJsonError(value: unknown): void {
+  if (value instanceof InvalidJson) fail(value.detail);
+}
+
+function checkOptionalString(value: unknown): void {
+  if (value === null) return;
+  if (typeof value !== 'string') fail('must be a string');
+  if (value.length === 0) fail('must not be empty');
+}
+
+/**
+ * Secrets and API keys in the example configs start with this, so that a copied example can never
+ * run with a publicly known credential.
+ */
+export const PLACEHOLDER_PREFIX = 'CHANGE-ME';
+
+function placeholderProblem(value: string): string | null {
+  return value.toUpperCase().startsWith(PLACEHOLDER_PREFIX)
+    ? 'is the example placeholder; replace it with a random value (e.g. `openssl rand -base64 32`)'
+    : null;
+}
+
+/** Problem with a tunnel secret (length, placeholder), or null when it is acceptable. */
+export function secretProblem(secret: string): string | null {
+  const bytes = Buffer.byteLength(secret, 'utf8');
+  if (bytes === 0) return 'must not be empty';
+  if (bytes < MIN_SECRET_BYTES) return `must be at least ${MIN_SECRET_BYTES} bytes`;
+  return placeholderProblem(secret);
+}
+
+function checkKeys(obj: Plain, allowed: readonly string[], at: string): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) fail('is not a known option', { path: `${at}.${k}`, value: undefined });
+  }
+}
+
+/** Names that would alias Object.prototype members when used as keys (`servers["__proto__"]`). */
+const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** A valid tunnel id / server name: NAME_PATTERN, and not a reserved property name. */
+export function isValidName(value: unknown): value is string {
+  return typeof value === 'string' && NAME_PATTERN.test(value) && !RESERVED_NAMES.has(value);
+}
+
+function checkName(value: unknown, at: string): string {
+  if (typeof value === 'string' && RESERVED_NAMES.has(value)) fail('is a reserved name', { path: at, value });
+  if (!isValidName(value)) fail(`must match ${String(NAME_PATTERN)}`, { path: at, value });
+  return value;
+}
+
+function checkArrayOfObjects(value: unknown): Plain[] {
+  checkNotJsonError(value);
+  if (!Array.isArray(value)) fail('must be a JSON array');
+  value.forEach((item, i) => {
+    if (!isPlainObject(item)) fail('must be an object', { path: `[${i}]`, value: item });
+  });
+  return value as Plain[];
+}
+
+function resolveFile(value: unknown, baseDir: string): unknown {
+  return typeof value === 'string' && value !== '' ? path.resolve(baseDir, value) : value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gateway's arrays. Each format checks shape and uniqueness within its own array; references
+// between arrays (server → tunnel, client → server) are checked by the gateway loader.
+
+function validateTunnels(value: unknown): void {
+  const seen = new Map<string, number>();
+  checkArrayOfObjects(value).forEach((t, i) => {
+    checkKeys(t, ['id', 'secrets'], `[${i}]`);
+    const id = checkName(t.id, `[${i}].id`);
+    const first = seen.get(id);
+    if (first !== undefined) fail(`duplicate tunnel id (already used by tunnels[${first}])`, { path: `[${i}].id`, value: id });
+    seen.set(id, i);
+    const secrets = t.secrets;
+    if (!Array.isArray(secrets)) fail('must be an array of strings', { path: `[${i}].secrets`, value: secrets });
+    if (secrets.length === 0) fail('must not be empty', { path: `[${i}].secrets`, value: secrets });
+    secrets.forEach((s, j) => {
+      const at = `[${i}].secrets[${j}]`;
+      if (typeof s !== 'string') fail('must be a string', { path: at, value: s });
+      const problem = secretProblem(s);
+      if (problem !== null) fail(problem, { path: at, value: s });
+    });
+  });
+}
+
+function validateServers(value: unknown): void {
+  const seen = new Map<string, number>();
+  checkArrayOfObjects(value).forEach((s, i) => {
+    checkKeys(s, ['name', 'tunnel', 'url'], `[${i}]`);
+    const name = checkName(s.name, `[${i}].name`);
+    const first = seen.get(name);
+    if (first !== undefined) fail(`duplicate server name (already used by servers[${first}])`, { path: `[${i}].name`, value: name });
+    seen.set(name, i);
+    if (typeof s.tunnel !== 'string' || s.tunnel === '') fail('must be a tunnel id', { path: `[${i}].tunnel`, value: s.tunnel });
+    const url = s.url;
+    let protocol: string | null = null;
+    try {
+      protocol = typeof url === 'string' ? new URL(url).protocol : null;
+    } catch {
+      protocol = null;
+    }
+    if (protocol !== 'http:' && protocol !== 'https:') fail('must be an http: or https: URL', { path: `[${i}].url`, value: url });
+  });
+}
+
+function validateClients(value: unknown): void {
+  const names = new Map<string, number>();
+  const keys = new Map<string, number>();
+  checkArrayOfObjects(value).forEach((c, i) => {
+    checkKeys(c, ['name', 'apiKey', 'servers'], `[${i}]`);
+    if (typeof c.name !== 'string' || c.name === '') fail('must be a non-empty string', { path: `[${i}].name`, value: c.name });
+    const firstName = names.get(c.name);
+    if (firstName !== undefined) fail(`duplicate client name (already used by clients[${firstName}])`, { path: `[${i}].name`, value: c.name });
+    names.set(c.name, i);
+    if (typeof c.apiKey !== 'string') fail('must be a string', { path: `[${i}].apiKey`, value: c.apiKey });
+    if (c.apiKey === '') fail('must not be empty', { path: `[${i}].apiKey`, value: c.apiKey });
+    const placeholder = placeholderProblem(c.apiKey);
+    if (placeholder !== null) fail(placeholder, { path: `[${i}].apiKey`, value: c.apiKey });
+    const firstKey = keys.get(c.apiKey);
+    if (firstKey !== undefined) fail(`duplicate API key (same as clients[${firstKey}])`, { path: `[${i}].apiKey`, value: c.apiKey });
+    keys.set(c.apiKey, i);
+    const servers = c.servers;
+    if (!Array.isArray(servers)) fail('must be an array of server names (or "*")', { path: `[${i}].servers`, value: servers });
+    servers.forEach((name, j) => {
+      if (typeof name !== 'string' || name === '') fail('must be a server name or "*"', { path: `[${i}].servers[${j}]`, value: name });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upstream TLS, per server (proxy config file only).
+
+/** The fields of an `upstream.servers.<name>.tls` object. */
+export const UPSTREAM_TLS_KEYS = ['cert', 'key', 'ca', 'rejectUnauthorized', 'servername'] as const;
+const UPSTREAM_TLS_PATHS = ['cert', 'key', 'ca'] as const;
+
+function validateUpstreamServers(value: unknown): void {
+  checkNotJsonError(value);
+  if (!isPlainObject(value)) fail('must be an object keyed by server name');
+  for (const [name, entry] of Object.entries(value)) {
+    checkName(name, `.${name}`);
+    if (!isPlainObject(entry)) fail('must be an object', { path: `.${name}`, value: entry });
+    checkKeys(entry, ['tls'], `.${name}`);
+    const tls = entry.tls;
+    if (!isPlainObject(tls)) fail('must be an object', { path: `.${name}.tls`, value: tls });
+    checkKeys(tls, UPSTREAM_TLS_KEYS, `.${name}.tls`);
+    for (const k of ['cert', 'key', 'ca', 'servername'] as const) {
+      if (!(k in tls)) continue;
+      const v = tls[k];
+      if (v !== null && (typeof v !== 'string' || v === '')) fail('must be a non-empty string or null', { path: `.${name}.tls.${k}`, value: v });
+    }
+    if ('rejectUnauthorized' in tls && typeof tls.rejectUnauthorized !== 'boolean') {
+      fail('must be true or false', { path: `.${name}.tls.rejectUnauthorized`, value: tls.rejectUnauthorized });
+    }
+  }
+}
+
+function resolveUpstreamServers(value: unknown, baseDir: string): unknown {
+  if (!isPlainObject(value)) return value;
+  // fromEntries defines own properties: a "__proto__" key stays a key (and fails validation)
+  // instead of replacing the prototype as `out[name] = …` would.
+  return Object.fromEntries(
+    Object.entries(value).map(([name, entry]) => {
+      if (!isPlainObject(entry) || !isPlainObject(entry.tls)) return [name, entry];
+      const tls: Plain = { ...entry.tls };
+      for (const k of UPSTREAM_TLS_PATHS) if (k in tls) tls[k] = resolveFile(tls[k], baseDir);
+      return [name, { ...entry, tls }];
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** The formats the schemas use, by convict format name. */
+export const FORMATS = {
+  'mcp-tunnel-port': { validate: (v) => checkInteger(v, 0, 65535), coerce: coerceInteger },
+  'mcp-tunnel-nat': { validate: (v) => checkInteger(v, 0), coerce: coerceInteger },
+  'mcp-tunnel-positive-int': { validate: (v) => checkInteger(v, 1), coerce: coerceInteger },
+  'mcp-tunnel-boolean': {
+    validate: (v) => {
+      if (typeof v !== 'boolean') fail('must be true or false');
+    },
+    coerce: coerceBoolean,
+  },
+  'mcp-tunnel-text': {
+    validate: (v) => {
+      if (typeof v !== 'string') fail('must be a string');
+      if (v.trim() === '') fail('must not be empty');
+    },
+  },
+  'mcp-tunnel-log-level': {
+    validate: (v) => {
+      if (typeof v !== 'string' || !(LOG_LEVELS as readonly string[]).includes(v)) fail(`must be one of ${LOG_LEVELS.join(', ')}`);
+    },
+    coerce: (raw) => raw.trim().toLowerCase(),
+  },
+  'mcp-tunnel-optional-string': { validate: checkOptionalString, coerce: coerceOptional },
+  'mcp-tunnel-optional-path': { validate: checkOptionalString, coerce: coerceOptional, resolvePaths: resolveFile },
+  'mcp-tunnel-tunnels': { validate: validateTunnels, coerce: parseJsonSafely },
+  'mcp-tunnel-servers': { validate: validateServers, coerce: parseJsonSafely },
+  'mcp-tunnel-clients': { validate: validateClients, coerce: parseJsonSafely },
+  'mcp-tunnel-upstream-servers': {
+    validate: validateUpstreamServers,
+    coerce: parseJsonSafely,
+    resolvePaths: resolveUpstreamServers,
+  },
+} satisfies Record<string, FormatSpec>;
+
+export type FormatName = keyof typeof FORMATS;
+
+/** The format registered under `name`, or undefined for a name not defined here. */
+export function formatSpec(name: string): FormatSpec | undefined {
+  return (FORMATS as Record<string, FormatSpec | undefined>)[name];
+}
+
+// convict keeps formats in a process-wide registry; the prefixed names cannot clash with others.
+for (const [name, spec] of Object.entries(FORMATS) as Array<[string, FormatSpec]>) {
+  convict.addFormat({ name, validate: (v: unknown) => spec.validate(v), coerce: spec.coerce });
+}

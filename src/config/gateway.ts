@@ -1,0 +1,168 @@
+import type convict from 'convict';
+import type { GatewayConfig } from './types';
+import { ENV_PREFIX } from './constants';
+import { ConfigError } from './errors';
+import { auditSchema, flowSchema, heartbeatSchema, logSchema } from './common';
+import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow, type LoadOptions } from './loader';
+
+/** What convict holds before the loader turns it into a GatewayConfig (`tls` is always an object). */
+interface GatewayRaw extends Omit<GatewayConfig, 'tls'> {
+  tls: { cert: string | null; key: string | null };
+}
+
+/** `"*"` in a client's `servers` grants every declared server. */
+export const ALL_SERVERS = '*';
+
+function gatewaySchema(): convict.Schema<GatewayRaw> {
+  return {
+    listen: {
+      host: {
+        doc: 'Address to listen on, for MCP clients (HTTP) and proxies (WebSocket).',
+        format: 'mcp-tunnel-text',
+        default: '127.0.0.1',
+        env: `${ENV_PREFIX}LISTEN_HOST`,
+      },
+      port: {
+        doc: 'Port to listen on; 0 picks a free port.',
+        format: 'mcp-tunnel-port',
+        default: 8080,
+        env: `${ENV_PREFIX}LISTEN_PORT`,
+      },
+    },
+    tls: {
+      cert: {
+        doc: 'PEM certificate chain file for HTTPS/wss. Unset: plain HTTP (loopback, or behind a TLS-terminating load balancer). Relative to the config file.',
+        format: 'mcp-tunnel-optional-path',
+        default: null,
+        env: `${ENV_PREFIX}TLS_CERT`,
+      },
+      key: {
+        doc: 'PEM private key file for tls.cert; set both or neither. Relative to the config file.',
+        format: 'mcp-tunnel-optional-path',
+        default: null,
+        env: `${ENV_PREFIX}TLS_KEY`,
+        sensitive: true,
+      },
+    },
+    tunnels: {
+      doc: 'Tunnels proxies may open, as a JSON array of {"id", "secrets"}. Every listed secret is accepted (current first, then previous ones during a rotation).',
+      format: 'mcp-tunnel-tunnels',
+      default: [],
+      env: `${ENV_PREFIX}TUNNELS`,
+      sensitive: true,
+    },
+    servers: {
+      doc: 'Internal MCP servers, as a JSON array of {"name", "tunnel", "url"}; url is http(s) as seen from the proxy.',
+      format: 'mcp-tunnel-servers',
+      default: [],
+      env: `${ENV_PREFIX}SERVERS`,
+    },
+    clients: {
+      doc: 'MCP clients, as a JSON array of {"name", "apiKey", "servers"}; servers lists server names, or "*" for all.',
+      format: 'mcp-tunnel-clients',
+      default: [],
+      env: `${ENV_PREFIX}CLIENTS`,
+      sensitive: true,
+    },
+    limits: {
+      maxRequestBodyBytes: {
+        doc: 'Largest request body forwarded; larger ones get 413.',
+        format: 'mcp-tunnel-positive-int',
+        default: 64 * 1024 * 1024,
+        env: `${ENV_PREFIX}MAX_REQUEST_BODY_BYTES`,
+      },
+      connectWaitMs: {
+        doc: 'How long a request waits for a tunnel connection before it gets 503.',
+        format: 'mcp-tunnel-nat',
+        default: 10000,
+        env: `${ENV_PREFIX}CONNECT_WAIT_MS`,
+      },
+      handshakeTimeoutMs: {
+        doc: 'A tunnel connection that has not authenticated within this time is closed.',
+        format: 'mcp-tunnel-positive-int',
+        default: 5000,
+        env: `${ENV_PREFIX}HANDSHAKE_TIMEOUT_MS`,
+      },
+      maxStreamsPerConnection: {
+        doc: 'Concurrent streams opened on one tunnel connection (the proxy may ask for fewer).',
+        format: 'mcp-tunnel-positive-int',
+        default: 1024,
+        env: `${ENV_PREFIX}MAX_STREAMS`,
+      },
+      maxHeaderBytes: {
+        doc: 'Largest HEADERS / CONTROL frame payload accepted, in bytes.',
+        format: 'mcp-tunnel-positive-int',
+        default: 65536,
+        env: `${ENV_PREFIX}MAX_HEADER_BYTES`,
+      },
+    },
+    flow: flowSchema(),
+    heartbeat: heartbeatSchema(),
+    log: logSchema(),
+    audit: auditSchema(),
+  };
+}
+
+/** Every gateway option: key, env var, default and doc (for `mcp-tunnel gateway --help`). */
+export function describeGatewaySchema(): ConfigOptionRow[] {
+  return describeSchema(gatewaySchema());
+}
+
+function resolveTls(raw: GatewayRaw['tls']): GatewayConfig['tls'] {
+  if (raw.cert === null && raw.key === null) return null;
+  if (raw.cert === null) throw new ConfigError({ key: 'tls.cert', problem: 'must be set together with tls.key' });
+  if (raw.key === null) throw new ConfigError({ key: 'tls.key', problem: 'must be set together with tls.cert' });
+  checkReadableFile('tls.cert', raw.cert);
+  checkReadableFile('tls.key', raw.key);
+  return { cert: raw.cert, key: raw.key };
+}
+
+/** References between the arrays; the shape of each array was checked by its format. */
+function checkReferences(raw: GatewayRaw): void {
+  const tunnelIds = new Set(raw.tunnels.map((t) => t.id));
+  raw.servers.forEach((server, i) => {
+    if (!tunnelIds.has(server.tunnel)) {
+      throw new ConfigError({ key: `servers[${i}].tunnel`, problem: 'names no declared tunnel', value: server.tunnel });
+    }
+  });
+  const serverNames = new Set(raw.servers.map((s) => s.name));
+  raw.clients.forEach((client, i) => {
+    client.servers.forEach((name, j) => {
+      if (name !== ALL_SERVERS && !serverNames.has(name)) {
+        throw new ConfigError({ key: `clients[${i}].servers[${j}]`, problem: 'names no declared server', value: name });
+      }
+    });
+  });
+}
+
+/**
+ * Loads, validates and resolves the gateway configuration. Precedence: defaults < `file` < env
+ * (`MCP_TUNNEL_*`) < `overrides`.
+ *
+ * Relative `tls` paths in the file resolve against the file's folder. `"*"` in a client's `servers`
+ * is expanded to every declared server name, so consumers never see it.
+ *
+ * @throws ConfigError (code `TUNNEL_CONFIG_INVALID`) for the first problem found; its message is safe
+ *   to print (secrets masked).
+ */
+export function loadGatewayConfig(opts: LoadOptions = {}): GatewayConfig {
+  const raw = loadWithSchema(gatewaySchema(), opts);
+  checkReferences(raw);
+  const allServers = raw.servers.map((s) => s.name);
+  return {
+    listen: { host: raw.listen.host, port: raw.listen.port },
+    tls: resolveTls(raw.tls),
+    tunnels: raw.tunnels.map((t) => ({ id: t.id, secrets: [...t.secrets] })),
+    servers: raw.servers.map((s) => ({ name: s.name, tunnel: s.tunnel, url: s.url })),
+    clients: raw.clients.map((c) => ({
+      name: c.name,
+      apiKey: c.apiKey,
+      servers: c.servers.includes(ALL_SERVERS) ? allServers : [...new Set(c.servers)],
+    })),
+    limits: { ...raw.limits },
+    flow: { ...raw.flow },
+    heartbeat: { ...raw.heartbeat },
+    log: { ...raw.log },
+    audit: { ...raw.audit },
+  };
+}

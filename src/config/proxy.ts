@@ -1,0 +1,286 @@
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import type convict from 'convict';
+import type { ProxyConfig, UpstreamTlsConfig } from './types';
+import { ENV_PREFIX, NAME_PATTERN } from './constants';
+import { ConfigError } from './errors';
+import { auditSchema, flowSchema, heartbeatSchema, logSchema } from './common';
+import { isValidName, secretProblem } from './formats';
+import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow, type LoadOptions } from './loader';
+
+/** What convict holds before the loader turns it into a ProxyConfig. */
+interface ProxyRaw extends Omit<ProxyConfig, 'url' | 'tunnelId' | 'secret' | 'upstream'> {
+  url: string | null;
+  secret: string | null;
+  upstream: Omit<ProxyConfig['upstream'], 'servers'> & {
+    servers: Record<string, { tls: Partial<UpstreamTlsConfig> }>;
+  };
+}
+
+export const SECRET_ENV = `${ENV_PREFIX}SECRET`;
+export const SECRET_FILE_ENV = `${ENV_PREFIX}SECRET_FILE`;
+
+function proxySchema(): convict.Schema<ProxyRaw> {
+  return {
+    url: {
+      doc: 'Gateway tunnel URL, wss://HOST[:PORT]/tunnel/{tunnelId}. ws:// only to a loopback host or with allowInsecure.',
+      format: 'mcp-tunnel-optional-string',
+      default: null,
+      env: `${ENV_PREFIX}URL`,
+    },
+    secret: {
+      doc: `The tunnel's shared secret. Prefer ${SECRET_FILE_ENV}: env vars leak into process listings and crash dumps.`,
+      format: 'mcp-tunnel-optional-string',
+      default: null,
+      env: SECRET_ENV,
+      sensitive: true,
+    },
+    secretFile: {
+      doc: `File holding the shared secret (trailing whitespace ignored). Exactly one of ${SECRET_ENV} / ${SECRET_FILE_ENV}.`,
+      format: 'mcp-tunnel-optional-path',
+      default: null,
+      env: SECRET_FILE_ENV,
+    },
+    caFile: {
+      doc: "Extra CA (PEM file) trusted for the gateway's certificate, in addition to the system CAs.",
+      format: 'mcp-tunnel-optional-path',
+      default: null,
+      env: `${ENV_PREFIX}CA_FILE`,
+    },
+    allowInsecure: {
+      doc: 'Allow a ws:// (unencrypted) URL to a non-loopback host. The secret and all traffic cross the network in clear text.',
+      format: 'mcp-tunnel-boolean',
+      default: false,
+      env: `${ENV_PREFIX}ALLOW_INSECURE`,
+    },
+    name: {
+      doc: 'Name this proxy reports to the gateway (logs, audit).',
+      format: 'mcp-tunnel-text',
+      default: os.hostname(),
+      defaultText: 'the host name',
+      env: `${ENV_PREFIX}PROXY_NAME`,
+    },
+    reconnect: {
+      baseMs: {
+        doc: 'First reconnect delay; doubles per failed attempt (full jitter).',
+        format: 'mcp-tunnel-positive-int',
+        default: 250,
+        env: `${ENV_PREFIX}RECONNECT_BASE_MS`,
+      },
+      capMs: {
+        doc: 'Longest reconnect delay (at least reconnect.baseMs).',
+        format: 'mcp-tunnel-positive-int',
+        default: 30000,
+        env: `${ENV_PREFIX}RECONNECT_CAP_MS`,
+      },
+    },
+    heartbeat: heartbeatSchema(),
+    limits: {
+      maxStreams: {
+        doc: 'Concurrent streams this proxy accepts on its tunnel connection.',
+        format: 'mcp-tunnel-positive-int',
+        default: 1024,
+        env: `${ENV_PREFIX}MAX_STREAMS`,
+      },
+      maxHeaderBytes: {
+        doc: 'Largest HEADERS / CONTROL frame payload accepted, in bytes.',
+        format: 'mcp-tunnel-positive-int',
+        default: 65536,
+        env: `${ENV_PREFIX}MAX_HEADER_BYTES`,
+      },
+    },
+    flow: flowSchema(),
+    upstream: {
+      tls: {
+        cert: {
+          doc: 'PEM client certificate file for mTLS to https upstreams.',
+          format: 'mcp-tunnel-optional-path',
+          default: null,
+          env: `${ENV_PREFIX}UPSTREAM_CERT`,
+        },
+        key: {
+          doc: 'PEM private key file for upstream.tls.cert.',
+          format: 'mcp-tunnel-optional-path',
+          default: null,
+          env: `${ENV_PREFIX}UPSTREAM_KEY`,
+          sensitive: true,
+        },
+        ca: {
+          doc: 'PEM CA bundle file that replaces the system CAs for verifying upstreams.',
+          format: 'mcp-tunnel-optional-path',
+          default: null,
+          env: `${ENV_PREFIX}UPSTREAM_CA`,
+        },
+        rejectUnauthorized: {
+          doc: "Verify the upstream's certificate.",
+          format: 'mcp-tunnel-boolean',
+          default: true,
+          env: `${ENV_PREFIX}UPSTREAM_REJECT_UNAUTHORIZED`,
+        },
+        servername: {
+          doc: 'SNI / certificate host name override for upstreams (service meshes often need it).',
+          format: 'mcp-tunnel-optional-string',
+          default: null,
+          env: `${ENV_PREFIX}UPSTREAM_SERVERNAME`,
+        },
+      },
+      servers: {
+        doc: 'Per-server TLS overrides (config file only): {"<server name>": {"tls": {cert, key, ca, rejectUnauthorized, servername}}}. Fields left out inherit upstream.tls.',
+        format: 'mcp-tunnel-upstream-servers',
+        default: {},
+      },
+      headersTimeoutMs: {
+        doc: 'Time allowed for an upstream to send response headers (0 = no limit). Bodies never time out.',
+        format: 'mcp-tunnel-nat',
+        default: 300000,
+        env: `${ENV_PREFIX}UPSTREAM_HEADERS_TIMEOUT_MS`,
+      },
+      connectTimeoutMs: {
+        doc: 'Time allowed to connect to an upstream.',
+        format: 'mcp-tunnel-positive-int',
+        default: 10000,
+        env: `${ENV_PREFIX}UPSTREAM_CONNECT_TIMEOUT_MS`,
+      },
+      connectionsPerOrigin: {
+        doc: 'Max pooled connections per upstream origin.',
+        format: 'mcp-tunnel-positive-int',
+        default: 128,
+        env: `${ENV_PREFIX}UPSTREAM_CONNECTIONS`,
+      },
+    },
+    log: logSchema(),
+    audit: auditSchema(),
+  };
+}
+
+/** Every proxy option: key, env var, default and doc (for `mcp-tunnel proxy --help`). */
+export function describeProxySchema(): ConfigOptionRow[] {
+  return describeSchema(proxySchema());
+}
+
+/** True for `localhost`, 127.0.0.0/8 and ::1 (as `URL.hostname` spells them). */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  if (host.toLowerCase() === 'localhost') return true;
+  if (net.isIPv4(host)) return host.startsWith('127.');
+  return net.isIPv6(host) && host === '::1';
+}
+
+/** Checks the gateway URL and takes the tunnel id from its path. */
+function parseTunnelUrl(url: string | null, allowInsecure: boolean): { url: string; tunnelId: string } {
+  if (url === null) {
+    throw new ConfigError({ key: 'url', problem: `must be set (${ENV_PREFIX}URL or --url)` });
+  }
+  const bad = (problem: string): ConfigError => new ConfigError({ key: 'url', problem, value: url });
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw bad('must be a URL like wss://gateway.example.com/tunnel/{tunnelId}');
+  }
+  if (parsed.protocol !== 'wss:' && parsed.protocol !== 'ws:') throw bad('must be a ws: or wss: URL');
+  if (parsed.username !== '' || parsed.password !== '') throw bad('must not contain credentials (use the secret)');
+  if (parsed.search !== '' || parsed.hash !== '') throw bad('must not have a query or fragment');
+  const match = /^\/tunnel\/([^/]+)$/.exec(parsed.pathname);
+  const tunnelId = match?.[1];
+  if (!isValidName(tunnelId)) {
+    throw bad(`path must be exactly /tunnel/{tunnelId}, tunnelId matching ${String(NAME_PATTERN)}`);
+  }
+  if (parsed.protocol === 'ws:' && !allowInsecure && !isLoopbackHost(parsed.hostname)) {
+    throw bad(`ws:// (unencrypted) is only allowed to a loopback host; use wss:// or set ${ENV_PREFIX}ALLOW_INSECURE=true`);
+  }
+  return { url, tunnelId };
+}
+
+/** The secret from exactly one of `secret` / `secretFile`. */
+function resolveSecret(raw: ProxyRaw): string {
+  if (raw.secret !== null && raw.secretFile !== null) {
+    throw new ConfigError({ key: 'secret', problem: `set either ${SECRET_ENV} or ${SECRET_FILE_ENV}, not both` });
+  }
+  if (raw.secret !== null) {
+    const problem = secretProblem(raw.secret);
+    if (problem !== null) throw new ConfigError({ key: 'secret', problem, value: raw.secret });
+    return raw.secret;
+  }
+  if (raw.secretFile === null) {
+    throw new ConfigError({ key: 'secret', problem: `must be set: ${SECRET_FILE_ENV} (or --secret-file), or ${SECRET_ENV}` });
+  }
+  let text: string;
+  try {
+    text = fs.readFileSync(raw.secretFile, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError({ key: 'secretFile', problem: `cannot be read (${code})`, value: raw.secretFile });
+  }
+  // Editors and `echo` add a trailing newline; it is never part of the secret.
+  const secret = text.replace(/\s+$/, '');
+  const problem = secretProblem(secret);
+  if (problem !== null) {
+    throw new ConfigError({ key: 'secretFile', problem: `the secret in this file ${problem}`, value: raw.secretFile });
+  }
+  return secret;
+}
+
+function checkTlsFiles(prefix: string, tls: UpstreamTlsConfig): void {
+  for (const k of ['cert', 'key', 'ca'] as const) {
+    const file = tls[k];
+    if (file !== null) checkReadableFile(`${prefix}.${k}`, file);
+  }
+  if ((tls.cert === null) !== (tls.key === null)) {
+    throw new ConfigError({ key: `${prefix}.${tls.cert === null ? 'cert' : 'key'}`, problem: 'cert and key must be set together' });
+  }
+}
+
+/**
+ * Loads, validates and resolves the proxy configuration. Precedence: defaults < `file` < env
+ * (`MCP_TUNNEL_*`) < `overrides`.
+ *
+ * Reads the secret file (trailing whitespace trimmed) and checks that every TLS/CA file is readable.
+ * Relative paths in the file resolve against its folder. Per-server `upstream.servers.*.tls` fields
+ * that are left out inherit `upstream.tls`.
+ *
+ * @throws ConfigError (code `TUNNEL_CONFIG_INVALID`) for the first problem found; its message is safe
+ *   to print (secrets masked).
+ */
+export function loadProxyConfig(opts: LoadOptions = {}): ProxyConfig {
+  const raw = loadWithSchema(proxySchema(), opts);
+  const { url, tunnelId } = parseTunnelUrl(raw.url, raw.allowInsecure);
+  const secret = resolveSecret(raw);
+  if (raw.reconnect.capMs < raw.reconnect.baseMs) {
+    throw new ConfigError({ key: 'reconnect.capMs', problem: 'must be at least reconnect.baseMs', value: raw.reconnect.capMs });
+  }
+  if (raw.caFile !== null) checkReadableFile('caFile', raw.caFile);
+
+  const tls: UpstreamTlsConfig = { ...raw.upstream.tls };
+  checkTlsFiles('upstream.tls', tls);
+  const servers: Record<string, { tls: UpstreamTlsConfig }> = {};
+  for (const [name, entry] of Object.entries(raw.upstream.servers)) {
+    const merged: UpstreamTlsConfig = { ...tls, ...entry.tls };
+    checkTlsFiles(`upstream.servers.${name}.tls`, merged);
+    servers[name] = { tls: merged };
+  }
+
+  return {
+    url,
+    tunnelId,
+    secret,
+    secretFile: raw.secretFile,
+    caFile: raw.caFile,
+    allowInsecure: raw.allowInsecure,
+    name: raw.name,
+    reconnect: { ...raw.reconnect },
+    heartbeat: { ...raw.heartbeat },
+    limits: { ...raw.limits },
+    flow: { ...raw.flow },
+    upstream: {
+      tls,
+      servers,
+      headersTimeoutMs: raw.upstream.headersTimeoutMs,
+      connectTimeoutMs: raw.upstream.connectTimeoutMs,
+      connectionsPerOrigin: raw.upstream.connectionsPerOrigin,
+    },
+    log: { ...raw.log },
+    audit: { ...raw.audit },
+  };
+}
