@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import type { GatewayConfig, ProxyConfig, UpstreamTlsConfig } from '../../src/config/types';
+import { startGateway, type RunningGateway } from '../../src/gateway';
+import { startProxy, type RunningProxy } from '../../src/proxy';
+import type { Logger } from '../../src/log';
+import { REDACT_PATHS } from '../../src/log';
+
+/** Captures log lines in memory (JSON objects) so tests can assert on them. */
+export class LogCapture {
+  readonly lines: Array<Record<string, unknown>> = [];
+  readonly raw: string[] = [];
+  readonly logger: Logger;
+  constructor(level = 'debug') {
+    const sink = new Writable({
+      write: (chunk: Buffer, _e, cb) => {
+        for (const line of chunk.toString('utf8').split('\n')) {
+          if (!line) continue;
+          this.raw.push(line);
+          try {
+            this.lines.push(JSON.parse(line) as Record<string, unknown>);
+          } catch {
+            /* not JSON */
+          }
+        }
+        cb();
+      },
+    });
+    this.logger = pino({ level, redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } }, sink);
+  }
+  find(pred: (l: Record<string, unknown>) => boolean): Record<string, unknown> | undefined {
+    return this.lines.find(pred);
+  }
+}
+
+export const noTls: UpstreamTlsConfig = { cert: null, key: null, ca: null, rejectUnauthorized: true, servername: null };
+
+export interface HarnessOptions {
+  servers: Array<{ name: string; url: string }>;
+  gateway?: (c: GatewayConfig) => void;
+  proxy?: (c: ProxyConfig) => void;
+  /** Start the proxy (default true). */
+  startProxy?: boolean;
+}
+
+export interface Harness {
+  gateway: RunningGateway;
+  proxy: RunningProxy | null;
+  gatewayConfig: GatewayConfig;
+  proxyConfig: ProxyConfig;
+  apiKey: string;
+  secret: string;
+  logs: LogCapture;
+  gatewayAudit: LogCapture;
+  proxyAudit: LogCapture;
+  mcpUrl(server: string): URL;
+  /** Starts (another) proxy replica with the same config. */
+  addProxy(mutate?: (c: ProxyConfig) => void): Promise<RunningProxy>;
+  close(): Promise<void>;
+}
+
+/** Gateway + proxy in this process, on loopback port 0, configured in code. */
+export async function startHarness(opts: HarnessOptions): Promise<Harness> {
+  const secret = randomBytes(32).toString('base64url');
+  const apiKey = randomBytes(24).toString('base64url');
+  const logs = new LogCapture();
+  const gatewayAudit = new LogCapture('info');
+  const proxyAudit = new LogCapture('info');
+  const gatewayConfig: GatewayConfig = {
+    listen: { host: '127.0.0.1', port: 0 },
+    tls: null,
+    tunnels: [{ id: 'corp', secrets: [secret] }],
+    servers: opts.servers.map((s) => ({ name: s.name, tunnel: 'corp', url: s.url })),
+    clients: [{ name: 'alice', apiKey, servers: ['*'] }],
+    limits: { maxRequestBodyBytes: 64 * 1024 * 1024, connectWaitMs: 2000, handshakeTimeoutMs: 5000, maxStreamsPerConnection: 1024, maxHeaderBytes: 65536 },
+    flow: { streamWindow: 262144, connectionWindow: 16 * 1024 * 1024, maxFrameSize: 65536 },
+    heartbeat: { intervalMs: 15000 },
+    log: { level: 'debug' },
+    audit: { destination: 'stdout' },
+  };
+  opts.gateway?.(gatewayConfig);
+  const gateway = await startGateway(gatewayConfig, { logger: logs.logger, auditLogger: gatewayAudit.logger });
+  const proxyConfig: ProxyConfig = {
+    url: `${gateway.url.replace(/^http/, 'ws')}/tunnel/corp`,
+    tunnelId: 'corp',
+    secret,
+    secretFile: null,
+    caFile: null,
+    allowInsecure: false,
+    name: 'test-proxy',
+    reconnect: { baseMs: 50, capMs: 1000 },
+    heartbeat: { intervalMs: 15000 },
+    limits: { maxStreams: 1024, maxHeaderBytes: 65536 },
+    flow: { streamWindow: 262144, connectionWindow: 16 * 1024 * 1024, maxFrameSize: 65536 },
+    upstream: { tls: noTls, servers: {}, headersTimeoutMs: 300000, connectTimeoutMs: 5000, connectionsPerOrigin: 128 },
+    log: { level: 'debug' },
+    audit: { destination: 'stdout' },
+  };
+  opts.proxy?.(proxyConfig);
+  const proxies: RunningProxy[] = [];
+  const addProxy = async (mutate?: (c: ProxyConfig) => void): Promise<RunningProxy> => {
+    const c = structuredClone(proxyConfig);
+    mutate?.(c);
+    const p = startProxy(c, { logger: logs.logger, auditLogger: proxyAudit.logger });
+    proxies.push(p);
+    await p.ready;
+    return p;
+  };
+  const proxy = opts.startProxy === false ? null : await addProxy();
+  return {
+    gateway,
+    proxy,
+    gatewayConfig,
+    proxyConfig,
+    apiKey,
+    secret,
+    logs,
+    gatewayAudit,
+    proxyAudit,
+    mcpUrl: (server) => new URL(`${gateway.url}/mcp/${server}`),
+    addProxy,
+    async close() {
+      await Promise.all(proxies.map((p) => p.close(0)));
+      await gateway.close(0);
+    },
+  };
+}
