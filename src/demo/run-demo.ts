@@ -120,6 +120,10 @@ export async function runDemo(opts: RunDemoOptions): Promise<RunningDemo> {
       `    -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'`,
     );
     out();
+    out('Point your own MCP client at (also as KEY=value lines for scripts):');
+    out(`MCP_URL=${mcpUrl}`);
+    out(`MCP_API_KEY=${apiKey}`);
+    out();
     out('Press Ctrl-C to stop.');
     return { mcpUrl, apiKey, close };
   } catch (err) {
