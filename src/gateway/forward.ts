@@ -110,7 +110,7 @@ export async function forwardMcpRequest(
   const serverName = route.server;
   const audit = RequestAudit.gateway(
     { rid, client: null, server: serverName, tunnel: null, httpMethod: req.method ?? 'GET', path: `/mcp/${serverName}${route.rest}` },
-    { onFinish: (r) => deps.audit.write(r as GatewayAuditRecord) },
+    { onFinish: (r) => deps.audit.write(r) },
   );
   const log = deps.logger.child({ [F.requestId]: rid, [F.server]: serverName });
   const reject = (err: GatewayError): void => {

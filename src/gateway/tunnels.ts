@@ -26,7 +26,7 @@ export class TunnelRegistry {
 
   add(conn: TunnelConnection): void {
     let m = this.byTunnel.get(conn.tunnelId);
-    if (!m) this.byTunnel.set(conn.tunnelId, (m = new Map()));
+    if (!m) this.byTunnel.set(conn.tunnelId, (m = new Map<string, TunnelConnection>()));
     m.set(conn.id, conn);
     this.changes.next(conn.tunnelId);
   }

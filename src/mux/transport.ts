@@ -48,7 +48,7 @@ export function wsTransport(ws: WebSocket, remoteAddress: string): FrameTranspor
     },
     close(code, reason) {
       if (ws.readyState === ws.CLOSED || ws.readyState === ws.CLOSING) return;
-      ws.close(code, reason.slice(0, 120));
+      ws.close(code, truncateCloseReason(reason));
     },
     setHandler(h) {
       handler = h;
@@ -58,6 +58,27 @@ export function wsTransport(ws: WebSocket, remoteAddress: string): FrameTranspor
     },
     remoteAddress,
   };
+}
+
+/** RFC 6455 §5.5: a close frame's reason fits in 123 bytes of UTF-8; `ws` throws beyond that. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/**
+ * Cuts a close reason to {@link MAX_CLOSE_REASON_BYTES} bytes of UTF-8 without splitting a
+ * character. Reasons can quote what a peer sent (an unknown message type, say), so a character
+ * count is not enough: 120 three-byte characters would make `ws.close` throw.
+ */
+export function truncateCloseReason(reason: string): string {
+  if (Buffer.byteLength(reason, 'utf8') <= MAX_CLOSE_REASON_BYTES) return reason;
+  let out = '';
+  let bytes = 0;
+  for (const ch of reason) {
+    const n = Buffer.byteLength(ch, 'utf8');
+    if (bytes + n > MAX_CLOSE_REASON_BYTES) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
 }
 
 /**

@@ -49,7 +49,7 @@ export async function serveStream(stream: MuxStream, head: RequestHead, deps: Se
   const log = deps.logger.child({ [F.requestId]: head.rid, [F.server]: head.server, [F.stream]: stream.id });
   const audit = RequestAudit.proxy(
     { rid: head.rid, tunnel: deps.tunnelId, server: head.server, upstream: safeUpstream(head.url), httpMethod: head.method },
-    { onFinish: (r) => deps.audit.write(r as ProxyAuditRecord) },
+    { onFinish: (r) => deps.audit.write(r) },
   );
   const ac = new AbortController();
   const onGone = (): void => {

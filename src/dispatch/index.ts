@@ -1,0 +1,3 @@
+export type { HeaderList, UpstreamRequest, UpstreamResponse, UpstreamDispatcher } from './types';
+export { createUpstreamDispatcher, DEFAULT_CLOSE_GRACE_MS, type UpstreamDispatcherOptions } from './dispatcher';
+export { UpstreamError, UpstreamErrorCode, UPSTREAM_ERROR_CODES, isUpstreamError } from './errors';
