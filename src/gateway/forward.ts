@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fromEvent } from 'rxjs';
-import { McpRequestInspector, RequestAudit, inspectorTap, type AuditTrail, type GatewayAuditRecord } from '../audit';
+import { McpRequestInspector, RequestAudit, inspectorTap, type AuditTrail } from '../audit';
 import { describeError } from '../errors';
 import { fromNodeRawHeaders, getHeader, requestHeadersForUpstream, responseHeadersForClient, toNodeHeaders, type HeaderList } from '../http';
 import { F, type Logger } from '../log';

@@ -1,5 +1,5 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { RequestAudit, auditUpstream, type AuditTrail, type ProxyAuditRecord } from '../audit';
+import { RequestAudit, auditUpstream, type AuditTrail } from '../audit';
 import { describeError } from '../errors';
 import type { UpstreamDispatcher } from '../dispatch';
 import { F, type Logger } from '../log';
