@@ -112,6 +112,12 @@ export function isTlsAlertCode(code: string | null): boolean {
   return code !== null && code.startsWith('ERR_SSL_');
 }
 
+/** Codes only the upstream connection can produce: connect-phase failures and the headers timeout. */
+function isUpstreamConnectionFailure(code: string | null): boolean {
+  if (code === null) return false;
+  return UNREACHABLE_CODES.has(code) || isTlsAlertCode(code) || code.startsWith('ERR_TLS_') || TIMEOUT_CODES.has(code);
+}
+
 /**
  * Maps whatever undici, Node or a body stream threw into an {@link UpstreamError} with a stable code.
  * An error that already is one is returned unchanged. See `UPSTREAM_ERROR_CODES` for the table.
@@ -134,7 +140,10 @@ export function classifyUpstreamError(err: unknown, ctx: FailureContext): Upstre
       fields(err, underlyingCode(err)),
     );
   }
-  if (ctx.bodyError !== undefined && err === ctx.bodyError) {
+  // undici destroys the request body with its own error when the exchange fails (RequestHandler
+  // .onError), so the body "emits" a connect failure or a headers timeout too. A body stream cannot
+  // fail with one of those itself: classify them by their code, not as a body failure.
+  if (ctx.bodyError !== undefined && err === ctx.bodyError && !isUpstreamConnectionFailure(underlyingCode(err))) {
     const code = underlyingCode(err);
     return new UpstreamError(
       UpstreamErrorCode.BadRequest,

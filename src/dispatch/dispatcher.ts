@@ -121,7 +121,7 @@ export function createUpstreamDispatcher(
       return await send(req, target.origin, target.path, headers.flat, logUrl, started);
     } catch (err) {
       // Everything thrown before undici took the body: release it ourselves (undici does otherwise).
-      req.body?.destroy();
+      if (req.body && !Buffer.isBuffer(req.body)) req.body.destroy();
       const e = classifyUpstreamError(err, { server, origin: origin ?? '(invalid URL)', aborted: req.signal.aborted, phase: 'headers' });
       logFailure(e, req, logUrl, started, 'headers');
       throw e;
@@ -140,9 +140,11 @@ export function createUpstreamDispatcher(
     const agent = serverAgents.get(server) ?? globalAgent;
     let bodyError: unknown;
     // undici fails the request with the body's own error; remember it to tell it from transport errors.
-    req.body?.once('error', (err: unknown) => {
-      bodyError ??= err;
-    });
+    if (req.body && !Buffer.isBuffer(req.body)) {
+      req.body.once('error', (err: unknown) => {
+        bodyError ??= err;
+      });
+    }
     let res: Awaited<ReturnType<Agent['request']>>;
     try {
       res = await agent.request({

@@ -20,9 +20,10 @@ export interface UpstreamRequest {
   /**
    * `null` = no body. A stream is sent as it is read (never buffered): with the client's
    * `content-length` when one was given, else chunked. The dispatcher owns it from the call on: it is
-   * consumed, or destroyed when the request fails.
+   * consumed, or destroyed when the request fails. A Buffer is a body that already arrived whole
+   * (small requests: cheaper for undici than a stream).
    */
-  body: Readable | null;
+  body: Readable | Buffer | null;
   /** Aborting cancels the upstream request in any phase: connect, waiting for headers, or body. */
   signal: AbortSignal;
 }

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { fromEvent } from 'rxjs';
-import { McpRequestInspector, RequestAudit, inspectorTap, type AuditTrail } from '../audit';
+import { McpRequestInspector, RequestAudit, type AuditTrail } from '../audit';
 import { describeError } from '../errors';
 import { fromNodeRawHeaders, getHeader, requestHeadersForUpstream, responseHeadersForClient, toNodeHeaders, type HeaderList } from '../http';
 import { F, type Logger } from '../log';
@@ -59,25 +57,6 @@ function streamFailure(err: unknown, server: string): GatewayError {
   return new GatewayError('TUNNEL_INTERNAL', 502, `request to server "${server}" failed: ${describeError(err)}`);
 }
 
-/** Counts bytes and enforces a limit, passing chunks through untouched. */
-class ByteCounter extends Transform {
-  bytes = 0;
-  constructor(
-    private readonly limit: number,
-    private readonly onExceeded?: () => void,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.limit) {
-      this.onExceeded?.();
-      return cb(new GatewayError('TUNNEL_BODY_TOO_LARGE', 413, `request body exceeds the limit of ${this.limit} bytes`));
-    }
-    cb(null, chunk);
-  }
-}
-
 function hasRequestBody(req: IncomingMessage): boolean {
   const len = req.headers['content-length'];
   if (len !== undefined) return Number(len) > 0;
@@ -112,10 +91,11 @@ export async function forwardMcpRequest(
     { rid, client: null, server: serverName, tunnel: null, httpMethod: req.method ?? 'GET', path: `/mcp/${serverName}${route.rest}` },
     { onFinish: (r) => deps.audit.write(r) },
   );
-  const log = deps.logger.child({ [F.requestId]: rid, [F.server]: serverName });
+  // Child loggers cost a few microseconds; only unusual paths log, so build one on demand.
+  const log = (): Logger => deps.logger.child({ [F.requestId]: rid, [F.server]: serverName });
   const reject = (err: GatewayError): void => {
     audit.setStatus(err.status).fail(err.code);
-    log.info({ [F.code]: err.code, [F.status]: err.status, [F.reason]: err.message }, 'request rejected');
+    log().info({ [F.code]: err.code, [F.status]: err.status, [F.reason]: err.message }, 'request rejected');
     const extra: Record<string, string> = {};
     if (err.retryAfter !== null) extra['retry-after'] = String(err.retryAfter);
     if (err.status === 401) extra['www-authenticate'] = 'Bearer realm="mcp-tunnel"';
@@ -194,37 +174,36 @@ export async function forwardMcpRequest(
       const isSse = (getHeader(headers, 'content-type') ?? '').startsWith('text/event-stream');
       res.writeHead(head.status, toNodeHeaders(headers));
       if (isSse) res.flushHeaders();
-      const counter = new ByteCounter(Number.MAX_SAFE_INTEGER);
-      const stages: NodeJS.ReadWriteStream[] = [];
+      res.once('finish', () => {
+        audit.addBytesOut(stream.bytesReceived);
+        settle();
+      });
       if (isSse && req.method === 'GET') {
-        stages.push(
-          new SseEndpointRewriter((endpoint) => {
-            const mapped = gatewayPathFor(endpoint, url, serverName);
-            const legacySid = mapped ? new URL(mapped, 'http://gateway').searchParams.get('sessionId') : null;
-            if (legacySid) deps.registry.bindSession(tunnelId, legacySid, connId);
-            return mapped;
-          }),
-        );
+        const rewriter = new SseEndpointRewriter((endpoint) => {
+          const mapped = gatewayPathFor(endpoint, url, serverName);
+          const legacySid = mapped ? new URL(mapped, 'http://gateway').searchParams.get('sessionId') : null;
+          if (legacySid) deps.registry.bindSession(tunnelId, legacySid, connId);
+          return mapped;
+        });
+        stream.pipe(rewriter).pipe(res);
+      } else {
+        stream.pipe(res);
       }
-      pipeline([stream, ...stages, counter, res])
-        .then(() => audit.addBytesOut(counter.bytes))
-        .catch((err: unknown) => {
-          audit.addBytesOut(counter.bytes);
-          if (res.destroyed && !res.writableFinished && !(err instanceof StreamResetError)) {
-            audit.abort('TUNNEL_CLIENT_GONE');
-            log.debug('client went away during the response');
-          } else {
-            const e = streamFailure(err, serverName);
-            audit.fail(e.code);
-            log.warn({ [F.code]: e.code, [F.reason]: e.message }, 'response failed mid-stream; client connection reset');
-          }
-          res.destroy();
-        })
-        .finally(settle);
     });
 
     stream.once('error', (err: unknown) => {
-      if (responded) return; // the response pipeline reports it
+      if (responded) {
+        // The response already started: cut the client's connection so a truncated body is never
+        // taken for a complete one.
+        audit.addBytesOut(stream.bytesReceived);
+        if (!res.destroyed) {
+          const e = streamFailure(err, serverName);
+          audit.fail(e.code);
+          log().warn({ [F.code]: e.code, [F.reason]: e.message }, 'response failed mid-stream; client connection reset');
+          res.destroy();
+        }
+        return settle();
+      }
       if (tooLarge) return settle();
       if (res.destroyed) {
         audit.abort('TUNNEL_CLIENT_GONE');
@@ -232,7 +211,7 @@ export async function forwardMcpRequest(
       }
       const e = streamFailure(err, serverName);
       audit.setStatus(e.status).fail(e.code);
-      log.warn({ [F.code]: e.code, [F.reason]: e.message }, 'request failed in the tunnel');
+      log().warn({ [F.code]: e.code, [F.reason]: e.message }, 'request failed in the tunnel');
       const extra: Record<string, string> = e.retryAfter !== null ? { 'retry-after': String(e.retryAfter) } : {};
       sendError(res, e.status, e, { server: serverName, rid }, extra);
       settle();
@@ -240,31 +219,40 @@ export async function forwardMcpRequest(
 
     res.once('close', () => {
       if (!res.writableFinished) {
+        audit.addBytesOut(stream.bytesReceived);
         audit.abort('TUNNEL_CLIENT_GONE');
         stream.destroy();
       }
-      if (!responded) settle();
+      settle();
     });
   });
 
   if (withBody) {
-    const counter = new ByteCounter(state.maxRequestBodyBytes, () => {
-      tooLarge = true;
-    });
-    pipeline(req, counter, inspectorTap(inspector), stream)
-      .catch((err: unknown) => {
-        if (tooLarge && !responded) {
-          const e = err instanceof GatewayError ? err : new GatewayError('TUNNEL_BODY_TOO_LARGE', 413, 'request body too large');
+    const limit = state.maxRequestBodyBytes;
+    let bytes = 0;
+    // Registered before pipe(), so an oversized chunk is caught before it is forwarded.
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > limit && !tooLarge) {
+        tooLarge = true;
+        req.unpipe(stream);
+        stream.destroy();
+        if (!responded) {
+          const e = new GatewayError('TUNNEL_BODY_TOO_LARGE', 413, `request body exceeds the limit of ${limit} bytes`);
           audit.setStatus(413).fail(e.code);
-          log.info({ [F.code]: e.code, [F.reason]: e.message }, 'request rejected');
+          log().info({ [F.code]: e.code, [F.reason]: e.message }, 'request rejected');
           sendError(res, 413, e, { server: serverName, rid }, { connection: 'close' });
         }
-        stream.destroy();
-      })
-      .finally(() => {
-        audit.addBytesIn(counter.bytes);
-        audit.setMcp(inspector.finish());
-      });
+        return;
+      }
+      if (!tooLarge) inspector.push(chunk);
+    });
+    req.once('end', () => {
+      audit.addBytesIn(bytes);
+      audit.setMcp(inspector.finish());
+    });
+    req.once('error', () => stream.destroy());
+    req.pipe(stream);
   }
 
   await done;

@@ -219,6 +219,7 @@ export class Multiplexer implements StreamHost {
       stream.sendWindow.consume(n);
       this.connSend.consume(n);
       this.bytesOut += n;
+      stream.bytesSent += n;
       this.enqueue(FrameType.DATA, 0, stream.id, pw.chunk.subarray(pw.offset, pw.offset + n));
       pw.offset += n;
       if (pw.offset === pw.chunk.length) {
@@ -359,6 +360,15 @@ export class Multiplexer implements StreamHost {
       throw new ProtocolError('TUNNEL_PROTOCOL_FLOW_CONTROL', `peer exceeded the connection window by sending ${n} bytes`);
     }
     this.bytesIn += n;
+    this.deliverData(f);
+    // This frame may have taken the peer's last credit while consumed bytes wait in the batch: if
+    // other streams' readers are stalled, no further consumption would ever flush them.
+    const due = this.connRecv.poll();
+    if (due > 0) this.enqueue(FrameType.WINDOW_UPDATE, 0, 0, encodeWindowUpdate(due));
+  }
+
+  private deliverData(f: Frame): void {
+    const n = f.payload.length;
     const s = this.streams.get(f.streamId);
     if (!s) {
       // Late data for a stream we already reset or finished: drop it but return the credit.

@@ -40,6 +40,9 @@ export class MuxStream extends Duplex {
   pendingWrite: PendingWrite | null = null;
   localEnded = false;
   remoteEnded = false;
+  /** Body bytes received from / sent to the peer (DATA payloads), for audit and metrics. */
+  bytesReceived = 0;
+  bytesSent = 0;
   /** True once a RST was sent or received: nothing more is sent on this stream. */
   isReset = false;
   private held = 0;
@@ -102,6 +105,25 @@ export class MuxStream extends Duplex {
     }
   }
 
+  /**
+   * Node stops calling `_read` once the end of the body is pushed, so bytes held back for want of
+   * buffer space would keep their connection credit until the stream is released, which on the
+   * proxy is only after the whole response: a few large request bodies answered by long responses
+   * (SSE) would starve every other stream. Return it as the application drains the buffer instead.
+   */
+  override read(size?: number): unknown {
+    const chunk: unknown = super.read(size);
+    if (this.remoteEnded && this.held > 0) {
+      // Held bytes are the tail of the buffer; whatever of them has left it has been consumed.
+      const drained = this.held - this.readableLength;
+      if (drained > 0) {
+        this.held -= drained;
+        this.host.consumed(this, drained);
+      }
+    }
+    return chunk;
+  }
+
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     if (!this.isReset && !(this.localEnded && this.remoteEnded)) {
       this.isReset = true;
@@ -116,6 +138,7 @@ export class MuxStream extends Duplex {
 
   /** @internal A DATA payload arrived (already within the window). */
   onData(chunk: Buffer): void {
+    this.bytesReceived += chunk.length;
     if (this.push(chunk)) this.host.consumed(this, chunk.length);
     else this.held += chunk.length;
   }

@@ -1,4 +1,4 @@
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { RequestAudit, auditUpstream, type AuditTrail } from '../audit';
 import { describeError } from '../errors';
 import type { UpstreamDispatcher } from '../dispatch';
@@ -31,14 +31,6 @@ function wireCodeFor(code: string | undefined): number {
   }
 }
 
-class Counter extends Transform {
-  bytes = 0;
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    cb(null, chunk);
-  }
-}
-
 /**
  * Serves one tunnelled request: call the upstream with undici, send the response head, then pump
  * the body into the stream with backpressure (`pipe` pauses the upstream socket when the stream
@@ -46,25 +38,33 @@ class Counter extends Transform {
  * resets the stream with a code the gateway turns into 502/504. Writes the proxy's audit record.
  */
 export async function serveStream(stream: MuxStream, head: RequestHead, deps: ServeStreamDeps): Promise<void> {
-  const log = deps.logger.child({ [F.requestId]: head.rid, [F.server]: head.server, [F.stream]: stream.id });
+  // Child loggers cost a few microseconds each; only failures log, so build one on demand.
+  const log = (): Logger => deps.logger.child({ [F.requestId]: head.rid, [F.server]: head.server, [F.stream]: stream.id });
   const audit = RequestAudit.proxy(
     { rid: head.rid, tunnel: deps.tunnelId, server: head.server, upstream: safeUpstream(head.url), httpMethod: head.method },
     { onFinish: (r) => deps.audit.write(r) },
   );
   const ac = new AbortController();
+  let settled = false;
   const onGone = (): void => {
-    if (!ac.signal.aborted) ac.abort();
+    if (!settled && !ac.signal.aborted) ac.abort();
   };
   stream.once('error', onGone);
   stream.once('close', onGone);
 
-  const inCounter = new Counter();
-  let body: Readable | null = null;
+  // A small request usually arrives whole (HEADERS, DATA and END in one message): hand undici a
+  // Buffer then, which skips its stream-body machinery. Otherwise stream it.
+  let body: Readable | Buffer | null = null;
   if (stream.remoteEnded) {
-    stream.resume(); // nothing to read; let the readable side finish
+    const buffered = stream.readableLength > 0 ? (stream.read() as Buffer | null) : null;
+    body = buffered && buffered.length > 0 ? buffered : null;
+    stream.resume(); // let the readable side finish
   } else {
-    stream.on('error', (err) => inCounter.destroy(err));
-    body = stream.pipe(inCounter);
+    // undici destroys a body stream once it has sent it; give it a view, not the Duplex that also
+    // carries the response.
+    const view = new PassThrough();
+    stream.on('error', (err) => view.destroy(err));
+    body = stream.pipe(view);
   }
 
   let response;
@@ -79,14 +79,15 @@ export async function serveStream(stream: MuxStream, head: RequestHead, deps: Se
       signal: ac.signal,
     });
   } catch (err) {
+    settled = true;
     const code = (err as { code?: string }).code;
-    audit.addBytesIn(inCounter.bytes);
+    audit.addBytesIn(stream.bytesReceived);
     if (ac.signal.aborted || stream.destroyed) {
       audit.abort(code ?? 'TUNNEL_UPSTREAM_ABORTED');
-      log.debug({ [F.code]: code }, 'request cancelled by the gateway before the upstream answered');
+      log().debug({ [F.code]: code }, 'request cancelled by the gateway before the upstream answered');
     } else {
       audit.fail(code ?? 'TUNNEL_UPSTREAM_FAILED');
-      log.warn({ [F.code]: code, [F.reason]: describeError(err) }, 'upstream request failed');
+      log().warn({ [F.code]: code, [F.reason]: describeError(err) }, 'upstream request failed');
       stream.resetWith(wireCodeFor(code), describeError(err));
     }
     audit.finish();
@@ -95,19 +96,19 @@ export async function serveStream(stream: MuxStream, head: RequestHead, deps: Se
 
   audit.setStatus(response.status);
   if (stream.destroyed) {
+    settled = true;
     response.body.destroy();
     audit.abort('TUNNEL_UPSTREAM_ABORTED');
     audit.finish();
     return;
   }
   stream.respond({ status: response.status, headers: response.headers });
-  const outCounter = new Counter();
   await new Promise<void>((resolve) => {
     const src = response.body;
     src.once('error', (err) => {
       if (stream.destroyed) return resolve();
       audit.fail('TUNNEL_UPSTREAM_RESET');
-      log.warn({ [F.code]: 'TUNNEL_UPSTREAM_RESET', [F.reason]: describeError(err) }, 'upstream response failed mid-body');
+      log().warn({ [F.code]: 'TUNNEL_UPSTREAM_RESET', [F.reason]: describeError(err) }, 'upstream response failed mid-body');
       stream.resetWith(ErrorCode.UPSTREAM_RESET, describeError(err));
       resolve();
     });
@@ -118,12 +119,15 @@ export async function serveStream(stream: MuxStream, head: RequestHead, deps: Se
       }
       resolve();
     });
-    stream.once('finish', resolve);
-    src.pipe(outCounter).pipe(stream);
+    stream.once('finish', () => {
+      settled = true; // before 'close' (a nextTick away), so a finished request is not aborted
+      resolve();
+    });
+    src.pipe(stream);
   });
-  audit.addBytesIn(inCounter.bytes).addBytesOut(outCounter.bytes);
+  settled = true;
+  audit.addBytesIn(stream.bytesReceived).addBytesOut(stream.bytesSent);
   audit.finish();
-  stream.off('close', onGone);
 }
 
 function safeUpstream(url: string): string {
