@@ -69,6 +69,14 @@ describe('classifyUpstreamError', () => {
     expect(err.causeCode).toBe('TUNNEL_STREAM_RESET');
   });
 
+  it('a connect failure undici also destroyed the streaming body with is UNREACHABLE, not a body failure', () => {
+    // undici's RequestHandler.onError destroys the request body with its own error, so the body emits it too.
+    const refused = coded('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:9');
+    expect(classifyUpstreamError(refused, { ...ctx, bodyError: refused }).code).toBe('TUNNEL_UPSTREAM_UNREACHABLE');
+    const timeout = coded('UND_ERR_HEADERS_TIMEOUT', 'Headers Timeout Error');
+    expect(classifyUpstreamError(timeout, { ...ctx, bodyError: timeout }).code).toBe('TUNNEL_UPSTREAM_TIMEOUT');
+  });
+
   it('a recorded TLS alert turns an undici socket close into UNREACHABLE', () => {
     const tlsFailure = coded('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'tlsv13 alert certificate required');
     const err = classifyUpstreamError(coded('UND_ERR_SOCKET', 'other side closed'), { ...ctx, tlsFailure });
