@@ -5,9 +5,14 @@ import { MAX_WINDOW } from '../protocol';
  *
  * The peer may send at most `remaining` bytes. Bytes the application has consumed become credit;
  * credit is returned to the peer (WINDOW_UPDATE) in batches of at least a quarter of the initial
- * window, so a busy stream costs one update per quarter window rather than one per frame. The
- * batching cannot deadlock: a sender blocks only at `remaining === 0`, at which point the receiver
- * holds a whole window of uncredited bytes, and consuming them crosses the threshold.
+ * window, so a busy stream costs one update per quarter window rather than one per frame, except
+ * that pending credit goes out at once when it is at least what the peer has left (`remaining`).
+ * Without that exception a shared (connection) window could deadlock: streams whose readers have
+ * stalled hold their bytes uncredited, and once they hold more than three quarters of the window
+ * the credit consumed on the other streams stays below the batch threshold while the sender waits
+ * at zero. With it, a sender at zero credit implies nothing is pending, so every uncredited byte is
+ * held by a reader that has not consumed it. Call {@link poll} after {@link receive} to apply the
+ * rule when a frame, rather than a consumption, brings `remaining` down.
  */
 export class ReceiveWindow {
   private remainingBytes: number;
@@ -37,7 +42,17 @@ export class ReceiveWindow {
    */
   consume(n: number, flush = false): number {
     this.pending += n;
-    if (this.pending === 0 || (!flush && this.pending < this.threshold)) return 0;
+    return this.take(flush);
+  }
+
+  /** Returns the increment due now under the batching rule (see the class comment), or 0. */
+  poll(): number {
+    return this.take(false);
+  }
+
+  private take(flush: boolean): number {
+    if (this.pending === 0) return 0;
+    if (!flush && this.pending < this.threshold && this.pending < this.remainingBytes) return 0;
     const inc = this.pending;
     this.pending = 0;
     this.remainingBytes += inc;

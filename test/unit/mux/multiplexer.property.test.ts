@@ -1,6 +1,6 @@
 import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
-import { Multiplexer, createLinkedTransportPair, type MuxStream } from '../../../src/mux';
+import { Multiplexer, createLinkedTransportPair, type MuxStream, type ReceiveWindow } from '../../../src/mux';
 import { silentLogger } from '../../../src/log';
 import { ErrorCode, type PeerSettings, type RequestHead } from '../../../src/protocol';
 import { WireTap } from './wire-tap';
@@ -10,8 +10,9 @@ import { WireTap } from './wire-tap';
  * pair, with small windows so that credit matters. Every frame is decoded on the way out and in
  * (WireTap) and checked against a model of the credit each side has been granted.
  *
- * Time is driven by a setImmediate loop ("ticks"); readers act once per tick. A run that sends
- * nothing for {@link QUIET_TICKS} ticks while no reader is waiting out a pause is a deadlock.
+ * Time is driven by a setImmediate loop ("ticks"); readers act once per tick. A run in which, for
+ * {@link QUIET_TICKS} ticks, nothing is sent and no reader takes a byte or waits out a pause, is a
+ * deadlock.
  */
 
 const RUNS = { seed: 0x5eed, numRuns: 100 } as const;
@@ -45,30 +46,53 @@ interface Scenario {
   seed: number;
 }
 
-const settingsArb: fc.Arbitrary<PeerSettings> = fc.record({
-  maxFrameSize: fc.integer({ min: 1024, max: 16 * 1024 }),
-  streamWindow: fc.integer({ min: 1024, max: 64 * 1024 }),
-  connectionWindow: fc.integer({ min: 4 * 1024, max: 256 * 1024 }),
-  maxStreams: fc.constant(100),
-  maxHeaderBytes: fc.constant(65536),
-});
+/**
+ * Half the time the connection window is a small multiple of the stream window plus a little, so
+ * that stalled streams can hold most of it (where batching credit is most likely to deadlock).
+ */
+const settingsArb: fc.Arbitrary<PeerSettings> = fc
+  .record({
+    maxFrameSize: fc.integer({ min: 1024, max: 16 * 1024 }),
+    streamWindow: fc.integer({ min: 1024, max: 64 * 1024 }),
+    connectionWindow: fc.integer({ min: 4 * 1024, max: 256 * 1024 }),
+    multiple: fc.option(fc.integer({ min: 1, max: 4 }), { freq: 2 }),
+    slack: fc.integer({ min: 1, max: 8192 }),
+    maxStreams: fc.constant(100),
+    maxHeaderBytes: fc.constant(65536),
+  })
+  .map(({ multiple, slack, ...s }) => ({
+    ...s,
+    connectionWindow:
+      multiple === null ? s.connectionWindow : Math.min(256 * 1024, Math.max(4 * 1024, multiple * s.streamWindow + slack)),
+  }));
 
 const readerArb: fc.Arbitrary<Reader> = fc.oneof(
-  fc.constant({ kind: 'eager' as const }),
-  fc.record({ kind: fc.constant('bursts' as const), sizes: fc.array(fc.integer({ min: 1, max: 20_000 }), { minLength: 1, maxLength: 4 }) }),
-  fc.record({ kind: fc.constant('pause' as const), afterBytes: fc.nat({ max: 80_000 }), ticks: fc.integer({ min: 1, max: 60 }) }),
-  fc.record({
-    kind: fc.constant('reset' as const),
-    atTick: fc.nat({ max: 200 }),
-    how: fc.constantFrom('destroy' as const, 'resetWith' as const),
-  }),
-  fc.constant({ kind: 'stall' as const }),
+  { weight: 2, arbitrary: fc.constant({ kind: 'eager' as const }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('bursts' as const), sizes: fc.array(fc.integer({ min: 256, max: 20_000 }), { minLength: 1, maxLength: 4 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('pause' as const), afterBytes: fc.nat({ max: 80_000 }), ticks: fc.integer({ min: 1, max: 60 }) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('reset' as const),
+      atTick: fc.nat({ max: 200 }),
+      how: fc.constantFrom('destroy' as const, 'resetWith' as const),
+    }),
+  },
+  { weight: 2, arbitrary: fc.constant({ kind: 'stall' as const }) },
 );
 
-const bodyArb = fc.record({
-  size: fc.oneof(fc.nat({ max: 4096 }), fc.nat({ max: 150_000 })),
-  chunks: fc.array(fc.integer({ min: 1, max: 40_000 }), { minLength: 1, maxLength: 4 }),
-});
+/** Body sizes: small, a few windows of the receiver (where credit matters most), or anything. */
+const bodyArb = (receiverWindow: number) =>
+  fc.record({
+    size: fc.oneof(fc.nat({ max: 4096 }), fc.nat({ max: 3 * receiverWindow }), fc.nat({ max: 150_000 })),
+    chunks: fc.array(fc.integer({ min: 1, max: 40_000 }), { minLength: 1, maxLength: 4 }),
+  });
 
 /**
  * Stalled readers only while stalled × streamWindow < connectionWindow at the receiving side
@@ -92,15 +116,18 @@ function limitStalls(streams: StreamSpec[], gw: PeerSettings, px: PeerSettings):
 }
 
 const scenarioArb: fc.Arbitrary<Scenario> = fc
-  .record({
-    gw: settingsArb,
-    px: settingsArb,
-    streams: fc.array(fc.record({ request: bodyArb, response: bodyArb, proxyReader: readerArb, gatewayReader: readerArb }), {
-      minLength: 1,
-      maxLength: 8,
+  .record({ gw: settingsArb, px: settingsArb, seed: fc.nat() })
+  .chain(({ gw, px, seed }) =>
+    fc.record({
+      gw: fc.constant(gw),
+      px: fc.constant(px),
+      seed: fc.constant(seed),
+      streams: fc.array(
+        fc.record({ request: bodyArb(px.streamWindow), response: bodyArb(gw.streamWindow), proxyReader: readerArb, gatewayReader: readerArb }),
+        { minLength: 1, maxLength: 8 },
+      ),
     }),
-    seed: fc.nat(),
-  })
+  )
   .map((s) => ({ ...s, streams: limitStalls(s.streams, s.gw, s.px) }));
 
 /** Deterministic pseudo-random body bytes (AES-CTR keystream), so a misordered or duplicated frame shows. */
@@ -122,7 +149,7 @@ class ReadDriver {
   private pausedFor = 0;
   private paused = false;
   private burst = 0;
-  readonly settled: Promise<Outcome>;
+  private progressed = false;
 
   constructor(
     readonly stream: MuxStream,
@@ -131,16 +158,8 @@ class ReadDriver {
     /** Stall readers give up once this returns true. */
     private readonly othersSettled: () => boolean,
   ) {
-    this.settled = new Promise<Outcome>((resolve) => {
-      stream.once('end', () => {
-        this.outcome ??= 'complete';
-        resolve(this.outcome);
-      });
-      stream.once('close', () => {
-        this.outcome ??= 'reset';
-        resolve(this.outcome);
-      });
-    });
+    stream.once('end', () => (this.outcome ??= 'complete'));
+    stream.once('close', () => (this.outcome ??= 'reset'));
     stream.on('error', () => undefined);
     if (behaviour.kind === 'eager' || behaviour.kind === 'pause') {
       stream.on('data', (c: Buffer) => {
@@ -162,6 +181,14 @@ class ReadDriver {
   private take(c: Buffer): void {
     this.chunks.push(c);
     this.bytes += c.length;
+    this.progressed = true;
+  }
+
+  /** Whether the reader took any bytes since the last call (reading is progress even on a quiet wire). */
+  takeProgress(): boolean {
+    const p = this.progressed;
+    this.progressed = false;
+    return p;
   }
 
   tick(tick: number): void {
@@ -269,6 +296,21 @@ async function quiesce(pair: Pair, quiet = 10): Promise<void> {
   }
 }
 
+/** Ticks until `done()`; a wire quiet for QUIET_TICKS before that is a deadlock. */
+async function until(pair: Pair, done: () => boolean, what: string): Promise<void> {
+  let quiet = 0;
+  let last = -1;
+  while (!done()) {
+    await tick();
+    const sent = pair.gTap.messagesSent + pair.pTap.messagesSent;
+    quiet = sent === last ? quiet + 1 : 0;
+    last = sent;
+    if (quiet > QUIET_TICKS) {
+      throw new Error(`deadlock: ${what} (gateway conn credit ${pair.gTap.connCredit}, proxy conn credit ${pair.pTap.connCredit})`);
+    }
+  }
+}
+
 /** Sends `size` bytes each way on a fresh stream, read eagerly on both ends. */
 async function bigTransfer(pair: Pair, size: number): Promise<void> {
   const req = body(size, 1);
@@ -293,94 +335,110 @@ async function bigTransfer(pair: Pair, size: number): Promise<void> {
   void writeBody(s, req, [16384]);
   let done = false;
   const both = Promise.all([got, echoed]).finally(() => (done = true));
-  let quiet = 0;
-  let last = -1;
-  while (!done) {
-    await tick();
-    const sent = pair.gTap.messagesSent + pair.pTap.messagesSent;
-    quiet = sent === last ? quiet + 1 : 0;
-    last = sent;
-    if (quiet > QUIET_TICKS) throw new Error(`deadlock: large transfer stuck (gateway credit ${pair.gTap.connCredit}, proxy credit ${pair.pTap.connCredit})`);
-  }
-  const [gotReq, gotRes] = await both;
+  both.catch(() => undefined);
+  await until(pair, () => done, 'large transfer stuck');
+  const [gotReq, gotRes] = await both.catch((err: unknown) => {
+    assertNoViolations(pair); // a wire violation explains a failed transfer better than its symptom
+    throw err;
+  });
   if (!gotReq.equals(req) || !gotRes.equals(res)) throw new Error('large transfer corrupted');
 }
 
+/**
+ * Every byte of connection credit a side withholds must sit unread in one of its streams' buffers,
+ * bar one batch below the threshold: credit withheld for bytes the application has already taken
+ * is a leak, and enough of it starves every stream on the connection. (Exact for stream windows of
+ * at most 64 KiB, where the readable high-water mark equals the window. Reads the multiplexer's
+ * private receive window: the wire alone cannot tell withheld credit from a batch about to flush.)
+ */
+function checkCreditBacked(side: string, mux: Multiplexer, local: PeerSettings, streams: MuxStream[]): void {
+  const connRecv = (mux as unknown as { connRecv: ReceiveWindow }).connRecv;
+  const withheld = local.connectionWindow - connRecv.remaining;
+  const buffered = streams.reduce((a, st) => a + st.readableLength, 0);
+  const batch = Math.max(1, Math.floor(local.connectionWindow / 4));
+  if (withheld > buffered + batch - 1) {
+    throw new Error(`${side} withholds ${withheld} bytes of connection credit with only ${buffered} bytes buffered`);
+  }
+}
+
 async function runScenario(sc: Scenario): Promise<void> {
-  const t0 = performance.now();
   const pair = linkedPair(sc.gw, sc.px);
   const { g, p } = pair;
-  const readers: ReadDriver[] = [];
+  const proxyReaders: Array<ReadDriver | undefined> = [];
+  const gatewayReaders: ReadDriver[] = [];
   const writers: Array<Promise<void>> = [];
-  const mustComplete: ReadDriver[] = [];
-  const settledFlags: boolean[] = sc.streams.map(() => false);
-  const othersSettled = (i: number) => () => settledFlags.every((f, j) => f || j === i || sc.streams[j]!.proxyReader.kind === 'stall' || sc.streams[j]!.gatewayReader.kind === 'stall');
-  const bodies = sc.streams.map((s, i) => ({ req: body(s.request.size, sc.seed + 2 * i), res: body(s.response.size, sc.seed + 2 * i + 1) }));
-  const receivers: Array<{ stream: MuxStream; local: PeerSettings; what: string }> = [];
+  const isStall = (j: number) => sc.streams[j]!.proxyReader.kind === 'stall' || sc.streams[j]!.gatewayReader.kind === 'stall';
+  const streamSettled = (j: number) => proxyReaders[j]?.outcome != null && gatewayReaders[j]?.outcome != null;
+  /** Stall readers wait for every stream without a stalled reader to be settled both ways. */
+  const othersSettled = () => sc.streams.every((_, j) => isStall(j) || streamSettled(j));
+  const bodies = sc.streams.map((_, i) => ({ req: body(sc.streams[i]!.request.size, sc.seed + 2 * i), res: body(sc.streams[i]!.response.size, sc.seed + 2 * i + 1) }));
+  const gatewayStreams: MuxStream[] = [];
+  const proxyStreams: MuxStream[] = [];
 
   p.onStream(({ stream, head }) => {
     const i = Number(head.rid);
     const spec = sc.streams[i]!;
-    const r = new ReadDriver(stream, spec.proxyReader, bodies[i]!.req, othersSettled(i));
-    readers.push(r);
-    receivers.push({ stream, local: sc.px, what: `proxy stream ${i}` });
-    if (!isResetting(spec)) mustComplete.push(r);
+    proxyReaders[i] = new ReadDriver(stream, spec.proxyReader, bodies[i]!.req, othersSettled);
+    proxyStreams.push(stream);
     const res = bodies[i]!.res;
     if (res.length === 0) {
       stream.respond({ status: 200, headers: [] }, { endStream: true });
-      writers.push(Promise.resolve());
     } else {
       stream.respond({ status: 200, headers: [] });
       writers.push(writeBody(stream, res, spec.response.chunks));
     }
   });
 
-  const gatewayDone: Array<Promise<Outcome>> = [];
-  const proxyReaderCount = sc.streams.length;
   sc.streams.forEach((spec, i) => {
     const req = bodies[i]!.req;
     const s = g.openStream({ ...baseHead, rid: String(i) }, { endStream: req.length === 0 });
-    const r = new ReadDriver(s, spec.gatewayReader, bodies[i]!.res, othersSettled(i));
-    readers.push(r);
-    receivers.push({ stream: s, local: sc.gw, what: `gateway stream ${i}` });
-    if (!isResetting(spec)) mustComplete.push(r);
-    gatewayDone.push(r.settled);
-    void r.settled.then(() => (settledFlags[i] = true));
+    gatewayReaders[i] = new ReadDriver(s, spec.gatewayReader, bodies[i]!.res, othersSettled);
+    gatewayStreams.push(s);
     if (req.length > 0) writers.push(writeBody(s, req, spec.request.chunks));
   });
 
+  const readers = (): ReadDriver[] => [...gatewayReaders, ...proxyReaders.filter((r): r is ReadDriver => r !== undefined)];
   let tickNo = 0;
   let lastSent = -1;
-  let quietSince = 0;
-  const allSettled = () =>
-    readers.length === sc.streams.length + proxyReaderCount && readers.every((r) => r.outcome !== null);
-  while (!allSettled()) {
+  let wireQuietSince = 0;
+  let lastBusy = 0;
+  while (!sc.streams.every((_, j) => streamSettled(j))) {
     await tick();
     tickNo++;
-    for (const r of readers) r.tick(tickNo);
-    // Bounded buffering: what a receiver holds for a stream never exceeds its window plus one
-    // readable buffer (bytes it has credited sit below the high-water mark).
-    for (const { stream, local, what } of receivers) {
-      const limit = local.streamWindow + highWaterMark(local);
-      if (stream.readableLength > limit) throw new Error(`${what} buffers ${stream.readableLength} bytes; limit ${limit}`);
-    }
-    assertNoViolations(pair);
     const sent = pair.gTap.messagesSent + pair.pTap.messagesSent;
-    if (sent !== lastSent || readers.some((r) => r.waiting)) {
+    if (sent !== lastSent) {
       lastSent = sent;
-      quietSince = tickNo;
-    } else if (tickNo - quietSince > QUIET_TICKS || tickNo > MAX_TICKS) {
-      const stuck = readers.filter((r) => r.outcome === null).map((r) => `${r.behaviour.kind} ${r.bytes}/${r.expected.length}`);
+      wireQuietSince = tickNo;
+    }
+    if (readers().filter((r) => r.takeProgress() || r.waiting).length > 0) lastBusy = tickNo;
+    if (tickNo - Math.max(wireQuietSince, lastBusy) > QUIET_TICKS || tickNo > MAX_TICKS) {
+      const stuck = readers()
+        .filter((r) => r.outcome === null)
+        .map((r) => `${r.behaviour.kind} ${r.bytes}/${r.expected.length}`);
       throw new Error(
         `deadlock at tick ${tickNo}: unsettled readers [${stuck.join(', ')}]; gateway conn credit ${pair.gTap.connCredit}, proxy conn credit ${pair.pTap.connCredit}`,
       );
     }
+    for (const r of readers()) r.tick(tickNo);
+    // Bounded buffering: what a receiver holds for a stream never exceeds its window plus one
+    // readable buffer (bytes it has credited sit below the high-water mark).
+    for (const [streams, local, side] of [[gatewayStreams, sc.gw, 'gateway'], [proxyStreams, sc.px, 'proxy']] as const) {
+      const limit = local.streamWindow + highWaterMark(local);
+      for (const st of streams) {
+        if (st.readableLength > limit) throw new Error(`${side} stream ${st.id} buffers ${st.readableLength} bytes; limit ${limit}`);
+      }
+    }
+    checkCreditBacked('gateway', g, sc.gw, gatewayStreams);
+    checkCreditBacked('proxy', p, sc.px, proxyStreams);
+    assertNoViolations(pair);
   }
-  if (process.env.MUXPROP_DEBUG) console.log(`ticks ${tickNo} streams ${sc.streams.length} bytes ${bodies.reduce((a, b) => a + b.req.length + b.res.length, 0)} C ${sc.gw.connectionWindow}/${sc.px.connectionWindow} ${sc.streams.map((s) => s.proxyReader.kind + "/" + s.gatewayReader.kind).join(",")}`);
-  readers.forEach((r, i) => r.check(`reader ${i}`));
-  for (const r of mustComplete) {
-    if (r.outcome !== 'complete') throw new Error(`a stream with no reset on either side ended in ${r.outcome ?? 'nothing'}`);
-  }
+  assertNoViolations(pair);
+  sc.streams.forEach((spec, i) => {
+    const both = [gatewayReaders[i]!, proxyReaders[i]!];
+    both.forEach((r) => r.check(`stream ${i}`));
+    // Every stream that nobody resets is read to its end, both ways, whatever the others do.
+    if (!isResetting(spec) && both.some((r) => r.outcome !== 'complete')) throw new Error(`stream ${i} (no reset on either side) did not complete`);
+  });
   await Promise.all(writers);
 
   // Credit is fully returned: once the wire is quiet, all that is outstanding on each direction is
@@ -393,11 +451,9 @@ async function runScenario(sc: Scenario): Promise<void> {
   if (pxOutstanding >= Math.max(1, Math.floor(sc.gw.connectionWindow / 4))) throw new Error(`proxy→gateway: ${pxOutstanding} bytes of connection credit never returned`);
   expect(g.activeStreams).toBe(0);
   expect(p.activeStreams).toBe(0);
-  const t1 = performance.now();
-  // And a transfer of three connection windows each way still completes.
-  await bigTransfer(pair, 3 * Math.max(sc.gw.connectionWindow, sc.px.connectionWindow));
+  // And a transfer of more than a connection window each way still completes.
+  await bigTransfer(pair, 2 * Math.max(sc.gw.connectionWindow, sc.px.connectionWindow));
   assertNoViolations(pair);
-  if (process.env.MUXPROP_DEBUG) console.log(`time main ${(t1 - t0).toFixed(0)} big ${(performance.now() - t1).toFixed(0)}`);
   g.close();
   p.close();
   await tick();
@@ -435,13 +491,11 @@ describe('Multiplexer properties (random streams, bodies, chunkings and readers)
     const s: PeerSettings = { maxFrameSize: 4096, streamWindow: 32768, connectionWindow: 65536, maxStreams: 100, maxHeaderBytes: 65536 };
     const pair = linkedPair(s, s);
     const held: MuxStream[] = [];
-    const ended: Array<Promise<void>> = [];
     pair.p.onStream(({ stream }) => {
       // Read the body only once all of it (and its END_STREAM) is buffered; keep the response open.
       stream.on('error', () => undefined);
       stream.respond({ status: 200, headers: [] });
       held.push(stream);
-      ended.push(new Promise((resolve) => stream.once('end', () => resolve())));
     });
     for (let i = 0; i < 4; i++) {
       const st = pair.g.openStream({ ...baseHead, rid: String(i) });
@@ -449,8 +503,12 @@ describe('Multiplexer properties (random streams, bodies, chunkings and readers)
       st.end(Buffer.alloc(48_000));
     }
     await quiesce(pair, 20);
-    for (const st of held) st.resume();
-    await Promise.all(ended);
+    let count = 0;
+    for (const st of held) {
+      st.on('data', () => undefined);
+      st.once('end', () => count++);
+    }
+    await until(pair, () => count === 4, 'request bodies not delivered');
     await quiesce(pair);
     // The four responses are still open, yet their request bytes have all been credited back.
     expect(s.connectionWindow - pair.gTap.connCredit).toBeLessThan(s.connectionWindow / 4);

@@ -15,6 +15,9 @@ export class WireTap {
   /** DATA payload bytes sent, and connection credit granted by the peer (WINDOW_UPDATE on 0). */
   connSent = 0;
   connGranted = 0;
+  /** DATA payload bytes received from the peer, and connection credit this side announced for them. */
+  dataReceived = 0;
+  connAnnounced = 0;
   /** Messages sent, for quiescence detection. */
   messagesSent = 0;
   readonly resetSent = new Set<number>();
@@ -52,6 +55,11 @@ export class WireTap {
     };
   }
 
+  /** Connection credit this side is withholding from the peer: bytes received but not yet credited. */
+  get connWithheld(): number {
+    return this.dataReceived - this.connAnnounced;
+  }
+
   /** Credit this side still has on the connection, by the model. */
   get connCredit(): number {
     return this.peer.connectionWindow + this.connGranted - this.connSent;
@@ -73,6 +81,9 @@ export class WireTap {
         this.violations.push(`${this.name} sent frame type ${f.type} on stream ${id} after sending RST_STREAM for it`);
       }
       switch (f.type) {
+        case FrameType.WINDOW_UPDATE:
+          if (id === 0) this.connAnnounced += decodeWindowUpdate(f.payload);
+          break;
         case FrameType.RST_STREAM:
           this.resetSent.add(id);
           this.rstSentCount.set(id, (this.rstSentCount.get(id) ?? 0) + 1);
@@ -102,6 +113,7 @@ export class WireTap {
 
   private incoming(frames: Frame[]): void {
     for (const f of frames) {
+      if (f.type === FrameType.DATA) this.dataReceived += f.payload.length;
       if (f.type !== FrameType.WINDOW_UPDATE) continue;
       const inc = decodeWindowUpdate(f.payload);
       if (f.streamId === 0) this.connGranted += inc;
