@@ -386,8 +386,10 @@ export class Multiplexer implements StreamHost {
       s.resetWith(ErrorCode.FLOW_CONTROL_ERROR, 'stream window exceeded');
       return;
     }
-    if (n > 0) s.onData(f.payload);
-    if (f.flags & Flag.END_STREAM) s.onRemoteEnd();
+    this.appCall(s, () => {
+      if (n > 0) s.onData(f.payload);
+      if (f.flags & Flag.END_STREAM) s.onRemoteEnd();
+    });
   }
 
   private onHeadersFrame(f: Frame): void {
@@ -412,7 +414,7 @@ export class Multiplexer implements StreamHost {
         return;
       }
       existing.responseHead = head;
-      existing.emit('response', head);
+      this.appCall(existing, () => existing.emit('response', head));
       if (end) existing.onRemoteEnd();
       return;
     }
@@ -441,7 +443,22 @@ export class Multiplexer implements StreamHost {
     const stream = this.createStream(f.streamId);
     stream.requestHead = head;
     if (end) stream.onRemoteEnd();
-    this.streamHandler({ stream, head });
+    const handler = this.streamHandler;
+    this.appCall(stream, () => handler({ stream, head }));
+  }
+
+  /**
+   * Runs application code (stream handler, 'response'/'data' listeners). If it throws, that is our
+   * bug, not the peer's: reset only this stream and log, instead of closing the whole connection
+   * with a protocol error.
+   */
+  private appCall(stream: MuxStream, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ [F.stream]: stream.id, [F.err]: err instanceof Error ? err.message : String(err) }, 'stream handler threw; resetting the stream');
+      stream.resetWith(ErrorCode.INTERNAL_ERROR, 'internal error');
+    }
   }
 
   private isKnownStreamId(id: number): boolean {
