@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HeaderList } from '../http';
 
 const ALLOW_HEADERS = 'authorization, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id, mcp-method, mcp-name';
 const EXPOSE_HEADERS = 'mcp-session-id, mcp-protocol-version, www-authenticate, retry-after, x-request-id';
@@ -14,6 +15,32 @@ export function applyCors(req: IncomingMessage, res: ServerResponse): void {
   res.setHeader('access-control-allow-origin', origin);
   res.setHeader('vary', 'Origin');
   res.setHeader('access-control-expose-headers', EXPOSE_HEADERS);
+}
+
+/**
+ * The upstream's response headers, adjusted so that its own CORS headers cannot undo
+ * {@link applyCors}: `writeHead` replaces a header set earlier with the upstream's of the same name,
+ * so an upstream `Access-Control-Expose-Headers` (e.g. added by an internal reverse proxy) would hide
+ * `Mcp-Session-Id` from browser clients, and an upstream `Vary` would drop `Origin`. The gateway's
+ * names are added to the upstream's values; nothing is removed. Unchanged without `Origin`.
+ */
+export function withGatewayCors(req: IncomingMessage, headers: HeaderList): HeaderList {
+  if (!req.headers.origin) return headers;
+  return headers.map(([name, value]): [string, string] => {
+    const lower = name.toLowerCase();
+    if (lower === 'access-control-expose-headers') return [name, union(value, EXPOSE_HEADERS)];
+    if (lower === 'vary') return [name, union(value, 'Origin')];
+    return [name, value];
+  });
+}
+
+/** `have` plus the comma-separated names of `add` it lacks (case-insensitive); `*` covers all. */
+function union(have: string, add: string): string {
+  const present = new Set(have.split(',').map((n) => n.trim().toLowerCase()));
+  if (present.has('*')) return have;
+  const missing = add.split(',').map((n) => n.trim()).filter((n) => n !== '' && !present.has(n.toLowerCase()));
+  if (missing.length === 0) return have;
+  return have.trim() === '' ? missing.join(', ') : `${have}, ${missing.join(', ')}`;
 }
 
 /** Answers a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`); false if it is not one. */

@@ -13,7 +13,7 @@ import { sendError } from './http-errors';
 import { gatewayPathFor, upstreamUrl } from './routes';
 import { SseEndpointRewriter } from './sse-endpoint';
 import type { TunnelConnection, TunnelRegistry } from './tunnels';
-import { applyCors } from './cors';
+import { applyCors, withGatewayCors } from './cors';
 
 /** What the forwarder reads per request; replaced as a whole when the configuration reloads. */
 export interface ForwardState {
@@ -166,7 +166,7 @@ export async function forwardMcpRequest(
         return settle();
       }
       responded = true;
-      const headers: HeaderList = responseHeadersForClient(head.headers);
+      const headers: HeaderList = withGatewayCors(req, responseHeadersForClient(head.headers));
       const sid = getHeader(headers, 'mcp-session-id');
       if (sid) deps.registry.bindSession(tunnelId, sid, connId);
       if (req.method === 'DELETE' && sessionKey && head.status < 300) deps.registry.unbindSession(tunnelId, sessionKey);

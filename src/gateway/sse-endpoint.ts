@@ -18,6 +18,7 @@ export class SseEndpointRewriter extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     if (this.head === null) return cb(null, chunk);
     this.head = Buffer.concat([this.head, chunk]);
+    this.passLeadingCommentLines();
     const text = this.head.toString('latin1');
     const end = /\r\n\r\n|\n\n|\r\r/.exec(text);
     if (!end) {
@@ -37,6 +38,33 @@ export class SseEndpointRewriter extends Transform {
     if (this.head && this.head.length > 0) this.push(this.head);
     this.head = null;
     cb();
+  }
+
+  /**
+   * Comment lines (keep-alives) and blank lines before the first event's fields are complete in
+   * themselves and can never be part of the `endpoint` event: pass them on at once, instead of
+   * holding them until the first event ends (a server that sends only keep-alives would otherwise
+   * send the client nothing at all), and keep looking for the `endpoint` event after them.
+   */
+  private passLeadingCommentLines(): void {
+    const head = this.head;
+    if (head === null) return;
+    let at = 0;
+    while (at < head.length && (head[at] === 0x3a /* : */ || head[at] === 0x0a || head[at] === 0x0d)) {
+      let end = at;
+      while (end < head.length && head[end] !== 0x0a && head[end] !== 0x0d) end++;
+      if (end === head.length) break; // the line is not complete yet
+      if (head[end] === 0x0d) {
+        if (end + 1 === head.length) break; // a CR that may be the first half of CRLF
+        end += head[end + 1] === 0x0a ? 2 : 1;
+      } else {
+        end += 1;
+      }
+      at = end;
+    }
+    if (at === 0) return;
+    this.push(head.subarray(0, at));
+    this.head = head.subarray(at);
   }
 
   private passThrough(): void {
