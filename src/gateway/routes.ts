@@ -24,14 +24,15 @@ export function route(target: string | undefined): Route {
 }
 
 /**
- * The upstream URL for a client request. `/mcp/{server}` is the server's configured URL (with the
+ * The upstream URL for a client request. `/mcp/{server}` (and `/mcp/{server}/`) is the server's configured URL (with the
  * client's query string, or the configured one if the client sent none); `/mcp/{server}/{path}`
  * is `/{path}` on the server's origin — which is where a legacy HTTP+SSE server's `endpoint`
  * event (e.g. `/messages?sessionId=…`) points once the gateway has rewritten it.
  */
 export function upstreamUrl(serverUrl: string, rest: string, search: string): string {
   const u = new URL(serverUrl);
-  if (rest === '') return `${u.origin}${u.pathname}${search || u.search}`;
+  // `/mcp/notes/` is the server itself, as `/mcp/notes` is: clients often add the slash.
+  if (rest === '' || rest === '/') return `${u.origin}${u.pathname}${search || u.search}`;
   return `${u.origin}${rest}${search}`;
 }
 
