@@ -32,6 +32,8 @@ export const AUDIT = {
   bytesIn: 'bytesIn',
   bytesOut: 'bytesOut',
   durationMs: F.durationMs,
+  /** Proxy: the egress allowlist's decision when it refused the target (`denied: no rule matches …`), else null. */
+  egress: 'egress',
 } as const;
 
 /** Any audit field name. */

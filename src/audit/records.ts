@@ -56,6 +56,8 @@ export interface ProxyAuditRecord extends AuditResultFields {
   upstream: string;
   httpMethod: string;
   status: number;
+  /** The egress allowlist's decision when it refused the target (`denied: no rule matches 10.1.2.3:9000`), else null. */
+  egress: string | null;
 }
 
 export type AuditRecord = GatewayAuditRecord | ProxyAuditRecord;
@@ -71,7 +73,7 @@ export type GatewayAuditStart = Pick<
   Partial<Pick<GatewayAuditRecord, 'conn' | 'mcpMethod' | 'jsonrpcId' | 'tool' | 'sessionId'>>;
 
 /** What the proxy knows when an upstream call starts. */
-export type ProxyAuditStart = AuditStaticFields<ProxyAuditRecord>;
+export type ProxyAuditStart = Omit<AuditStaticFields<ProxyAuditRecord>, 'egress'> & Partial<Pick<ProxyAuditRecord, 'egress'>>;
 
 /** Field order of a gateway record as written. */
 export const GATEWAY_RECORD_FIELDS = [
@@ -106,6 +108,7 @@ export const PROXY_RECORD_FIELDS = [
   AUDIT.status,
   AUDIT.outcome,
   AUDIT.errorCode,
+  AUDIT.egress,
   AUDIT.bytesIn,
   AUDIT.bytesOut,
   AUDIT.durationMs,

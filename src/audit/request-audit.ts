@@ -84,6 +84,7 @@ export class RequestAudit<R extends AuditRecord> {
       server: start.server,
       upstream: start.upstream,
       httpMethod: start.httpMethod,
+      egress: start.egress ?? null,
       ...initialResult(),
     };
     return new RequestAudit(record, options);

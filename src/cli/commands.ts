@@ -1,3 +1,4 @@
+import { Subject, type Observable } from 'rxjs';
 import {
   CONFIG_FILE_ENV,
   CONFIG_INVALID,
@@ -14,6 +15,8 @@ import { F, componentLogger, type Logger } from '../log';
 import { parseFlags, type FlagSpec } from './args';
 import { PROGRAM, renderCommandHelp, type CommandHelp } from './help';
 import { EXIT, flushLogger, serveUntilSignal, signalExitCode } from './lifecycle';
+import { startGatewayReloads } from './reload';
+import { secretCommand } from './secret-command';
 import type { CliIo, Closable } from './types';
 
 /** A subcommand: its help and how to run it. */
@@ -36,6 +39,22 @@ function configFile(values: Record<string, unknown>, env: NodeJS.ProcessEnv): st
   if (typeof flag === 'string') return flag;
   const fromEnv = env[CONFIG_FILE_ENV];
   return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+}
+
+/**
+ * Takes over SIGHUP at once (Node's default for it is to exit) and relays it to `run`'s reloads
+ * while the command runs; a SIGHUP before the service has started is dropped (the configuration was
+ * just read). Restores the default when `run` settles.
+ */
+async function withReloadSignals(io: CliIo, run: (signals$: Observable<'SIGHUP'>) => Promise<number>): Promise<number> {
+  const relay = new Subject<'SIGHUP'>();
+  const sub = io.reloadSignals$?.subscribe(relay);
+  try {
+    return await run(relay);
+  } finally {
+    sub?.unsubscribe();
+    relay.complete();
+  }
 }
 
 /** Runs `load`; a ConfigError becomes one line on stderr and null (the caller exits 2). */
@@ -120,7 +139,7 @@ export const gatewayCommand: Command = {
     if (config === null) return EXIT.usage;
 
     const root = io.createLogger({ level: config.log.level, stream: 'stdout' });
-    return serve(io, root, async (withAudit) => {
+    return withReloadSignals(io, (reloadSignals$) => serve(io, root, async (withAudit) => {
       componentLogger(root, 'cli').info(
         {
           listen: config.listen,
@@ -134,8 +153,24 @@ export const gatewayCommand: Command = {
       const auditLogger = withAudit(config.audit.destination);
       const gateway = await io.runners.startGateway(config, { logger: root, auditLogger });
       componentLogger(root, 'cli').info({ [F.url]: gateway.url, port: gateway.port }, 'gateway listening');
-      return gateway;
-    });
+      const reload = gateway.reload?.bind(gateway);
+      if (reload === undefined) return gateway;
+      // SIGHUP and config-file changes reload secrets, clients, servers (hot secret rotation).
+      const reloads = startGatewayReloads({
+        file,
+        env: io.env,
+        signals$: reloadSignals$,
+        reload,
+        initial: config,
+        logger: componentLogger(root, 'cli'),
+      });
+      return {
+        close: async (graceMs?: number) => {
+          reloads.unsubscribe();
+          await gateway.close(graceMs);
+        },
+      };
+    }));
   },
 };
 
@@ -172,14 +207,24 @@ export const proxyCommand: Command = {
     if (config === null) return EXIT.usage;
 
     const root = io.createLogger({ level: config.log.level, stream: 'stdout' });
-    return serve(io, root, async (withAudit) => {
+    return withReloadSignals(io, (reloadSignals$) => serve(io, root, async (withAudit) => {
       componentLogger(root, 'cli').info(
         { [F.url]: config.url, [F.tunnel]: config.tunnelId, proxyName: config.name },
         'starting proxy',
       );
       const auditLogger = withAudit(config.audit.destination);
-      return io.runners.startProxy(config, { logger: root, auditLogger });
-    });
+      const proxy = io.runners.startProxy(config, { logger: root, auditLogger });
+      const reloadSecret = proxy.reloadSecret?.bind(proxy);
+      if (reloadSecret === undefined) return proxy;
+      // SIGHUP re-reads the secret file (it is also watched) and re-authenticates in-band.
+      const reloads = reloadSignals$.subscribe(() => reloadSecret());
+      return {
+        close: async (graceMs?: number) => {
+          reloads.unsubscribe();
+          await proxy.close(graceMs);
+        },
+      };
+    }));
   },
 };
 
@@ -216,4 +261,4 @@ export const demoCommand: Command = {
 };
 
 /** The subcommands, in help order. */
-export const COMMANDS: readonly Command[] = [gatewayCommand, proxyCommand, demoCommand];
+export const COMMANDS: readonly Command[] = [gatewayCommand, proxyCommand, demoCommand, secretCommand];

@@ -15,6 +15,8 @@ export interface CommandHelp {
   options: readonly ConfigOptionRow[];
   /** Extra paragraphs (env-only settings, examples). */
   notes?: readonly string[];
+  /** Usage line after `Usage: `, for commands with subcommands; default: program, name and flags. */
+  usage?: string;
 }
 
 const INDENT = '  ';
@@ -47,7 +49,8 @@ export function renderUsage(commands: readonly CommandHelp[]): string {
 /** `mcp-tunnel <command> --help`: every flag and every configuration option with its env var. */
 export function renderCommandHelp(command: CommandHelp): string {
   const flagPart = command.flags.map((f) => `[${flagLabel(f)}]`).join(' ');
-  const lines = [`Usage: ${PROGRAM} ${command.name}${flagPart === '' ? '' : ` ${flagPart}`}`, '', command.description, ''];
+  const usage = command.usage ?? `${PROGRAM} ${command.name}${flagPart === '' ? '' : ` ${flagPart}`}`;
+  const lines = [`Usage: ${usage}`, '', command.description, ''];
 
   lines.push('Flags:');
   const labels = command.flags.map(flagLabel);

@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { createLogger } from '../log';
 import { processSignals$ } from './lifecycle';
+import { reloadSignals$ } from './reload';
 import type { CliIo, Runners } from './types';
 
 /** The real process: its streams, env and signals, and loggers writing synchronously to fd 1 / fd 2. */
@@ -10,6 +11,7 @@ export function processIo(runners: Runners): CliIo {
     stderr: process.stderr,
     env: process.env,
     signals$: processSignals$(),
+    reloadSignals$: reloadSignals$(),
     createLogger: ({ level, stream }) =>
       createLogger({
         level,

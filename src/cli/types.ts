@@ -23,8 +23,8 @@ export interface Runners {
   startGateway: (
     config: GatewayConfig,
     deps: ComponentDeps,
-  ) => Promise<Closable & { readonly url: string; readonly port: number }>;
-  startProxy: (config: ProxyConfig, deps: ComponentDeps) => Closable;
+  ) => Promise<Closable & { readonly url: string; readonly port: number; reload?(config: GatewayConfig): void }>;
+  startProxy: (config: ProxyConfig, deps: ComponentDeps) => Closable & { reloadSecret?(): void };
   runDemo: (opts: { stdout: NodeJS.WritableStream; logger: Logger }) => Promise<{ close(): Promise<void> }>;
   /** `destination` is `stdout`, `stderr` or a file path; problems with it are reported on `log`. */
   createAuditLogger: (destination: string, log: Logger) => Logger;
@@ -41,6 +41,11 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   /** SIGINT / SIGTERM as they arrive (process signals in production, a Subject in tests). */
   signals$: Observable<ShutdownSignal>;
+  /**
+   * SIGHUP as it arrives: the gateway reloads its config file, the proxy re-reads its secret file.
+   * Absent: no reload signal (the files are still watched).
+   */
+  reloadSignals$?: Observable<'SIGHUP'>;
   /** The process logger, writing to stdout or stderr. */
   createLogger: (opts: { level: string; stream: 'stdout' | 'stderr' }) => Logger;
   runners: Runners;

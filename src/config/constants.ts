@@ -3,10 +3,10 @@ export const ENV_PREFIX = 'MCP_TUNNEL_';
 
 /**
  * Smallest accepted tunnel secret, in UTF-8 bytes, on both the gateway (`tunnels[].secrets`) and the
- * proxy (`secret`). Currently 1 (non-empty); raising it is the only change needed to enforce a longer
- * minimum everywhere.
+ * proxy (`secret`): 32 bytes, the output size of HMAC-SHA256 (`mcp-tunnel secret generate` makes
+ * secrets of 32 random bytes). Shorter secrets are refused at start-up.
  */
-export const MIN_SECRET_BYTES = 1;
+export const MIN_SECRET_BYTES = 32;
 
 /** Allowed tunnel ids and server names: they appear in URL paths and log fields. */
 export const NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import convict from 'convict';
+import { EgressRuleError, parseEgressRule } from '../dispatch/egress';
 import { LOG_LEVELS, MIN_SECRET_BYTES, NAME_PATTERN } from './constants';
 
 /**
@@ -112,16 +113,23 @@ export const PLACEHOLDER_PREFIX = 'CHANGE-ME';
 
 function placeholderProblem(value: string): string | null {
   return value.toUpperCase().startsWith(PLACEHOLDER_PREFIX)
-    ? 'is the example placeholder; replace it with a random value (e.g. `openssl rand -base64 32`)'
+    ? 'is the example placeholder; replace it with a random value (e.g. `mcp-tunnel secret generate`)'
     : null;
 }
 
-/** Problem with a tunnel secret (length, placeholder), or null when it is acceptable. */
+/**
+ * Problem with a tunnel secret (empty, placeholder, shorter than MIN_SECRET_BYTES), or null when it is
+ * acceptable. The placeholder check comes first: it is the more useful message for a copied example.
+ */
 export function secretProblem(secret: string): string | null {
   const bytes = Buffer.byteLength(secret, 'utf8');
   if (bytes === 0) return 'must not be empty';
-  if (bytes < MIN_SECRET_BYTES) return `must be at least ${MIN_SECRET_BYTES} bytes`;
-  return placeholderProblem(secret);
+  const placeholder = placeholderProblem(secret);
+  if (placeholder !== null) return placeholder;
+  if (bytes < MIN_SECRET_BYTES) {
+    return `must be at least ${MIN_SECRET_BYTES} bytes (it has ${bytes}); generate one with \`mcp-tunnel secret generate\``;
+  }
+  return null;
 }
 
 function checkKeys(obj: Plain, allowed: readonly string[], at: string): void {
@@ -268,6 +276,70 @@ function resolveUpstreamServers(value: unknown, baseDir: string): unknown {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Certificate pins (proxy): SHA-256 of the gateway certificate's SubjectPublicKeyInfo.
+
+/** Most pins accepted: a current key and a few rollover keys are plenty. */
+export const MAX_PINS = 16;
+
+/**
+ * The pin as 64 lower-case hex digits, or null when `text` is not a SHA-256 pin. Accepted spellings:
+ * hex (64 digits, either case, `:` between bytes allowed) and base64 of the 32 bytes (standard with
+ * `=` padding as HPKP and `openssl … | base64` print it, or base64url without padding).
+ */
+export function normalizePin(text: string): string | null {
+  const t = text.trim();
+  const hex = t.replace(/:/g, '');
+  if (/^[0-9a-fA-F]{64}$/.test(hex) && (hex === t || /^([0-9a-fA-F]{2}:){31}[0-9a-fA-F]{2}$/.test(t))) return hex.toLowerCase();
+  if (/^[A-Za-z0-9+/]{43}=$/.test(t) || /^[A-Za-z0-9_-]{43}$/.test(t)) {
+    const bytes = Buffer.from(t, t.endsWith('=') ? 'base64' : 'base64url');
+    // Re-encoding rejects non-canonical trailing bits, so one pin has exactly one spelling per encoding.
+    const again = t.endsWith('=') ? bytes.toString('base64') : bytes.toString('base64url');
+    if (bytes.length === 32 && again === t) return bytes.toString('hex');
+  }
+  return null;
+}
+
+/** `a, b` (env var) → `['a', 'b']`; empty items are dropped, so `MCP_TUNNEL_PIN_SHA256=` means none. */
+function coercePinList(raw: string): unknown {
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function validatePins(value: unknown): void {
+  if (!Array.isArray(value)) fail('must be a list of SHA-256 pins (comma-separated in the env var)');
+  if (value.length > MAX_PINS) fail(`must list at most ${MAX_PINS} pins`);
+  value.forEach((pin, i) => {
+    if (typeof pin !== 'string' || normalizePin(pin) === null) {
+      fail('must be a SHA-256 of a SubjectPublicKeyInfo: 64 hex digits, or 32 bytes in base64/base64url', { path: `[${i}]`, value: pin });
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Egress allowlist (proxy): a comma-separated env var or a JSON array of rule strings.
+
+function coerceEgressRules(raw: string): unknown {
+  const text = raw.trim();
+  if (text.startsWith('[')) return parseJsonSafely(text);
+  return text === '' ? [] : text.split(',').map((r) => r.trim());
+}
+
+function validateEgressRules(value: unknown): void {
+  checkNotJsonError(value);
+  if (!Array.isArray(value)) fail('must be a list of rules (comma-separated, or a JSON array of strings)');
+  value.forEach((rule, i) => {
+    if (typeof rule !== 'string') fail('must be a string', { path: `[${i}]`, value: rule });
+    try {
+      parseEgressRule(rule);
+    } catch (err) {
+      fail(err instanceof EgressRuleError ? `rule "${err.rule}" ${err.problem}` : 'is not a valid rule', { path: `[${i}]`, value: rule });
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /** The formats the schemas use, by convict format name. */
 export const FORMATS = {
@@ -297,11 +369,13 @@ export const FORMATS = {
   'mcp-tunnel-tunnels': { validate: validateTunnels, coerce: parseJsonSafely },
   'mcp-tunnel-servers': { validate: validateServers, coerce: parseJsonSafely },
   'mcp-tunnel-clients': { validate: validateClients, coerce: parseJsonSafely },
+  'mcp-tunnel-pins': { validate: validatePins, coerce: coercePinList },
   'mcp-tunnel-upstream-servers': {
     validate: validateUpstreamServers,
     coerce: parseJsonSafely,
     resolvePaths: resolveUpstreamServers,
   },
+  'mcp-tunnel-egress-rules': { validate: validateEgressRules, coerce: coerceEgressRules },
 } satisfies Record<string, FormatSpec>;
 
 export type FormatName = keyof typeof FORMATS;

@@ -95,9 +95,35 @@ function gatewaySchema(): convict.Schema<GatewayRaw> {
         default: 65536,
         env: `${ENV_PREFIX}MAX_HEADER_BYTES`,
       },
+      maxUnauthenticatedPerAddress: {
+        doc: 'Tunnel connections one source address may hold before they authenticate; more get HTTP 429 at the upgrade.',
+        format: 'mcp-tunnel-positive-int',
+        default: 16,
+        env: `${ENV_PREFIX}MAX_UNAUTHENTICATED_PER_ADDRESS`,
+      },
+      maxUnauthenticated: {
+        doc: 'Tunnel connections held in total before they authenticate; more get HTTP 429 at the upgrade.',
+        format: 'mcp-tunnel-positive-int',
+        default: 256,
+        env: `${ENV_PREFIX}MAX_UNAUTHENTICATED`,
+      },
+      connectAttemptsPerMinute: {
+        doc: 'Tunnel connection attempts accepted per tunnel in any 60 s window; more get HTTP 429 with Retry-After.',
+        format: 'mcp-tunnel-positive-int',
+        default: 120,
+        env: `${ENV_PREFIX}CONNECT_ATTEMPTS_PER_MINUTE`,
+      },
     },
     flow: flowSchema(),
     heartbeat: heartbeatSchema(),
+    rotation: {
+      graceMs: {
+        doc: 'After a secret is removed from tunnels[].secrets (reload), how long its connections have to re-authenticate in-band with a listed secret before they are drained (no new requests; in-flight ones finish) and closed with 4401.',
+        format: 'mcp-tunnel-positive-int',
+        default: 60000,
+        env: `${ENV_PREFIX}ROTATION_GRACE_MS`,
+      },
+    },
     log: logSchema(),
     audit: auditSchema(),
   };
@@ -162,6 +188,7 @@ export function loadGatewayConfig(opts: LoadOptions = {}): GatewayConfig {
     limits: { ...raw.limits },
     flow: { ...raw.flow },
     heartbeat: { ...raw.heartbeat },
+    rotation: { ...raw.rotation },
     log: { ...raw.log },
     audit: { ...raw.audit },
   };

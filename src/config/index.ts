@@ -8,3 +8,5 @@ export { loadProxyConfig, describeProxySchema, isLoopbackHost, SECRET_ENV, SECRE
 export type { LoadOptions, ConfigOptionRow } from './loader';
 export { ConfigError, CONFIG_INVALID, maskSecret, isSecretKey, type ConfigErrorInit } from './errors';
 export { ENV_PREFIX, MIN_SECRET_BYTES, NAME_PATTERN, LOG_LEVELS, CONFIG_FILE_ENV } from './constants';
+export { watchFileChanges, type WatchOptions } from './watch';
+export { readSecretFile } from './secret-file';

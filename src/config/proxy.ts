@@ -6,7 +6,7 @@ import type { ProxyConfig, UpstreamTlsConfig } from './types';
 import { ENV_PREFIX, NAME_PATTERN } from './constants';
 import { ConfigError } from './errors';
 import { auditSchema, flowSchema, heartbeatSchema, logSchema } from './common';
-import { isValidName, secretProblem } from './formats';
+import { isValidName, normalizePin, secretProblem } from './formats';
 import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow, type LoadOptions } from './loader';
 
 /** What convict holds before the loader turns it into a ProxyConfig. */
@@ -47,6 +47,25 @@ function proxySchema(): convict.Schema<ProxyRaw> {
       format: 'mcp-tunnel-optional-path',
       default: null,
       env: `${ENV_PREFIX}CA_FILE`,
+    },
+    pins: {
+      doc:
+        "Pin the gateway's public key: comma-separated SHA-256 hashes of its certificate's SubjectPublicKeyInfo, each 64 hex digits " +
+        'or base64 (`openssl x509 -in gw.crt -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256`). ' +
+        'Checked after normal certificate verification; any one matching is enough (list the next key too for rollover). ' +
+        'A mismatch is a permanent error (TUNNEL_PIN_MISMATCH). Needs a wss:// URL.',
+      format: 'mcp-tunnel-pins',
+      default: [],
+      defaultText: '(none)',
+      env: `${ENV_PREFIX}PIN_SHA256`,
+    },
+    requireChannelBinding: {
+      doc:
+        'Refuse a gateway that does not bind the handshake to the TLS session (tls-exporter, RFC 9266): its TLS is terminated ' +
+        'by something in front of it (a load balancer). Needs a wss:// URL.',
+      format: 'mcp-tunnel-boolean',
+      default: false,
+      env: `${ENV_PREFIX}REQUIRE_CHANNEL_BINDING`,
     },
     allowInsecure: {
       doc: 'Allow a ws:// (unencrypted) URL to a non-loopback host. The secret and all traffic cross the network in clear text.',
@@ -148,6 +167,15 @@ function proxySchema(): convict.Schema<ProxyRaw> {
         default: 128,
         env: `${ENV_PREFIX}UPSTREAM_CONNECTIONS`,
       },
+      allow: {
+        doc:
+          'Egress allowlist (off when empty): comma-separated host names (mcp.internal, *.corp.example), CIDRs ' +
+          '(10.0.0.0/8, ::1/128) and either with a port (host:9000, 10.0.0.0/8:9000, [::1]:9000). Checked on the ' +
+          'resolved address of every upstream connection; a refused target gets 403.',
+        format: 'mcp-tunnel-egress-rules',
+        default: [],
+        env: `${ENV_PREFIX}ALLOW`,
+      },
     },
     log: logSchema(),
     audit: auditSchema(),
@@ -191,6 +219,15 @@ function parseTunnelUrl(url: string | null, allowInsecure: boolean): { url: stri
     throw bad(`ws:// (unencrypted) is only allowed to a loopback host; use wss:// or set ${ENV_PREFIX}ALLOW_INSECURE=true`);
   }
   return { url, tunnelId };
+}
+
+/** The pins as lower-case hex, without duplicates; pins only make sense on a wss:// URL. */
+function resolvePins(raw: ProxyRaw, url: string): string[] {
+  const pins = [...new Set(raw.pins.map((p) => normalizePin(p) ?? p))];
+  if (pins.length > 0 && !url.startsWith('wss:')) {
+    throw new ConfigError({ key: 'pins', problem: 'needs a wss:// url (there is no certificate to pin over ws://)', value: raw.pins });
+  }
+  return pins;
 }
 
 /** The secret from exactly one of `secret` / `secretFile`. */
@@ -251,6 +288,10 @@ export function loadProxyConfig(opts: LoadOptions = {}): ProxyConfig {
     throw new ConfigError({ key: 'reconnect.capMs', problem: 'must be at least reconnect.baseMs', value: raw.reconnect.capMs });
   }
   if (raw.caFile !== null) checkReadableFile('caFile', raw.caFile);
+  const pins = resolvePins(raw, url);
+  if (raw.requireChannelBinding && !url.startsWith('wss:')) {
+    throw new ConfigError({ key: 'requireChannelBinding', problem: 'needs a wss:// url (there is no TLS session to bind to over ws://)', value: true });
+  }
 
   const tls: UpstreamTlsConfig = { ...raw.upstream.tls };
   checkTlsFiles('upstream.tls', tls);
@@ -267,6 +308,8 @@ export function loadProxyConfig(opts: LoadOptions = {}): ProxyConfig {
     secret,
     secretFile: raw.secretFile,
     caFile: raw.caFile,
+    pins,
+    requireChannelBinding: raw.requireChannelBinding,
     allowInsecure: raw.allowInsecure,
     name: raw.name,
     reconnect: { ...raw.reconnect },
@@ -279,6 +322,7 @@ export function loadProxyConfig(opts: LoadOptions = {}): ProxyConfig {
       headersTimeoutMs: raw.upstream.headersTimeoutMs,
       connectTimeoutMs: raw.upstream.connectTimeoutMs,
       connectionsPerOrigin: raw.upstream.connectionsPerOrigin,
+      allow: [...raw.upstream.allow],
     },
     log: { ...raw.log },
     audit: { ...raw.audit },

@@ -44,9 +44,20 @@ export interface GatewayConfig {
     maxStreamsPerConnection: number;
     /** Largest HEADERS / CONTROL frame payload accepted. */
     maxHeaderBytes: number;
+    /** Unauthenticated tunnel connections one source address may hold (more: HTTP 429 at the upgrade). */
+    maxUnauthenticatedPerAddress: number;
+    /** Unauthenticated tunnel connections held in total (more: HTTP 429 at the upgrade). */
+    maxUnauthenticated: number;
+    /** Tunnel connection attempts accepted per tunnel in any 60 s window (more: HTTP 429). */
+    connectAttemptsPerMinute: number;
   };
   flow: FlowConfig;
   heartbeat: { intervalMs: number };
+  /** Hot secret rotation (docs/operations.md "Rotating a tunnel secret"). */
+  rotation: {
+    /** Time a connection whose secret was removed has to re-authenticate in-band before it is drained. */
+    graceMs: number;
+  };
   log: { level: string };
   /** `stdout`, `stderr` or a file path. */
   audit: { destination: string };
@@ -63,6 +74,13 @@ export interface ProxyConfig {
   secretFile: string | null;
   /** Extra CA (PEM path) trusted for the gateway's certificate, in addition to the system CAs. */
   caFile: string | null;
+  /**
+   * SHA-256 pins of the gateway certificate's SubjectPublicKeyInfo, normalised to lower-case hex
+   * (`MCP_TUNNEL_PIN_SHA256` accepts hex or base64). Empty = no pinning; several = rollover.
+   */
+  pins: string[];
+  /** Refuse a wss:// gateway that announces no TLS channel binding (`MCP_TUNNEL_REQUIRE_CHANNEL_BINDING`). */
+  requireChannelBinding: boolean;
   allowInsecure: boolean;
   /** Name this proxy reports to the gateway (defaults to the host name). */
   name: string;
@@ -80,6 +98,11 @@ export interface ProxyConfig {
     connectTimeoutMs: number;
     /** Max pooled connections per upstream origin. */
     connectionsPerOrigin: number;
+    /**
+     * Egress allowlist rules (`MCP_TUNNEL_ALLOW`), validated at load; empty = every target allowed.
+     * See `src/dispatch/egress.ts` for the syntax and semantics.
+     */
+    allow: string[];
   };
   log: { level: string };
   audit: { destination: string };

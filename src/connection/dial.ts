@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
+import { TLSSocket, checkServerIdentity, rootCertificates, type PeerCertificate } from 'node:tls';
 import { Observable } from 'rxjs';
 import WebSocket from 'ws';
 import { wsTransport, type FrameTransport } from '../mux';
 import { DialError } from './errors';
+import { checkPins } from './pin';
 
 export interface DialOptions {
   url: string;
@@ -14,12 +15,19 @@ export interface DialOptions {
   /** Time allowed for TCP + TLS + HTTP upgrade. */
   openTimeoutMs: number;
   headers?: Record<string, string>;
+  /**
+   * SHA-256 pins (lower-case hex) of the gateway certificate's SubjectPublicKeyInfo; empty or absent
+   * = no pinning. Checked after normal verification; a mismatch is a permanent TUNNEL_PIN_MISMATCH.
+   */
+  pins?: readonly string[];
 }
 
 export interface DialedConnection {
   ws: WebSocket;
   transport: FrameTransport;
   secure: boolean;
+  /** The TLS socket under a wss:// connection (for the channel binding), null for ws://. */
+  tlsSocket: TLSSocket | null;
 }
 
 /** Reads the CA bundle once: system roots plus the private CA. */
@@ -36,37 +44,53 @@ export function trustedCas(caFile: string | null): string[] | undefined {
 export function dial(opts: DialOptions, ca?: string[]): Observable<DialedConnection> {
   return new Observable<DialedConnection>((subscriber) => {
     const secure = opts.url.startsWith('wss:');
+    const pins = opts.pins ?? [];
     const ws = new WebSocket(opts.url, {
       perMessageDeflate: false,
       maxPayload: opts.maxPayload,
       handshakeTimeout: opts.openTimeoutMs,
       headers: opts.headers,
       ...(ca ? { ca } : {}),
+      // Runs only after the chain verified; before any HTTP byte is sent. Its error fails the dial.
+      ...(pins.length > 0 ? { checkServerIdentity: (host: string, cert: PeerCertificate) => checkServerIdentity(host, cert) ?? checkPins(pins, cert) ?? undefined } : {}),
     });
     let open = false;
+    let tlsSocket: TLSSocket | null = null;
     ws.on('upgrade', (res) => {
       // ws sets TCP_NODELAY itself; be explicit, since delayed ACKs cost tens of ms per request.
       res.socket.setNoDelay(true);
+      if (res.socket instanceof TLSSocket) tlsSocket = res.socket;
+      // Node skips checkServerIdentity on a resumed TLS session; check the pin again before `open`.
+      const mismatch = tlsSocket !== null ? checkPins(pins, tlsSocket.getPeerCertificate()) : null;
+      if (mismatch !== null) {
+        ws.terminate();
+        subscriber.error(mismatch);
+      }
     });
     ws.once('unexpected-response', (req, res) => {
       const status = res.statusCode ?? 0;
       req.destroy();
       res.resume();
       const permanent = status === 404 || status === 401 || status === 403;
+      // 429/503 carry how long to stay away; the reconnect loop waits at least that long.
+      const retryAfter = Number(res.headers['retry-after']);
+      const code = status === 404 ? 'TUNNEL_UNKNOWN_TUNNEL' : status === 429 ? 'TUNNEL_TOO_MANY_CONNECTIONS' : 'TUNNEL_DIAL_REJECTED';
       subscriber.error(
-        new DialError(status === 404 ? 'TUNNEL_UNKNOWN_TUNNEL' : 'TUNNEL_DIAL_REJECTED', `gateway answered the tunnel upgrade with HTTP ${status}${status === 404 ? ' (unknown tunnel id)' : ''}`, {
+        new DialError(code, `gateway answered the tunnel upgrade with HTTP ${status}${status === 404 ? ' (unknown tunnel id)' : status === 429 ? ' (connection limit)' : ''}`, {
           permanent,
           status,
+          ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
         }),
       );
     });
     ws.once('open', () => {
       open = true;
       const remote = `${(ws as unknown as { _socket?: { remoteAddress?: string } })._socket?.remoteAddress ?? 'gateway'}`;
-      subscriber.next({ ws, transport: wsTransport(ws, remote), secure });
+      subscriber.next({ ws, transport: wsTransport(ws, remote), secure, tlsSocket });
     });
     ws.on('error', (err: Error & { code?: string }) => {
       if (open) return; // reported through 'close' to the transport's handler
+      if (err instanceof DialError) return subscriber.error(err); // TUNNEL_PIN_MISMATCH from checkServerIdentity
       const tlsFailure = typeof err.code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|HOSTNAME/.test(err.code);
       subscriber.error(
         new DialError(tlsFailure ? 'TUNNEL_TLS_VERIFY_FAILED' : 'TUNNEL_DIAL_FAILED', `could not connect to the gateway: ${err.code ? `${err.code}: ` : ''}${err.message}`, {

@@ -1,3 +1,4 @@
+import { EGRESS_DENIED_CODE } from './egress';
 import { UpstreamError, UpstreamErrorCode, isUpstreamError } from './errors';
 
 /** What the classifier knows about the exchange that failed. */
@@ -153,6 +154,11 @@ export function classifyUpstreamError(err: unknown, ctx: FailureContext): Upstre
   }
 
   const code = underlyingCode(err);
+  if (code === EGRESS_DENIED_CODE) {
+    const egress = (err as { egress?: unknown }).egress;
+    const decision = typeof egress === 'string' ? egress : 'denied';
+    return new UpstreamError(UpstreamErrorCode.Forbidden, `egress policy refused ${target}: ${decision}`, { ...fields(err, code), egress: decision });
+  }
   const detail = `${code ?? 'unknown'}${underlyingMessage(err) === code ? '' : ` ${underlyingMessage(err)}`}`;
 
   if (ctx.tlsFailure !== undefined && code === 'UND_ERR_SOCKET') {

@@ -1,7 +1,8 @@
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { buildConnector } from 'undici';
 import { isTlsAlertCode, underlyingCode } from './classify';
+import { EgressDeniedError, egressLookup, type EgressDecision, type EgressPolicy, type EgressResolver } from './egress';
 import type { UpstreamTlsOptions } from './tls';
 
 /** TCP keep-alive probe delay on upstream sockets (Node/undici default is 60 s as well). */
@@ -94,7 +95,9 @@ export function createConnector(
   tls: UpstreamTlsOptions,
   connectTimeoutMs: number,
   tracker: TlsFailureTracker,
+  egress?: EgressGuard,
 ): buildConnector.connector {
+  const guard = egress?.policy.enabled === true ? egressLookup(egress.policy, egress.resolver) : null;
   const base = buildConnector({
     ...tls,
     noDelay: true,
@@ -102,8 +105,10 @@ export function createConnector(
     keepAliveInitialDelay: TCP_KEEPALIVE_INITIAL_DELAY_MS,
     // undici treats 0 as "no timeout", matching the config's meaning.
     timeout: connectTimeoutMs,
+    // The one DNS lookup of the connection happens here, so the policy sees the addresses connected to.
+    ...(guard ? { lookup: guard.lookup } : {}),
   });
-  return (options, callback) => {
+  const connect: buildConnector.connector = (options, callback) => {
     base(options, (err, socket) => {
       if (socket !== null && err === null) tracker.watch(socket);
       // The connector's callback type is a tuple union; forward the exact pair we received.
@@ -111,4 +116,28 @@ export function createConnector(
       else callback(null, socket);
     });
   };
+  if (guard === null || egress === undefined) return connect;
+  return (options, callback) => {
+    const host = options.hostname.startsWith('[') ? options.hostname.slice(1, -1) : options.hostname;
+    const port = Number(options.port) || (options.protocol === 'https:' ? 443 : 80);
+    // net.connect skips `lookup` for an IP literal: decide on the literal itself.
+    if (isIP(host) !== 0) {
+      const d = egress.policy.decide(host, host, port);
+      egress.onDecision?.(d);
+      if (!d.allowed) {
+        callback(new EgressDeniedError(d.decision), null);
+        return;
+      }
+    }
+    guard.run({ host, port, onDecision: egress.onDecision }, () => connect(options, callback));
+  };
+}
+
+/** Egress policy enforcement for {@link createConnector}. */
+export interface EgressGuard {
+  policy: EgressPolicy;
+  /** Resolves host names (default `dns.lookup`); injectable so tests can play a rebinding DNS server. */
+  resolver?: EgressResolver | undefined;
+  /** Receives every per-address decision (debug logging, tests). */
+  onDecision?: ((d: EgressDecision) => void) | undefined;
 }

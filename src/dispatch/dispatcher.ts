@@ -6,6 +6,7 @@ import { fromNodeRawHeaders, responseHeadersForClient, type HeaderList } from '.
 import { F, componentLogger, type Logger } from '../log';
 import { classifyUpstreamError } from './classify';
 import { TlsFailureTracker, createConnector } from './connector';
+import { EgressPolicy, type EgressDecision, type EgressResolver } from './egress';
 import { UpstreamError, UpstreamErrorCode } from './errors';
 import { prepareRequestHeaders } from './request-headers';
 import { parseUpstreamUrl } from './target';
@@ -23,6 +24,8 @@ export const DEFAULT_CLOSE_GRACE_MS = 5_000;
 export interface UpstreamDispatcherOptions {
   /** See {@link DEFAULT_CLOSE_GRACE_MS}. */
   closeGraceMs?: number;
+  /** Host name resolver used when `cfg.allow` is set (default `dns.lookup`); for tests. */
+  resolver?: EgressResolver;
 }
 
 interface AgentEntry {
@@ -57,6 +60,14 @@ export function createUpstreamDispatcher(
   const closeGraceMs = options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
   const tracker = new TlsFailureTracker();
   const byTlsKey = new Map<string, AgentEntry>();
+  // Throws EgressRuleError for a bad rule; the config loader has already validated them.
+  const policy = EgressPolicy.fromRules(cfg.allow);
+  const egress = {
+    policy,
+    resolver: options.resolver,
+    onDecision: (d: EgressDecision) => log.debug({ egress: d.decision }, 'egress decision'),
+  };
+  if (policy.enabled) log.info({ rules: policy.rules.map((r) => r.text) }, 'egress allowlist active');
 
   const agentFor = (tls: UpstreamTlsConfig, scope: string): Agent => {
     const key = tlsConfigKey(tls);
@@ -68,7 +79,7 @@ export function createUpstreamDispatcher(
       connections: cfg.connectionsPerOrigin > 0 ? cfg.connectionsPerOrigin : null,
       headersTimeout: cfg.headersTimeoutMs,
       bodyTimeout: 0,
-      connect: createConnector(loadTlsOptions(tls, scope), cfg.connectTimeoutMs, tracker),
+      connect: createConnector(loadTlsOptions(tls, scope), cfg.connectTimeoutMs, tracker, egress),
       factory: (origin, opts) => {
         // The agent closes and drops a pool whose connections all went away; forget those too.
         for (const p of pools) if (p.destroyed) pools.delete(p);
@@ -204,6 +215,7 @@ export function createUpstreamDispatcher(
       [F.reason]: e.message,
       [F.durationMs]: Math.round(performance.now() - started),
       phase,
+      ...(e.egress !== null ? { egress: e.egress } : {}),
     };
     // A cancelled request is the client's choice, not an upstream problem.
     if (e.code === UpstreamErrorCode.Aborted) log.debug(fields, 'upstream request aborted');

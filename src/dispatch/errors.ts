@@ -9,6 +9,7 @@ export const UpstreamErrorCode = {
   Timeout: 'TUNNEL_UPSTREAM_TIMEOUT',
   Reset: 'TUNNEL_UPSTREAM_RESET',
   BadUrl: 'TUNNEL_UPSTREAM_BAD_URL',
+  Forbidden: 'TUNNEL_UPSTREAM_FORBIDDEN',
   Aborted: 'TUNNEL_UPSTREAM_ABORTED',
   BadRequest: 'TUNNEL_UPSTREAM_BAD_REQUEST',
   Protocol: 'TUNNEL_UPSTREAM_PROTOCOL',
@@ -45,6 +46,12 @@ export const UPSTREAM_ERROR_CODES: Readonly<Record<UpstreamErrorCode, { retryabl
       retryable: false,
       description:
         'The upstream URL is unparsable, is not http: or https:, or carries credentials. A configuration error.',
+    },
+    TUNNEL_UPSTREAM_FORBIDDEN: {
+      retryable: false,
+      description:
+        'The egress allowlist (upstream.allow) matches none of the addresses the target resolved to, or the ' +
+        'IP literal of its URL. Nothing was sent; `egress` names the decision.',
     },
     TUNNEL_UPSTREAM_ABORTED: {
       retryable: false,
@@ -91,11 +98,13 @@ export class UpstreamError extends TunnelError {
   readonly server: string;
   readonly origin: string | null;
   readonly causeCode: string | null;
+  /** For `TUNNEL_UPSTREAM_FORBIDDEN`: the egress decision (`denied: no rule matches …`), else null. */
+  readonly egress: string | null;
 
   constructor(
     code: UpstreamErrorCode,
     message: string,
-    fields: { server: string; origin: string | null; cause?: unknown; causeCode?: string | null; retryable?: boolean },
+    fields: { server: string; origin: string | null; cause?: unknown; causeCode?: string | null; retryable?: boolean; egress?: string | null },
   ) {
     super(code, message, {
       cause: fields.cause,
@@ -105,6 +114,7 @@ export class UpstreamError extends TunnelError {
     this.server = fields.server;
     this.origin = fields.origin;
     this.causeCode = fields.causeCode ?? null;
+    this.egress = fields.egress ?? null;
   }
 }
 

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -11,8 +10,11 @@ import { ErrorCode, type PeerSettings } from '../protocol';
 import { ClientAuthenticator } from './clients';
 import { answerPreflight } from './cors';
 import { forwardMcpRequest, type ForwardState } from './forward';
+import { ConnectionAdmission } from './admission';
 import { sendError } from './http-errors';
+import { SecretRotation } from './rotation';
 import { route } from './routes';
+import { describeCertificate, loadTlsPair, watchTlsFiles } from './tls-reload';
 import { TunnelEndpoint } from './tunnel-endpoint';
 import { TunnelRegistry } from './tunnels';
 
@@ -31,6 +33,8 @@ export interface RunningGateway {
 export interface GatewayDeps {
   logger: Logger;
   auditLogger: Logger;
+  /** Quiet period after a change to `tls.cert`/`tls.key` before they are re-read; default 200 ms. */
+  tlsReloadDebounceMs?: number;
 }
 
 function localSettings(c: GatewayConfig): PeerSettings {
@@ -66,13 +70,22 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
   subs.add(auditSink(trail.records$, deps.auditLogger, logger).subscribe());
   const inFlight = new Set<Promise<void>>();
 
+  const secretsOf = (id: string): readonly string[] | null => config.tunnels.find((t) => t.id === id)?.secrets ?? null;
+  const rotation = new SecretRotation({
+    secretsOf,
+    graceMs: () => config.rotation.graceMs,
+    challengeDeadlineMs: () => config.limits.handshakeTimeoutMs,
+    maxControlBytes: () => config.limits.maxHeaderBytes,
+  });
   const endpoint = new TunnelEndpoint({
-    secretsOf: (id) => config.tunnels.find((t) => t.id === id)?.secrets ?? null,
+    secretsOf,
     local: () => localSettings(config),
     handshakeTimeoutMs: () => config.limits.handshakeTimeoutMs,
     heartbeatIntervalMs: () => config.heartbeat.intervalMs,
     registry,
     logger: componentLogger(deps.logger, 'session'),
+    onAuthenticated: (conn, session, log) => rotation.track(conn, session, log),
+    admission: new ConnectionAdmission(() => config.limits),
   });
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -98,9 +111,9 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
     sendError(res, 404, { code: 'TUNNEL_NOT_FOUND', message: `no route for ${req.method ?? ''} ${(req.url ?? '').split('?')[0] ?? ''}` }, { server: null, rid: '' });
   };
 
-  const server: http.Server = config.tls
-    ? https.createServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), noDelay: true }, onRequest)
-    : http.createServer({ noDelay: true }, onRequest);
+  const tlsFiles = config.tls;
+  const tlsPair = tlsFiles ? loadTlsPair(tlsFiles) : null;
+  const server: http.Server = tlsPair ? https.createServer({ cert: tlsPair.cert, key: tlsPair.key, noDelay: true }, onRequest) : http.createServer({ noDelay: true }, onRequest);
   // Long-lived SSE streams and large uploads must not be cut by Node's request timeout.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
@@ -129,6 +142,18 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
   const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
   logger.info({ [F.url]: url, tunnels: config.tunnels.map((t) => t.id), servers: config.servers.map((s) => s.name) }, 'gateway listening');
+  // Certificate renewal without a restart: new TLS connections get the new pair, established ones keep theirs.
+  const tlsReloader =
+    tlsFiles && tlsPair
+      ? watchTlsFiles({
+          files: tlsFiles,
+          current: tlsPair,
+          apply: (pair) => (server as https.Server).setSecureContext({ cert: pair.cert, key: pair.key }),
+          logger: componentLogger(deps.logger, 'tls'),
+          debounceMs: deps.tlsReloadDebounceMs,
+        })
+      : null;
+  if (tlsPair) componentLogger(deps.logger, 'tls').info(describeCertificate(tlsPair.cert), 'TLS certificate loaded');
 
   let closing: Promise<void> | null = null;
   return {
@@ -140,11 +165,14 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
       state = forwardState(next);
       registry.notifyAll();
       logger.info({ tunnels: next.tunnels.map((t) => t.id), servers: next.servers.map((s) => s.name) }, 'configuration reloaded');
+      // After the log line, so that operators see the reload before its consequences.
+      rotation.recheck();
     },
     close(graceMs = 30_000) {
       closing ??= (async () => {
         logger.info({ graceMs, inFlight: inFlight.size }, 'gateway shutting down');
         server.close();
+        tlsReloader?.close();
         for (const c of registry.all()) c.mux.goAway(ErrorCode.SHUTDOWN, 'gateway shutting down; reconnect soon');
         if (inFlight.size > 0) {
           let timer: NodeJS.Timeout | undefined;
@@ -156,6 +184,7 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
           ]);
           clearTimeout(timer);
         }
+        rotation.close();
         await endpoint.close();
         server.closeAllConnections();
         registry.close();

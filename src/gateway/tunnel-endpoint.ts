@@ -5,7 +5,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { F, type Logger } from '../log';
 import { Multiplexer, wsTransport } from '../mux';
 import { CloseCode, closeCodeName, FRAME_HEADER_BYTES, type PeerSettings } from '../protocol';
-import { acceptHandshake } from '../session';
+import { acceptHandshake, gatewayChannelBinding, type AcceptedSession, type GatewayChannelBinding } from '../session';
+import type { ConnectionAdmission } from './admission';
 import type { TunnelConnection, TunnelRegistry } from './tunnels';
 
 export interface TunnelEndpointOptions {
@@ -16,6 +17,13 @@ export interface TunnelEndpointOptions {
   heartbeatIntervalMs: () => number;
   registry: TunnelRegistry;
   logger: Logger;
+  /**
+   * Called once a connection is authenticated and registered (secret rotation tracks it); the
+   * returned teardown runs when the connection closes or the endpoint closes.
+   */
+  onAuthenticated?: (conn: TunnelConnection, session: AcceptedSession, log: Logger) => () => void;
+  /** Connection limits checked at the upgrade (see admission.ts); none when absent. */
+  admission?: ConnectionAdmission;
 }
 
 /**
@@ -45,11 +53,28 @@ export class TunnelEndpoint {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nunknown tunnel\n');
       return;
     }
+    const admitted = this.opts.admission?.admit(tunnelId, remote);
+    if (admitted !== undefined && !admitted.ok) {
+      // Refused before a WebSocket exists: costs one small write, no handshake state.
+      this.opts.logger.warn({ [F.tunnel]: tunnelId, [F.remote]: remote, [F.code]: 'TUNNEL_TOO_MANY_CONNECTIONS', limit: admitted.limit, [F.reason]: admitted.reason }, 'tunnel connection refused: connection limit');
+      socket.end(`HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: ${admitted.retryAfterSeconds}\r\nContent-Type: text/plain\r\n\r\ntoo many connections (${admitted.limit})\n`);
+      return;
+    }
+    const release = admitted === undefined ? (): void => undefined : (): void => admitted.release();
+    // Also covers an upgrade that ws rejects (bad headers) and never hands over.
+    socket.once('close', release);
     req.socket.setNoDelay(true);
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, tunnelId, remote));
+    // `req.socket` is a TLSSocket when this gateway terminates TLS: the proof is then bound to it.
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, tunnelId, remote, release, gatewayChannelBinding(req.socket)));
   }
 
-  private onSocket(ws: WebSocket, tunnelId: string, remote: string): void {
+  private onSocket(
+    ws: WebSocket,
+    tunnelId: string,
+    remote: string,
+    release: () => void = () => undefined,
+    bound: GatewayChannelBinding = { binding: 'none', channelBinding: '' },
+  ): void {
     this.sockets.add(ws);
     ws.once('close', () => this.sockets.delete(ws));
     const log = this.opts.logger.child({ [F.tunnel]: tunnelId, [F.remote]: remote });
@@ -60,15 +85,17 @@ export class TunnelEndpoint {
       secrets: () => this.opts.secretsOf(tunnelId) ?? [],
       local,
       timeoutMs: this.opts.handshakeTimeoutMs(),
-      channelBinding: '',
+      ...bound,
       logger: log,
     }).subscribe({
       next: (session) => {
+        release();
         const clog = log.child({ [F.connection]: session.connectionId });
         const mux = new Multiplexer(transport, {
           role: 'gateway',
           local,
-          remote: session.remote,
+          // Our limits.maxStreamsPerConnection caps what we open even if the proxy offers more.
+          remote: { ...session.remote, maxStreams: Math.min(session.remote.maxStreams, local.maxStreams) },
           logger: clog,
           heartbeatIntervalMs: this.opts.heartbeatIntervalMs(),
         });
@@ -82,15 +109,21 @@ export class TunnelEndpoint {
         };
         this.opts.registry.add(conn);
         clog.info({ proxy: session.proxy.name, proxyId: session.proxy.id, version: session.version, secretIndex: session.secretIndex }, 'proxy connected and authenticated');
+        const untrack = this.opts.onAuthenticated?.(conn, session, clog);
+        if (untrack) this.subs.add(untrack);
         this.subs.add(
           mux.closed$.subscribe((info) => {
+            if (untrack) {
+              untrack();
+              this.subs.remove(untrack);
+            }
             this.opts.registry.remove(conn);
             clog.info({ [F.code]: closeCodeName(info.code), [F.reason]: info.reason, byGateway: info.local }, 'proxy connection closed');
           }),
         );
         this.subs.add(mux.goAway$.subscribe(() => this.opts.registry.notify(tunnelId)));
       },
-      error: () => undefined, // logged by acceptHandshake, which also closed the socket
+      error: () => release(), // logged by acceptHandshake, which also closed the socket
     });
     this.subs.add(sub);
   }

@@ -199,8 +199,10 @@ export class Multiplexer implements StreamHost {
   close(code: number = CloseCode.GOING_AWAY, reason = 'closing'): void {
     if (this.closeInfo) return;
     this.flush();
-    this.finish({ code, reason, local: true });
+    // Close the transport first: `finish` notifies closed$ subscribers, whose teardown may close
+    // the socket itself (with 4000), and the peer must see this code and reason, not that one.
     this.transport.close(code, reason);
+    this.finish({ code, reason, local: true });
   }
 
   // ---- StreamHost -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 export * from './codes';
 export * from './frame';
 export * from './messages';
+export * from './control';
 export { ProtocolError } from './errors';

@@ -19,11 +19,22 @@ export interface PeerSettings {
 
 export type HeaderList = Array<[string, string]>;
 
+/**
+ * Channel binding a gateway announces in `hello.binding` (docs/protocol.md §3): `tls-exporter` when
+ * it terminates TLS itself (the proof covers RFC 9266's exporter value), `none` otherwise.
+ */
+export type ChannelBindingType = 'tls-exporter' | 'none';
+
 export interface HelloMessage {
   type: 'hello';
   versions: number[];
   /** base64url of 32 random bytes. */
   nonce: string;
+  /**
+   * The channel binding the proof must cover. Absent (gateways before this field) means `none`; a
+   * value the proxy does not know is kept as sent, so the proxy can refuse it by name.
+   */
+  binding?: ChannelBindingType | (string & {});
 }
 export interface AuthMessage {
   type: 'auth';
@@ -143,7 +154,9 @@ export function parseControl(payload: Buffer, limit: number): ControlMessage {
       if (!Array.isArray(versions) || versions.length === 0 || versions.length > 32 || !versions.every((v) => Number.isInteger(v) && (v as number) > 0)) {
         throw new ProtocolError('TUNNEL_PROTOCOL_BAD_MESSAGE', 'hello.versions must be a non-empty list of positive integers');
       }
-      return { type, versions: versions as number[], nonce: str(o, 'nonce', 'hello', 256) };
+      const hello: HelloMessage = { type, versions: versions as number[], nonce: str(o, 'nonce', 'hello', 256) };
+      if (o['binding'] !== undefined) hello.binding = str(o, 'binding', 'hello', 64);
+      return hello;
     }
     case 'auth': {
       const proxy = obj(o, 'proxy', 'auth');

@@ -86,8 +86,10 @@ export async function serveStream(stream: MuxStream, head: RequestHead, deps: Se
       audit.abort(code ?? 'TUNNEL_UPSTREAM_ABORTED');
       log().debug({ [F.code]: code }, 'request cancelled by the gateway before the upstream answered');
     } else {
+      const egress = (err as { egress?: unknown }).egress;
+      if (typeof egress === 'string') audit.annotate({ egress });
       audit.fail(code ?? 'TUNNEL_UPSTREAM_FAILED');
-      log().warn({ [F.code]: code, [F.reason]: describeError(err) }, 'upstream request failed');
+      log().warn({ [F.code]: code, [F.reason]: describeError(err), ...(typeof egress === 'string' ? { egress } : {}) }, 'upstream request failed');
       stream.resetWith(wireCodeFor(code), describeError(err));
     }
     audit.finish();

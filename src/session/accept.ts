@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Observable } from 'rxjs';
-import { CloseCode, SUPPORTED_VERSIONS, closeCodeName, type AuthMessage, type PeerSettings } from '../protocol';
+import { CloseCode, SUPPORTED_VERSIONS, closeCodeName, type AuthMessage, type ChannelBindingType, type PeerSettings } from '../protocol';
 import type { FrameTransport } from '../mux';
 import { F, type Logger } from '../log';
 import { describeError } from '../errors';
@@ -15,7 +15,12 @@ export interface AcceptOptions {
   /** Our receive settings, announced in `ready`. */
   local: PeerSettings;
   timeoutMs: number;
-  /** '' when the connection is not bound to a TLS session (see docs/protocol.md). */
+  /**
+   * Announced in `hello`: `tls-exporter` when this gateway terminated TLS on the connection, else
+   * `none` (see `gatewayChannelBinding` and docs/protocol.md §3). Default `none`.
+   */
+  binding?: ChannelBindingType;
+  /** The tls-exporter value the proof must cover when `binding` is `tls-exporter`; '' for `none`. */
   channelBinding: string;
   logger: Logger;
   versions?: readonly number[];
@@ -30,6 +35,8 @@ export interface AcceptedSession {
   remote: PeerSettings;
   /** Which of the tunnel's secrets matched (for rotation bookkeeping; never the secret). */
   secretIndex: number;
+  /** The channel binding value the proof covered; in-band re-authentication must use it again. */
+  channelBinding: string;
 }
 
 /**
@@ -79,22 +86,28 @@ export function acceptHandshake(transport: FrameTransport, opts: AcceptOptions):
           nonce,
           channelBinding: opts.channelBinding,
         });
-        if (index < 0) return fail('TUNNEL_AUTH_FAILED', CloseCode.AUTH_FAILED, 'authentication failed: proof does not match any secret of the tunnel', true);
+        if (index < 0) {
+          // Bound: a right secret with the wrong binding (a relay, or a proxy without tls-exporter) lands here too.
+          const detail = opts.binding === 'tls-exporter' ? ' bound to this TLS session (tls-exporter)' : '';
+          return fail('TUNNEL_AUTH_FAILED', CloseCode.AUTH_FAILED, `authentication failed: proof does not match any secret of the tunnel${detail}`, true);
+        }
         done = true;
         clearTimeout(timer);
         const connectionId = randomUUID();
         transport.send(controlMessage({ type: 'ready', version: msg.version, connection: connectionId, settings: opts.local }));
-        subscriber.next({ connectionId, version: msg.version, tunnelId: opts.tunnelId, proxy: msg.proxy, remote: msg.settings, secretIndex: index });
+        subscriber.next({ connectionId, version: msg.version, tunnelId: opts.tunnelId, proxy: msg.proxy, remote: msg.settings, secretIndex: index, channelBinding: opts.channelBinding });
         subscriber.complete();
       },
       onClose: (code, reason) => {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        // Also how a text message ends a handshake (the transport closes with 4400 on its own).
+        opts.logger.warn({ [F.code]: 'TUNNEL_HANDSHAKE_CLOSED', close: closeCodeName(code), [F.reason]: reason, [F.remote]: transport.remoteAddress }, 'tunnel connection closed during the handshake');
         subscriber.error(new HandshakeError('TUNNEL_HANDSHAKE_CLOSED', `connection closed during handshake (${code} ${reason})`, { closeCode: code, permanent: false }));
       },
     });
-    transport.send(controlMessage({ type: 'hello', versions: [...versions], nonce }));
+    transport.send(controlMessage({ type: 'hello', versions: [...versions], nonce, binding: opts.binding ?? 'none' }));
     return () => {
       clearTimeout(timer);
       if (!done) {

@@ -3,6 +3,7 @@ import { CloseCode, PERMANENT_CLOSE_CODES, SUPPORTED_VERSIONS, closeCodeName, ty
 import type { FrameTransport } from '../mux';
 import { describeError } from '../errors';
 import { controlMessage, parseHandshakeMessage } from './frames';
+import { proxyChannelBinding } from './channel-binding';
 import { computeProof } from './proof';
 import { HandshakeError } from './errors';
 
@@ -12,7 +13,13 @@ export interface AuthenticateOptions {
   secret: () => string;
   local: PeerSettings;
   timeoutMs: number;
-  channelBinding: string;
+  /**
+   * This connection's tls-exporter value (`tlsExporterBinding` of the TLS socket), or null when the
+   * connection is not TLS. The proof covers it when the gateway announces `tls-exporter`.
+   */
+  tlsExporter: string | null;
+  /** Refuse a gateway that announces binding `none` over TLS (MCP_TUNNEL_REQUIRE_CHANNEL_BINDING). */
+  requireChannelBinding?: boolean;
   proxy: AuthMessage['proxy'];
   versions?: readonly number[];
 }
@@ -22,6 +29,8 @@ export interface AuthenticatedSession {
   version: number;
   /** The gateway's receive settings. */
   remote: PeerSettings;
+  /** The channel binding value the proof covered; in-band re-authentication must use it again. */
+  channelBinding: string;
 }
 
 const CLOSE_TO_CODE: Record<number, string> = {
@@ -42,6 +51,7 @@ export function authenticate(transport: FrameTransport, opts: AuthenticateOption
     const ours = opts.versions ?? SUPPORTED_VERSIONS;
     let state: 'hello' | 'ready' | 'done' = 'hello';
     let version = 0;
+    let channelBinding = '';
     const fail = (err: HandshakeError, close?: { code: number; reason: string }): void => {
       if (state === 'done') return;
       state = 'done';
@@ -69,6 +79,10 @@ export function authenticate(transport: FrameTransport, opts: AuthenticateOption
         try {
           msg = parseHandshakeMessage(message, opts.local.maxHeaderBytes);
         } catch (err) {
+          if ((err as { code?: string }).code === 'TUNNEL_PROTOCOL_TOO_LARGE') {
+            const reason = describeError(err);
+            return fail(new HandshakeError('TUNNEL_HANDSHAKE_PROTOCOL', reason, { closeCode: CloseCode.TOO_LARGE, permanent: false }), { code: CloseCode.TOO_LARGE, reason });
+          }
           return protocolFail(describeError(err));
         }
         if (state === 'hello') {
@@ -82,7 +96,15 @@ export function authenticate(transport: FrameTransport, opts: AuthenticateOption
             });
           }
           version = Math.max(...common);
-          const proof = computeProof(opts.secret(), { version, tunnel: opts.tunnelId, nonce: msg.nonce, channelBinding: opts.channelBinding });
+          const bound = proxyChannelBinding(msg.binding, opts.tlsExporter, opts.requireChannelBinding ?? false);
+          if (!bound.ok) {
+            return fail(new HandshakeError(bound.code, bound.reason, { closeCode: CloseCode.PROTOCOL_ERROR, permanent: true }), {
+              code: CloseCode.PROTOCOL_ERROR,
+              reason: `proxy refuses: ${bound.code}`,
+            });
+          }
+          channelBinding = bound.channelBinding;
+          const proof = computeProof(opts.secret(), { version, tunnel: opts.tunnelId, nonce: msg.nonce, channelBinding });
           state = 'ready';
           transport.send(controlMessage({ type: 'auth', version, tunnel: opts.tunnelId, proof, proxy: opts.proxy, settings: opts.local }));
           return;
@@ -91,7 +113,7 @@ export function authenticate(transport: FrameTransport, opts: AuthenticateOption
         if (msg.version !== version) return protocolFail(`gateway confirmed version ${msg.version}, we chose ${version}`);
         state = 'done';
         clearTimeout(timer);
-        subscriber.next({ connectionId: msg.connection, version, remote: msg.settings });
+        subscriber.next({ connectionId: msg.connection, version, remote: msg.settings, channelBinding });
         subscriber.complete();
       },
       onClose: (code, reason) => {

@@ -2,3 +2,5 @@ export { acceptHandshake, type AcceptOptions, type AcceptedSession } from './acc
 export { authenticate, type AuthenticateOptions, type AuthenticatedSession } from './authenticate';
 export { computeProof, matchProof, newNonce, type ProofInput } from './proof';
 export { HandshakeError } from './errors';
+export { GatewayReauth, ProxyReauth, secretId, type ControlChannel, type GatewayReauthOptions, type ProxyReauthOptions, type ReauthBinding, type ReauthOutcome } from './reauth';
+export { tlsExporterBinding, gatewayChannelBinding, proxyChannelBinding, TLS_EXPORTER_LABEL, TLS_EXPORTER_LENGTH, type GatewayChannelBinding, type ProxyBindingDecision } from './channel-binding';

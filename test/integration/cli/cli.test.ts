@@ -106,7 +106,7 @@ describe('mcp-tunnel (child process)', () => {
 
   it('a proxy that cannot reach its gateway still stops cleanly on SIGINT', async () => {
     const secretFile = path.join(dir, 'secret');
-    fs.writeFileSync(secretFile, 'some-secret\n');
+    fs.writeFileSync(secretFile, `${randomBytes(32).toString('base64url')}\n`);
     // Port 9 (discard) on loopback: nothing listens there in CI; the proxy keeps retrying.
     const proxy = spawnCli(['proxy'], {
       cleanEnv: true,
@@ -114,5 +114,19 @@ describe('mcp-tunnel (child process)', () => {
     });
     await proxy.waitForJson((e) => e.msg === 'starting proxy');
     expect(await proxy.stop({ signal: 'SIGINT' })).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('mcp-tunnel secret (child process)', () => {
+  it('secret generate prints a 43-character base64url secret and exits 0; a short secret is refused with exit 2', async () => {
+    const gen = spawnCli(['secret', 'generate'], { cleanEnv: true });
+    expect(await gen.exited).toEqual({ code: 0, signal: null });
+    expect(gen.stdout).toHaveLength(1);
+    expect(gen.stdout[0]).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    const short = spawnCli(['proxy'], { cleanEnv: true, env: { MCP_TUNNEL_URL: 'ws://127.0.0.1:9/tunnel/corp', MCP_TUNNEL_SECRET: 'too-short' } });
+    expect(await short.exited).toEqual({ code: 2, signal: null });
+    expect(short.stderr.join('\n')).toContain('secret: must be at least 32 bytes (it has 9); generate one with `mcp-tunnel secret generate`');
+    expect(short.stderr.join('\n')).not.toContain('too-short');
   });
 });

@@ -22,6 +22,7 @@ export function upstreamConfig(over: Partial<UpstreamConfig> = {}): UpstreamConf
     headersTimeoutMs: 30_000,
     connectTimeoutMs: 10_000,
     connectionsPerOrigin: 4,
+    allow: [],
     ...over,
   };
 }

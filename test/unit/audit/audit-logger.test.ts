@@ -65,6 +65,7 @@ const proxyRecord: ProxyAuditRecord = {
   status: 502,
   outcome: 'error',
   errorCode: 'TUNNEL_UPSTREAM_UNREACHABLE',
+  egress: null,
   bytesIn: 120,
   bytesOut: 0,
   durationMs: 3,

@@ -90,6 +90,7 @@ describe('RequestAudit', () => {
       status: 502,
       outcome: 'error',
       errorCode: 'TUNNEL_UPSTREAM_UNREACHABLE',
+      egress: null,
       bytesIn: 0,
       bytesOut: 0,
       durationMs: 2,

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCli } from '../../../src/cli';
-import { describeGatewaySchema, describeProxySchema, type GatewayConfig, type ProxyConfig } from '../../../src/config';
+import { describeGatewaySchema, describeProxySchema, loadProxyConfig, type GatewayConfig, type ProxyConfig } from '../../../src/config';
 import { VERSION } from '../../../src/version';
 import { deferred, fakeIo, until } from './fake-io';
 
@@ -302,7 +302,7 @@ describe('runCli proxy', () => {
 
   it('maps --url, --secret-file and --allow-insecure over the env (the flag replaces MCP_TUNNEL_SECRET)', async () => {
     const secretFile = path.join(tmpDir, 'secret');
-    fs.writeFileSync(secretFile, 'secret-from-file\n');
+    fs.writeFileSync(secretFile, 'secret-from-file-0123456789abcdefghijk\n');
     const io = fakeIo(proxyEnv());
     const argv = ['proxy', '--url', 'ws://10.0.0.9:8080/tunnel/lab', '--secret-file', secretFile, '--allow-insecure'];
     const exit = runCli(argv, io);
@@ -311,7 +311,7 @@ describe('runCli proxy', () => {
     expect(config).toMatchObject({
       url: 'ws://10.0.0.9:8080/tunnel/lab',
       tunnelId: 'lab',
-      secret: 'secret-from-file',
+      secret: 'secret-from-file-0123456789abcdefghijk',
       secretFile,
       allowInsecure: true,
     });
@@ -355,5 +355,51 @@ describe('runCli demo', () => {
     expect(await exit).toBe(0);
     expect(io.fakes.demo.close).toHaveBeenCalledTimes(1);
     expect(io.fakes.runners.createAuditLogger).not.toHaveBeenCalled();
+  });
+});
+
+describe('runCli secret', () => {
+  it('secret generate prints 32 random bytes as 43 base64url characters and a newline, exit 0', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const io = fakeIo();
+      expect(await runCli(['secret', 'generate'], io)).toBe(0);
+      expect(io.out.text).toMatch(/^[A-Za-z0-9_-]{43}\n$/);
+      expect(Buffer.from(io.out.text.trim(), 'base64url')).toHaveLength(32);
+      expect(io.err.text).toBe('');
+      seen.add(io.out.text);
+    }
+    expect(seen.size).toBe(3);
+  });
+
+  it('a generated secret is accepted by both loaders', async () => {
+    const io = fakeIo();
+    await runCli(['secret', 'generate'], io);
+    const secret = io.out.text.trim();
+    expect(loadProxyConfig({ env: { MCP_TUNNEL_URL: 'wss://gw.example.com/tunnel/corp', MCP_TUNNEL_SECRET: secret } }).secret).toBe(secret);
+  });
+
+  it.each([[['secret', '--help']], [['secret', '-h']], [['secret', 'generate', '--help']]])('%j prints the help, exit 0', async (argv) => {
+    const io = fakeIo();
+    expect(await runCli(argv, io)).toBe(0);
+    expect(io.out.text).toMatch(/^Usage: mcp-tunnel secret generate\n/);
+    expect(io.out.text).toContain('32 random bytes');
+  });
+
+  it.each([
+    [['secret'], "mcp-tunnel secret: missing subcommand (only 'generate' exists)"],
+    [['secret', 'rotate'], "mcp-tunnel secret: unknown subcommand 'rotate' (only 'generate' exists)"],
+    [['secret', 'generate', 'extra'], "mcp-tunnel secret: Unexpected argument 'extra'"],
+  ])('%j → usage error, exit 2', async (argv, message) => {
+    const io = fakeIo();
+    expect(await runCli(argv, io)).toBe(2);
+    expect(io.err.text.startsWith(message)).toBe(true);
+    expect(io.out.text).toBe('');
+  });
+
+  it('is listed in the command overview', async () => {
+    const io = fakeIo();
+    await runCli(['--help'], io);
+    expect(io.out.text).toMatch(/^ {2}secret +Tunnel secrets/m);
   });
 });

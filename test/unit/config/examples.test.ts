@@ -29,7 +29,7 @@ describe('config/gateway.json', () => {
     const crt = tmp.write('gateway.crt', 'CERT');
     const key = tmp.write('gateway.key', 'KEY');
     let n = 0;
-    const file = tmp.write('gateway.json', text.replace(/CHANGE-ME[A-Za-z0-9-]*/g, () => `generated-secret-${n++}`));
+    const file = tmp.write('gateway.json', text.replace(/CHANGE-ME[A-Za-z0-9-]*/g, () => `generated-secret-0123456789abcdefghijk-${n++}`));
     const config = loadGatewayConfig({ file, env: {} });
     expect(config.tls).toEqual({ cert: crt, key });
     expect(config.tunnels[0]?.secrets).toHaveLength(2);
@@ -55,7 +55,7 @@ describe('config/proxy.env', () => {
       if (m?.[1] !== undefined) env[m[1]] = m[2];
     }
     expect(Object.keys(env).sort()).toEqual(['MCP_TUNNEL_SECRET_FILE', 'MCP_TUNNEL_URL']);
-    const secretFile = tmp.write('tunnel-secret', 'a-real-secret-value\n');
+    const secretFile = tmp.write('tunnel-secret', 'a-real-secret-value-0123456789abcdefghijk\n');
     const config = loadProxyConfig({ env, overrides: { secretFile } });
     expect(config.tunnelId).toBe('corp');
     expect(config.url.startsWith('wss://')).toBe(true);

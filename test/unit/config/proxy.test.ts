@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describeProxySchema, isLoopbackHost, loadProxyConfig, type ProxyConfig } from '../../../src/config';
+import { MIN_SECRET_BYTES, describeProxySchema, isLoopbackHost, loadGatewayConfig, loadProxyConfig, type ProxyConfig } from '../../../src/config';
 import { configError, tempDir } from './helpers';
 
 const SECRET = 'proxy-secret-0123456789abcdefghijklmn';
@@ -31,6 +31,8 @@ describe('loadProxyConfig: defaults and env', () => {
       secret: SECRET,
       secretFile: null,
       caFile: null,
+      pins: [],
+      requireChannelBinding: false,
       allowInsecure: false,
       name: os.hostname(),
       reconnect: { baseMs: 250, capMs: 30000 },
@@ -43,6 +45,7 @@ describe('loadProxyConfig: defaults and env', () => {
         headersTimeoutMs: 300000,
         connectTimeoutMs: 10000,
         connectionsPerOrigin: 128,
+        allow: [],
       },
       log: { level: 'info' },
       audit: { destination: 'stdout' },
@@ -73,6 +76,7 @@ describe('loadProxyConfig: defaults and env', () => {
       MCP_TUNNEL_UPSTREAM_HEADERS_TIMEOUT_MS: '0',
       MCP_TUNNEL_UPSTREAM_CONNECT_TIMEOUT_MS: '500',
       MCP_TUNNEL_UPSTREAM_CONNECTIONS: '4',
+      MCP_TUNNEL_ALLOW: ' mcp.internal:9000, *.corp.example ,10.0.0.0/8,[::1]:9000',
       MCP_TUNNEL_LOG_LEVEL: 'warn',
       MCP_TUNNEL_AUDIT: 'stderr',
     });
@@ -88,6 +92,7 @@ describe('loadProxyConfig: defaults and env', () => {
       headersTimeoutMs: 0,
       connectTimeoutMs: 500,
       connectionsPerOrigin: 4,
+      allow: ['mcp.internal:9000', '*.corp.example', '10.0.0.0/8', '[::1]:9000'],
     });
     expect(config.log.level).toBe('warn');
     expect(config.audit.destination).toBe('stderr');
@@ -105,6 +110,9 @@ describe('loadProxyConfig: defaults and env', () => {
     ['MCP_TUNNEL_UPSTREAM_REJECT_UNAUTHORIZED', 'nope', 'upstream.tls.rejectUnauthorized', 'must be true or false (value: "nope")'],
     ['MCP_TUNNEL_LOG_LEVEL', 'verbose', 'log.level', 'must be one of fatal, error, warn, info, debug, trace, silent (value: "verbose")'],
     ['MCP_TUNNEL_PROXY_NAME', '', 'name', 'must not be empty (value: "")'],
+    ['MCP_TUNNEL_ALLOW', 'mcp.internal,10.0.0.0/33', 'upstream.allow[1]', 'rule "10.0.0.0/33" has an invalid prefix length "/33" (0-32) (value: "10.0.0.0/33")'],
+    ['MCP_TUNNEL_ALLOW', 'host:99999', 'upstream.allow[0]', 'rule "host:99999" has a port out of range (99999) (value: "host:99999")'],
+    ['MCP_TUNNEL_ALLOW', 'a.*.example', 'upstream.allow[0]', 'rule "a.*.example" may use "*" only as the whole first label ("*.example.com") (value: "a.*.example")'],
   ])('%s=%p → %s', (name, value, key, message) => {
     expect(configError(() => load({ [name]: value })).message).toBe(`${key}: ${message}`);
   });
@@ -220,7 +228,7 @@ describe('loadProxyConfig: secret', () => {
       [`${SECRET}\r\n`, SECRET],
       [`${SECRET} \t\n\n`, SECRET],
       [`  ${SECRET}\n`, `  ${SECRET}`],
-      ['a b\n', 'a b'],
+      [`a b ${SECRET}\n`, `a b ${SECRET}`],
     ]) {
       const file = tmp.write('secret', content as string);
       const config = loadProxyConfig({ env: { MCP_TUNNEL_URL: URL_OK, MCP_TUNNEL_SECRET_FILE: file } });
@@ -258,8 +266,9 @@ describe('loadProxyConfig: secret', () => {
   });
 
   it('lets an override secretFile replace an env secret (what --secret-file does)', () => {
-    const file = tmp.write('secret', 'from-the-file\n');
-    expect(load({}, { secretFile: file, secret: null }).secret).toBe('from-the-file');
+    const fromFile = 'from-the-file-0123456789abcdefghijklmnop';
+    const file = tmp.write('secret', `${fromFile}\n`);
+    expect(load({}, { secretFile: file, secret: null }).secret).toBe(fromFile);
   });
 
   it('refuses the placeholder secret without showing it', () => {
@@ -270,22 +279,21 @@ describe('loadProxyConfig: secret', () => {
     expect(err.message).not.toContain(placeholder);
   });
 
-  it('enforces MIN_SECRET_BYTES from its single constant', () => {
-    jest.isolateModules(() => {
-      jest.doMock('../../../src/config/constants', () => ({
-        ...jest.requireActual<object>('../../../src/config/constants'),
-        MIN_SECRET_BYTES: 32,
-      }));
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a fresh module graph with the mocked constant
-      const fresh = require('../../../src/config') as typeof import('../../../src/config');
-      const short = 'x'.repeat(31);
-      const err = configError(() => fresh.loadProxyConfig({ env: { MCP_TUNNEL_URL: URL_OK, MCP_TUNNEL_SECRET: short } }));
-      expect(err.message).toBe('secret: must be at least 32 bytes (value: "xx…(31 chars)")');
-      expect(fresh.loadProxyConfig({ env: { MCP_TUNNEL_URL: URL_OK, MCP_TUNNEL_SECRET: 'x'.repeat(32) } }).secret).toHaveLength(32);
-      const gwErr = configError(() => fresh.loadGatewayConfig({ env: {}, overrides: { tunnels: [{ id: 'a', secrets: [short] }] } }));
-      expect(gwErr.key).toBe('tunnels[0].secrets[0]');
-      jest.dontMock('../../../src/config/constants');
-    });
+  it('refuses secrets shorter than 32 bytes (MIN_SECRET_BYTES) on both sides, naming the generator', () => {
+    expect(MIN_SECRET_BYTES).toBe(32);
+    const short = 'x'.repeat(31);
+    const err = configError(() => loadProxyConfig({ env: { MCP_TUNNEL_URL: URL_OK, MCP_TUNNEL_SECRET: short } }));
+    expect(err.message).toBe('secret: must be at least 32 bytes (it has 31); generate one with `mcp-tunnel secret generate` (value: "xx…(31 chars)")');
+    expect(loadProxyConfig({ env: { MCP_TUNNEL_URL: URL_OK, MCP_TUNNEL_SECRET: 'x'.repeat(32) } }).secret).toHaveLength(32);
+    // Bytes, not characters: 11 three-byte characters are 33 bytes.
+    expect(loadProxyConfig({ env: { MCP_TUNNEL_URL: URL_OK, MCP_TUNNEL_SECRET: '€'.repeat(11) } }).secret).toHaveLength(11);
+    const file = tmp.write('secret', `${short}\n`);
+    const fileErr = configError(() => loadProxyConfig({ env: { MCP_TUNNEL_URL: URL_OK, MCP_TUNNEL_SECRET_FILE: file } }));
+    expect(fileErr.key).toBe('secretFile');
+    expect(fileErr.message).toContain('must be at least 32 bytes');
+    const gwErr = configError(() => loadGatewayConfig({ env: {}, overrides: { tunnels: [{ id: 'a', secrets: [short] }] } }));
+    expect(gwErr.key).toBe('tunnels[0].secrets[0]');
+    expect(gwErr.message).not.toContain(short);
   });
 });
 
@@ -389,5 +397,48 @@ describe('describeProxySchema', () => {
     expect(rows.find((r) => r.key === 'name')?.defaultText).toBe('the host name');
     expect(rows.find((r) => r.key === 'secret')?.sensitive).toBe(true);
     expect(rows.find((r) => r.key === 'upstream.tls.key')?.sensitive).toBe(true);
+  });
+});
+
+describe('loadProxyConfig: pins and channel binding', () => {
+  const HEX = 'a'.repeat(64);
+  const HEX2 = '0123456789abcdef'.repeat(4);
+
+  it('has no pins and does not require channel binding by default', () => {
+    expect(load()).toMatchObject({ pins: [], requireChannelBinding: false });
+  });
+
+  it('reads MCP_TUNNEL_PIN_SHA256 as a comma-separated list of hex or base64 pins, normalised to lower-case hex', () => {
+    const b64 = Buffer.from(HEX2, 'hex').toString('base64');
+    const b64url = Buffer.from(HEX2, 'hex').toString('base64url');
+    expect(b64).toMatch(/=$/);
+    expect(load({ MCP_TUNNEL_PIN_SHA256: ` ${HEX.toUpperCase()} , ${b64}` }).pins).toEqual([HEX, HEX2]);
+    expect(load({ MCP_TUNNEL_PIN_SHA256: `${b64url},${HEX2}` }).pins).toEqual([HEX2]);
+    const colons = HEX2.match(/../g)?.join(':') ?? '';
+    expect(load({ MCP_TUNNEL_PIN_SHA256: colons }).pins).toEqual([HEX2]);
+    expect(load({ MCP_TUNNEL_PIN_SHA256: '' }).pins).toEqual([]);
+  });
+
+  it('takes pins as a JSON array in the config file', () => {
+    const file = tmp.write('proxy.json', { pins: [HEX] });
+    expect(loadProxyConfig({ file, env: env() }).pins).toEqual([HEX]);
+  });
+
+  it.each([
+    ['too short', 'abc'],
+    ['63 hex digits', 'a'.repeat(63)],
+    ['base64 of 31 bytes', Buffer.alloc(31).toString('base64')],
+    ['a SHA-1', 'da39a3ee5e6b4b0d3255bfef95601890afd80709'],
+  ])('refuses a pin that is %s, naming its position', (_what, pin) => {
+    const err = configError(() => load({ MCP_TUNNEL_PIN_SHA256: `${HEX},${pin}` }));
+    expect(err.key).toBe('pins[1]');
+    expect(err.problem).toMatch(/SHA-256 of a SubjectPublicKeyInfo/);
+  });
+
+  it('needs wss:// for pins and for requireChannelBinding', () => {
+    const plain = { MCP_TUNNEL_URL: 'ws://127.0.0.1:8080/tunnel/corp' };
+    expect(configError(() => load({ ...plain, MCP_TUNNEL_PIN_SHA256: HEX })).key).toBe('pins');
+    expect(configError(() => load({ ...plain, MCP_TUNNEL_REQUIRE_CHANNEL_BINDING: 'true' })).key).toBe('requireChannelBinding');
+    expect(load({ MCP_TUNNEL_REQUIRE_CHANNEL_BINDING: 'yes' }).requireChannelBinding).toBe(true);
   });
 });
