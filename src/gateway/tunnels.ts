@@ -84,7 +84,8 @@ export class TunnelRegistry {
 
   /**
    * Waits up to `waitMs` for a usable connection of the tunnel.
-   * @throws GatewayError TUNNEL_NOT_CONNECTED after the wait; resolves null if `cancel$` fires first.
+   * @throws GatewayError TUNNEL_NOT_CONNECTED (no proxy) or TUNNEL_STREAM_REFUSED (all busy or
+   *   draining) after the wait; resolves null if `cancel$` fires first.
    */
   async acquire(tunnelId: string, sessionKey: string | null, waitMs: number, cancel$: Observable<unknown>): Promise<TunnelConnection | null> {
     const now = this.pick(tunnelId, sessionKey);
@@ -99,6 +100,11 @@ export class TunnelRegistry {
         timeout({
           first: waitMs,
           with: () => {
+            const live = this.byTunnel.get(tunnelId)?.size ?? 0;
+            if (live > 0) {
+              // Connected, but every connection is draining or at its stream limit.
+              throw new GatewayError('TUNNEL_STREAM_REFUSED', 503, `all ${live} connection(s) of tunnel "${tunnelId}" are busy or draining (waited ${waitMs} ms)`, { retryAfter: 1 });
+            }
             throw new GatewayError('TUNNEL_NOT_CONNECTED', 503, `tunnel "${tunnelId}" has no connected proxy (waited ${waitMs} ms)`);
           },
         }),
