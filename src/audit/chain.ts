@@ -1,0 +1,225 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/**
+ * The hash chain of an audit trail (docs/audit.md "Hash chain"): every line an audit logger writes
+ * is sealed with `chain`, `seq`, `prev` and `hash`, and a signed checkpoint line is added now and
+ * then. This module holds the format (canonical bytes, hashing, signing input) shared by the writer
+ * (`AuditChain`) and the verifier (verify.ts).
+ */
+
+/** `prev` of the first record of a chain: 64 zeros. */
+export const GENESIS_PREV = '0'.repeat(64);
+
+/** Names of the fields the chain adds to a record; `type`/`alg`/`keyId`/`sig` only on checkpoints. */
+export const CHAIN_FIELDS = {
+  chain: 'chain',
+  seq: 'seq',
+  prev: 'prev',
+  hash: 'hash',
+  type: 'type',
+  alg: 'alg',
+  keyId: 'keyId',
+  sig: 'sig',
+} as const;
+
+/** `type` of a checkpoint record. */
+export const CHECKPOINT_TYPE = 'checkpoint';
+/** `msg` of a checkpoint record. */
+export const CHECKPOINT_MSG = 'audit checkpoint';
+
+/** Signature algorithms of checkpoints. */
+export type CheckpointAlg = 'hmac-sha256' | 'ed25519';
+
+/** Signs checkpoints (see keys.ts for the HMAC and Ed25519 implementations). */
+export interface CheckpointSigner {
+  readonly alg: CheckpointAlg;
+  /** Identifies the key without revealing it: 16 hex digits. */
+  readonly keyId: string;
+  /** Signature of `data`, base64. */
+  sign(data: Buffer): string;
+}
+
+/**
+ * RFC 8785 (JCS) canonical JSON of a value parsed from JSON: object members sorted by key (UTF-16
+ * code units, as `Array.prototype.sort` compares), no whitespace, strings and numbers serialised
+ * as ECMAScript `JSON.stringify` does. Array order is kept.
+ *
+ * @throws TypeError for values JSON cannot hold (undefined, functions, non-finite numbers, bigint).
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError('canonicalJson: non-finite number');
+      return JSON.stringify(value);
+    case 'object': {
+      if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj).sort();
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+    }
+    default:
+      throw new TypeError(`canonicalJson: cannot serialise a ${typeof value}`);
+  }
+}
+
+function without(record: Readonly<Record<string, unknown>>, drop: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(record)) if (!drop.includes(k)) out[k] = v;
+  return out;
+}
+
+/** `hash` of a record: lower-case hex SHA-256 of the canonical JSON of the record without `hash`. */
+export function recordHash(record: Readonly<Record<string, unknown>>): string {
+  return createHash('sha256').update(canonicalJson(without(record, [CHAIN_FIELDS.hash])), 'utf8').digest('hex');
+}
+
+/** What a checkpoint's `sig` signs: the canonical JSON of the record without `hash` and `sig`. */
+export function checkpointSigningInput(record: Readonly<Record<string, unknown>>): Buffer {
+  return Buffer.from(canonicalJson(without(record, [CHAIN_FIELDS.hash, CHAIN_FIELDS.sig])), 'utf8');
+}
+
+/** A new chain id: 16 random hex digits. */
+export function newChainId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+export interface AuditChainOptions {
+  /** Default: a random id (`newChainId`). */
+  id?: string;
+  /** Signs checkpoints; null or absent: no checkpoints. */
+  signer?: CheckpointSigner | null;
+  /** A checkpoint follows every this many records (0 = only by time and on close). Default 1000. */
+  every?: number;
+  /** Time of checkpoint records; injected for tests. Default `() => new Date()`. */
+  now?: () => Date;
+  /** `pid` written on checkpoint records. Default `process.pid`. */
+  pid?: number;
+}
+
+/**
+ * The writer's side of one chain. Not thread-safe by design: one chain has exactly one writer (an
+ * audit logger and its destination), so the order of `seal` calls is the order in the file.
+ *
+ * `seal` is pino's `hooks.streamWrite`: it receives each serialised line and returns it with the
+ * chain fields appended (and, every `every` records, a checkpoint line after it). `checkpoint()`
+ * makes a checkpoint line on demand (interval timer, close). Across a reopened file the state
+ * simply continues: the first line of the new file links to the last of the old one.
+ */
+export class AuditChain {
+  readonly id: string;
+  readonly #signer: CheckpointSigner | null;
+  readonly #every: number;
+  readonly #now: () => Date;
+  readonly #pid: number;
+  #seq = 0;
+  #prev = GENESIS_PREV;
+  /** Records (not checkpoints) sealed since the last checkpoint. */
+  #unsigned = 0;
+
+  constructor(options: AuditChainOptions = {}) {
+    this.id = options.id ?? newChainId();
+    this.#signer = options.signer ?? null;
+    this.#every = options.every ?? 1000;
+    this.#now = options.now ?? ((): Date => new Date());
+    this.#pid = options.pid ?? process.pid;
+  }
+
+  /** `seq` of the last sealed line (0 before the first). */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /** `hash` of the last sealed line (`GENESIS_PREV` before the first). */
+  get lastHash(): string {
+    return this.#prev;
+  }
+
+  /** Whether checkpoints are signed and written. */
+  get signing(): boolean {
+    return this.#signer !== null;
+  }
+
+  /**
+   * Seals one serialised JSON line (with or without its trailing newline). A line that is not a
+   * JSON object is returned unchanged and does not advance the chain (verify then reports it).
+   *
+   * @throws never for a JSON object line; rethrows a signer failure.
+   */
+  seal(line: string): string {
+    let record: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(line);
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return line;
+      record = parsed as Record<string, unknown>;
+    } catch {
+      return line;
+    }
+    const isCheckpoint = record[CHAIN_FIELDS.type] === CHECKPOINT_TYPE;
+    let out = this.#sealRecord(line, record);
+    if (!isCheckpoint) {
+      this.#unsigned++;
+      if (this.#signer !== null && this.#every > 0 && this.#unsigned >= this.#every) out += this.#checkpointLine();
+    }
+    return out;
+  }
+
+  /**
+   * A sealed, signed checkpoint line covering every line so far, or null when checkpoints are off
+   * or no record was written since the last checkpoint.
+   */
+  checkpoint(): string | null {
+    if (this.#signer === null || this.#unsigned === 0) return null;
+    return this.#checkpointLine();
+  }
+
+  #checkpointLine(): string {
+    this.#unsigned = 0;
+    const head = {
+      level: 30,
+      time: this.#now().toISOString(),
+      audit: true,
+      pid: this.#pid,
+      [CHAIN_FIELDS.type]: CHECKPOINT_TYPE,
+      msg: CHECKPOINT_MSG,
+    };
+    const line = `${JSON.stringify(head)}\n`;
+    return this.#sealRecord(line, { ...head });
+  }
+
+  /** Appends chain, seq, prev (sig on a checkpoint) and hash; keeps the writer's bytes before them. */
+  #sealRecord(line: string, record: Record<string, unknown>): string {
+    const seq = this.#seq + 1;
+    const added: Record<string, unknown> = { [CHAIN_FIELDS.chain]: this.id, [CHAIN_FIELDS.seq]: seq, [CHAIN_FIELDS.prev]: this.#prev };
+    Object.assign(record, added);
+    if (record[CHAIN_FIELDS.type] === CHECKPOINT_TYPE && this.#signer !== null) {
+      // Whatever a caller put there, a checkpoint names the key that signed it.
+      record[CHAIN_FIELDS.alg] = this.#signer.alg;
+      record[CHAIN_FIELDS.keyId] = this.#signer.keyId;
+      added[CHAIN_FIELDS.alg] = this.#signer.alg;
+      added[CHAIN_FIELDS.keyId] = this.#signer.keyId;
+      delete record[CHAIN_FIELDS.sig];
+      added[CHAIN_FIELDS.sig] = this.#signer.sign(checkpointSigningInput(record));
+      record[CHAIN_FIELDS.sig] = added[CHAIN_FIELDS.sig];
+    }
+    const hash = recordHash(record);
+    added[CHAIN_FIELDS.hash] = hash;
+    this.#seq = seq;
+    this.#prev = hash;
+
+    const body = line.endsWith('\n') ? line.slice(0, -1) : line;
+    const close = body.lastIndexOf('}');
+    const clash = Object.keys(added).some((k) => body.includes(`"${k}":`));
+    // Appending keeps pino's field order; a line that already has one of our keys (or an odd
+    // shape) is rewritten whole, since a duplicate key would make the bytes ambiguous to readers.
+    if (clash || close !== body.length - 1) return `${JSON.stringify({ ...record, [CHAIN_FIELDS.hash]: hash })}\n`;
+    const tail = Object.entries(added)
+      .map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`)
+      .join(',');
+    return `${body.slice(0, close)}${close > 1 ? ',' : ''}${tail}}\n`;
+  }
+}
