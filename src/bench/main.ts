@@ -102,7 +102,7 @@ async function main(): Promise<void> {
         clients: [{ name: 'bench', apiKey, servers: ['bench'] }],
       }),
     );
-    const quiet = { MCP_TUNNEL_LOG_LEVEL: 'warn', MCP_TUNNEL_AUDIT: join(dir, 'audit.log') };
+    const quiet = { MCP_TUNNEL_LOG_LEVEL: 'warn', MCP_TUNNEL_AUDIT: process.env['BENCH_AUDIT'] ?? join(dir, 'audit.log') };
     const gw = await start([CLI, 'gateway', '--config', cfg], { ...quiet, MCP_TUNNEL_LOG_LEVEL: 'info' }, /"url":"(http:\/\/127\.0\.0\.1:\d+)".*gateway listening|gateway listening.*"url":"(http:\/\/127\.0\.0\.1:\d+)"/);
     const gatewayUrl = gw.match[1] ?? gw.match[2]!;
     await start([CLI, 'proxy'], { ...quiet, MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_URL: `${gatewayUrl.replace('http', 'ws')}/tunnel/bench`, MCP_TUNNEL_SECRET: secret }, /tunnel connected and authenticated/);
