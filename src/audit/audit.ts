@@ -2,6 +2,7 @@ import pino, { type Logger } from 'pino';
 import { Subject, ignoreElements, tap, type Observable } from 'rxjs';
 import { TunnelError } from '../errors';
 import { F, REDACT_PATHS, componentLogger, createLogger } from '../log';
+import { AuditChain, type CheckpointSigner } from './chain';
 import { AUDIT_ERROR } from './errors';
 import { AUDIT, AUDIT_MSG } from './fields';
 import { sanitizeAuditRecord, type AuditRecord } from './records';
@@ -24,6 +25,10 @@ interface DestinationState {
   opened: boolean;
   failed: boolean;
   closing: Promise<void> | null;
+  chain: AuditChain;
+  /** The checkpoint interval timer; cleared on close. */
+  timer: NodeJS.Timeout | null;
+  log: Logger;
 }
 
 const destinations = new WeakMap<Logger, DestinationState>();
@@ -41,7 +46,28 @@ export interface AuditLoggerOptions {
    * records). Defaults to JSON lines on stderr.
    */
   log?: Logger;
+  /** Hash chain and signed checkpoints (docs/audit.md). Every line is chained; checkpoints need a signer. */
+  chain?: AuditChainSettings;
 }
+
+/** How an audit logger chains and signs its records. */
+export interface AuditChainSettings {
+  /** Signs checkpoints (`loadCheckpointSigner`); null or absent: no checkpoints. */
+  signer?: CheckpointSigner | null;
+  /** A checkpoint every this many records (0 = off); default 1000. */
+  every?: number;
+  /** A checkpoint this often (ms) when records were written since the last one (0 = off); default 60000. */
+  intervalMs?: number;
+  /** Chain id; default random. */
+  id?: string;
+  /** Clock of checkpoint records; default `new Date()`. */
+  now?: () => Date;
+}
+
+/** Default `audit.checkpoint.every`. */
+export const DEFAULT_CHECKPOINT_EVERY = 1000;
+/** Default `audit.checkpoint.intervalMs`. */
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 60_000;
 
 /**
  * Creates the pino logger of the audit stream.
@@ -51,8 +77,11 @@ export interface AuditLoggerOptions {
  * call `closeAuditLogger` on shutdown to flush it. stdout/stderr are written synchronously, as the
  * operational logger does, so lines of both loggers sharing one fd never interleave mid-line.
  *
- * Every line carries `"audit": true`, an ISO `time` and the same redaction as src/log. A failing
- * destination (cannot open, disk full) is reported on `options.log` and never throws.
+ * Every line carries `"audit": true`, an ISO `time` and the same redaction as src/log, and is
+ * sealed into a hash chain (`chain`, `seq`, `prev`, `hash`; see chain.ts) in write order; with a
+ * signer, signed checkpoint lines follow every `every` records, every `intervalMs` and on close.
+ * The interval timer is cleared by `closeAuditLogger`. A failing destination (cannot open, disk
+ * full) is reported on `options.log` and never throws.
  *
  * @throws TunnelError `TUNNEL_AUDIT_DESTINATION_INVALID` when `destination` is empty.
  */
@@ -66,7 +95,20 @@ export function createAuditLogger(destination: string, options: AuditLoggerOptio
   const stream = file
     ? pino.destination({ dest: target, sync: false, mkdir: true, append: true, maxLength: AUDIT_MAX_BUFFERED_BYTES })
     : pino.destination({ fd: target === 'stdout' ? 1 : 2, sync: true });
-  const state: DestinationState = { stream, file, opened: !file, failed: false, closing: null };
+  const settings = options.chain ?? {};
+  const chain = new AuditChain({
+    signer: settings.signer ?? null,
+    every: settings.every ?? DEFAULT_CHECKPOINT_EVERY,
+    ...(settings.id === undefined ? {} : { id: settings.id }),
+    ...(settings.now === undefined ? {} : { now: settings.now }),
+  });
+  const state: DestinationState = { stream, file, opened: !file, failed: false, closing: null, chain, timer: null, log };
+  const intervalMs = settings.intervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+  if (chain.signing && intervalMs > 0) {
+    state.timer = setInterval(() => writeCheckpoint(state), intervalMs);
+    // Never the reason a process stays up; closeAuditLogger clears it anyway.
+    state.timer.unref();
+  }
 
   stream.on('ready', () => {
     state.opened = true;
@@ -106,6 +148,9 @@ export function createAuditLogger(destination: string, options: AuditLoggerOptio
       redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
       base: { [AUDIT.audit]: true, pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // pino serialises synchronously and hands each line to the destination in call order, so
+      // sealing here chains records exactly in the order they reach the file.
+      hooks: { streamWrite: (line: string) => sealLine(state, line) },
     },
     stream,
   );
@@ -153,15 +198,73 @@ function drained(state: DestinationState): Promise<void> {
   });
 }
 
+function sealLine(state: DestinationState, line: string): string {
+  try {
+    return state.chain.seal(line);
+  } catch (err: unknown) {
+    // Written unsealed: verify reports the line, which is better than losing the record.
+    safeLog(state.log, 'error', { [F.code]: AUDIT_ERROR.writeFailed, [F.err]: err }, 'audit record could not be sealed');
+    return line;
+  }
+}
+
+/** Writes a checkpoint when one is due; straight to the destination, already sealed. */
+function writeCheckpoint(state: DestinationState): void {
+  if (state.closing !== null || (state.failed && !state.opened)) return;
+  try {
+    const line = state.chain.checkpoint();
+    if (line !== null) state.stream.write(line);
+  } catch (err: unknown) {
+    safeLog(state.log, 'error', { [F.code]: AUDIT_ERROR.writeFailed, [F.err]: err }, 'audit checkpoint write failed');
+  }
+}
+
+/** Stops the checkpoint timer and writes a last checkpoint covering everything written. */
+function stopChain(state: DestinationState): void {
+  if (state.timer !== null) {
+    clearInterval(state.timer);
+    state.timer = null;
+  }
+  writeCheckpoint(state);
+}
+
 /**
- * Flushes and closes the destination of a logger made by `createAuditLogger`. For a file it waits
- * until every buffered record is written and the file is closed; stdout/stderr are written
- * synchronously and are left open. Idempotent; never rejects. Records logged afterwards are lost
- * (and reported by `auditSink`).
+ * Reopens the file of a logger made by `createAuditLogger` (SIGHUP after logrotate moved it): the
+ * records that follow go to a new file at the same path, and the chain continues — the first
+ * record of the new file links to the last one of the old. A no-op for stdout/stderr. Never
+ * throws; a failure is reported on the operational logger (`TUNNEL_AUDIT_DESTINATION_FAILED`).
+ */
+export function reopenAuditLogger(logger: Logger): void {
+  const state = destinations.get(logger);
+  if (state === undefined || !state.file || state.closing !== null) return;
+  try {
+    state.stream.reopen();
+  } catch (err: unknown) {
+    safeLog(state.log, 'error', { [F.code]: AUDIT_ERROR.destinationFailed, [F.err]: err }, 'audit destination could not be reopened');
+  }
+}
+
+/** Chain position of a logger made by `createAuditLogger` (null for any other logger). */
+export function auditChainPosition(logger: Logger): { chain: string; seq: number; hash: string } | null {
+  const state = destinations.get(logger);
+  return state === undefined ? null : { chain: state.chain.id, seq: state.chain.seq, hash: state.chain.lastHash };
+}
+
+/**
+ * Flushes and closes the destination of a logger made by `createAuditLogger`, after clearing the
+ * checkpoint timer and writing a final checkpoint (when signing). For a file it waits until every
+ * buffered record is written and the file is closed; stdout/stderr are written synchronously and
+ * are left open. Idempotent; never rejects. Records logged afterwards are lost (and reported by
+ * `auditSink`).
  */
 export function closeAuditLogger(logger: Logger): Promise<void> {
   const state = destinations.get(logger);
-  if (state === undefined || !state.file) return Promise.resolve();
+  if (state === undefined) return Promise.resolve();
+  if (state.closing === null) stopChain(state);
+  if (!state.file) {
+    state.closing ??= Promise.resolve();
+    return state.closing;
+  }
   state.closing ??= new Promise<void>((resolve) => {
     // A file that never opened has nothing to flush, and its stream would wait forever for 'ready'.
     if (state.failed && !state.opened) {

@@ -3,7 +3,42 @@
  * bounded inspector that reads the MCP method, id and tool from a request body as it streams past.
  */
 export { AUDIT, AUDIT_MSG, type AuditField } from './fields';
-export { AUDIT_ERROR, type AuditErrorCode } from './errors';
+export { AUDIT_ERROR, AUDIT_VERIFY, type AuditErrorCode, type AuditVerifyCode } from './errors';
+export {
+  AuditChain,
+  CHAIN_FIELDS,
+  CHECKPOINT_MSG,
+  CHECKPOINT_TYPE,
+  GENESIS_PREV,
+  canonicalJson,
+  checkpointSigningInput,
+  newChainId,
+  recordHash,
+  type AuditChainOptions,
+  type CheckpointAlg,
+  type CheckpointSigner,
+} from './chain';
+export {
+  MIN_AUDIT_HMAC_KEY_BYTES,
+  ed25519Signer,
+  ed25519Verifier,
+  hmacSigner,
+  hmacVerifier,
+  loadCheckpointSigner,
+  loadCheckpointVerifier,
+  type CheckpointKeyFiles,
+  type CheckpointVerifier,
+} from './keys';
+export {
+  TrailVerifier,
+  describeVerifyResult,
+  verifyAuditFiles,
+  type ChainSummary,
+  type LinePosition,
+  type VerifyOptions,
+  type VerifyProblem,
+  type VerifyResult,
+} from './verify';
 export {
   auditUpstream,
   stripQuery,
@@ -33,6 +68,11 @@ export {
   createAuditLogger,
   closeAuditLogger,
   flushAuditLogger,
+  reopenAuditLogger,
+  auditChainPosition,
+  DEFAULT_CHECKPOINT_EVERY,
+  DEFAULT_CHECKPOINT_INTERVAL_MS,
+  type AuditChainSettings,
   writeAuditRecord,
   auditSink,
   AuditTrail,

@@ -1,4 +1,4 @@
-import { Subject, type Observable } from 'rxjs';
+import { Subject, Subscription, type Observable } from 'rxjs';
 import {
   CONFIG_FILE_ENV,
   CONFIG_INVALID,
@@ -6,6 +6,7 @@ import {
   ENV_PREFIX,
   LOG_LEVELS,
   describeGatewaySchema,
+  type AuditConfig,
   describeProxySchema,
   loadGatewayConfig,
   loadProxyConfig,
@@ -13,6 +14,7 @@ import {
 import { hasCode } from '../errors';
 import { F, componentLogger, type Logger } from '../log';
 import { parseFlags, type FlagSpec } from './args';
+import { auditCommand } from './audit-command';
 import { PROGRAM, renderCommandHelp, type CommandHelp } from './help';
 import { EXIT, flushLogger, serveUntilSignal, signalExitCode } from './lifecycle';
 import { startGatewayReloads } from './reload';
@@ -77,18 +79,24 @@ async function serve(
   io: CliIo,
   root: Logger,
   /** Runs after the signal handlers are installed: a line it logs means signals are handled. */
-  start: (withAudit: (destination: string) => Logger) => Promise<Closable>,
+  start: (withAudit: (audit: AuditConfig, reopen$?: Observable<'SIGHUP'>) => Logger) => Promise<Closable>,
 ): Promise<number> {
   let auditLogger: Logger | null = null;
-  const withAudit = (destination: string): Logger => {
-    auditLogger = io.runners.createAuditLogger(destination, componentLogger(root, 'audit'));
-    return auditLogger;
+  // SIGHUP reopens the audit file (logrotate), alongside whatever else SIGHUP does for the command.
+  const reopening = new Subscription();
+  const withAudit = (audit: AuditConfig, reopen$?: Observable<'SIGHUP'>): Logger => {
+    const created = io.runners.createAuditLogger(audit.destination, componentLogger(root, 'audit'), audit);
+    auditLogger = created;
+    const reopen = io.runners.reopenAuditLogger;
+    if (reopen$ !== undefined && reopen !== undefined) reopening.add(reopen$.subscribe(() => reopen(created)));
+    return created;
   };
   const code = await serveUntilSignal({
     start: () => start(withAudit),
     signals$: io.signals$,
     logger: componentLogger(root, 'cli'),
   });
+  reopening.unsubscribe();
   // After a second signal the operator asked to exit at once: do not wait on a slow audit file.
   const interrupted = code === signalExitCode('SIGINT') || code === signalExitCode('SIGTERM');
   if (auditLogger !== null && !interrupted) await io.runners.closeAuditLogger(auditLogger);
@@ -150,7 +158,7 @@ export const gatewayCommand: Command = {
         },
         'starting gateway',
       );
-      const auditLogger = withAudit(config.audit.destination);
+      const auditLogger = withAudit(config.audit, reloadSignals$);
       const gateway = await io.runners.startGateway(config, { logger: root, auditLogger });
       componentLogger(root, 'cli').info({ [F.url]: gateway.url, port: gateway.port }, 'gateway listening');
       const reload = gateway.reload?.bind(gateway);
@@ -212,7 +220,7 @@ export const proxyCommand: Command = {
         { [F.url]: config.url, [F.tunnel]: config.tunnelId, proxyName: config.name },
         'starting proxy',
       );
-      const auditLogger = withAudit(config.audit.destination);
+      const auditLogger = withAudit(config.audit, reloadSignals$);
       const proxy = io.runners.startProxy(config, { logger: root, auditLogger });
       const reloadSecret = proxy.reloadSecret?.bind(proxy);
       if (reloadSecret === undefined) return proxy;
@@ -261,4 +269,4 @@ export const demoCommand: Command = {
 };
 
 /** The subcommands, in help order. */
-export const COMMANDS: readonly Command[] = [gatewayCommand, proxyCommand, demoCommand, secretCommand];
+export const COMMANDS: readonly Command[] = [gatewayCommand, proxyCommand, demoCommand, secretCommand, auditCommand];

@@ -5,6 +5,7 @@
 export { runCli } from './cli';
 export { COMMANDS, type Command } from './commands';
 export { secretCommand, generateSecret, GENERATED_SECRET_BYTES } from './secret-command';
+export { auditCommand } from './audit-command';
 export { EXIT, signalExitCode, processSignals$, serveUntilSignal, flushLogger, type ServeOptions } from './lifecycle';
 export { processIo } from './process-io';
 export { parseFlags, UsageError, type FlagSpec, type ParsedFlags } from './args';

@@ -1,4 +1,4 @@
-import { closeAuditLogger, createAuditLogger } from '../audit';
+import { closeAuditLogger, createAuditLogger, loadCheckpointSigner, reopenAuditLogger } from '../audit';
 import { runDemo } from '../demo';
 import { startGateway } from '../gateway';
 import { startProxy } from '../proxy';
@@ -9,6 +9,14 @@ export const defaultRunners: Runners = {
   startGateway,
   startProxy,
   runDemo,
-  createAuditLogger: (destination, log) => createAuditLogger(destination, { log }),
+  createAuditLogger: (destination, log, audit) =>
+    createAuditLogger(destination, {
+      log,
+      chain:
+        audit === undefined
+          ? {}
+          : { signer: loadCheckpointSigner(audit), every: audit.checkpoint.every, intervalMs: audit.checkpoint.intervalMs },
+    }),
   closeAuditLogger,
+  reopenAuditLogger,
 };

@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import type { GatewayConfig, ProxyConfig } from '../config';
+import type { AuditConfig, GatewayConfig, ProxyConfig } from '../config';
 import type { Logger } from '../log';
 
 /** The signals that stop a running command. */
@@ -26,8 +26,14 @@ export interface Runners {
   ) => Promise<Closable & { readonly url: string; readonly port: number; reload?(config: GatewayConfig): void }>;
   startProxy: (config: ProxyConfig, deps: ComponentDeps) => Closable & { reloadSecret?(): void };
   runDemo: (opts: { stdout: NodeJS.WritableStream; logger: Logger }) => Promise<{ close(): Promise<void> }>;
-  /** `destination` is `stdout`, `stderr` or a file path; problems with it are reported on `log`. */
-  createAuditLogger: (destination: string, log: Logger) => Logger;
+  /**
+   * `destination` is `stdout`, `stderr` or a file path; problems with it are reported on `log`.
+   * `audit` (when given) configures the checkpoint key and intervals; a bad key file throws
+   * (`TUNNEL_AUDIT_KEY_INVALID`, a start-up failure).
+   */
+  createAuditLogger: (destination: string, log: Logger, audit?: AuditConfig) => Logger;
+  /** Reopens an audit logger's file (SIGHUP, logrotate); never throws. Absent: SIGHUP does not reopen. */
+  reopenAuditLogger?: (auditLogger: Logger) => void;
   /** Flushes and closes an audit logger's destination on shutdown; never rejects. */
   closeAuditLogger: (auditLogger: Logger) => Promise<void>;
 }

@@ -105,7 +105,7 @@ describe('createAuditLogger (file destination)', () => {
     }
     expect(gw).toMatchObject({ ...gatewayRecord });
     expect(px).toMatchObject({ ...proxyRecord });
-    const envelope = ['level', 'time', AUDIT.audit, 'pid', 'msg'];
+    const envelope = ['level', 'time', AUDIT.audit, 'pid', 'msg', 'chain', 'seq', 'prev', 'hash'];
     expect(Object.keys(gw!).sort()).toEqual([...envelope, ...GATEWAY_RECORD_FIELDS].sort());
     expect(Object.keys(px!).sort()).toEqual([...envelope, ...PROXY_RECORD_FIELDS].sort());
   });

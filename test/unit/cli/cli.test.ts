@@ -168,7 +168,7 @@ describe('runCli gateway', () => {
     expect(config.listen.port).toBe(0);
     expect(config.clients[0]?.servers).toEqual(['notes']);
     expect(deps.auditLogger).toBe(io.fakes.auditLogger);
-    expect(io.fakes.runners.createAuditLogger).toHaveBeenCalledWith('stderr', expect.anything());
+    expect(io.fakes.runners.createAuditLogger).toHaveBeenCalledWith('stderr', expect.anything(), expect.anything());
     expect(io.loggerStreams).toEqual(['stdout']);
 
     io.signals.next('SIGTERM');
@@ -327,7 +327,7 @@ describe('runCli proxy', () => {
     await until(() => io.fakes.runners.startProxy.mock.calls.length > 0);
     const [config] = io.fakes.runners.startProxy.mock.calls[0] as [ProxyConfig];
     expect(config.tunnelId).toBe('fromfile');
-    expect(config.reconnect).toEqual({ baseMs: 10, capMs: 20 });
+    expect(config.reconnect).toEqual({ baseMs: 10, capMs: 20, stableMs: 10000 });
     io.signals.next('SIGTERM');
     expect(await exit).toBe(0);
   });

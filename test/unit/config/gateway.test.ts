@@ -35,7 +35,7 @@ const DEFAULTS: GatewayConfig = {
   heartbeat: { intervalMs: 15000 },
   rotation: { graceMs: 60000 },
   log: { level: 'info' },
-  audit: { destination: 'stdout' },
+  audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 } },
 };
 
 /** Loads with `overrides` only (no file, empty env). */
@@ -449,6 +449,10 @@ describe('describeGatewaySchema', () => {
         'rotation.graceMs',
         'log.level',
         'audit.destination',
+        'audit.hmacKeyFile',
+        'audit.signingKeyFile',
+        'audit.checkpoint.every',
+        'audit.checkpoint.intervalMs',
       ].sort(),
     );
     expect(byKey['listen.port']?.default).toBe(8080);

@@ -35,7 +35,10 @@ describe('loadProxyConfig: defaults and env', () => {
       requireChannelBinding: false,
       allowInsecure: false,
       name: os.hostname(),
-      reconnect: { baseMs: 250, capMs: 30000 },
+      reconnect: { baseMs: 250, capMs: 30000, stableMs: 10000 },
+      connections: 2,
+      drainGraceMs: 30000,
+      maxConnectionAgeMs: 0,
       heartbeat: { intervalMs: 15000 },
       limits: { maxStreams: 1024, maxHeaderBytes: 65536 },
       flow: { streamWindow: 262144, connectionWindow: 16777216, maxFrameSize: 65536 },
@@ -48,7 +51,7 @@ describe('loadProxyConfig: defaults and env', () => {
         allow: [],
       },
       log: { level: 'info' },
-      audit: { destination: 'stdout' },
+      audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 } },
     });
   });
 
@@ -82,7 +85,7 @@ describe('loadProxyConfig: defaults and env', () => {
     });
     expect(config.caFile).toBe(ca);
     expect(config.name).toBe('proxy-1');
-    expect(config.reconnect).toEqual({ baseMs: 100, capMs: 5000 });
+    expect(config.reconnect).toEqual({ baseMs: 100, capMs: 5000, stableMs: 10000 });
     expect(config.heartbeat).toEqual({ intervalMs: 2000 });
     expect(config.limits).toEqual({ maxStreams: 8, maxHeaderBytes: 1024 });
     expect(config.flow).toEqual({ streamWindow: 1, connectionWindow: 2, maxFrameSize: 3 });
@@ -115,6 +118,13 @@ describe('loadProxyConfig: defaults and env', () => {
     ['MCP_TUNNEL_ALLOW', 'a.*.example', 'upstream.allow[0]', 'rule "a.*.example" may use "*" only as the whole first label ("*.example.com") (value: "a.*.example")'],
   ])('%s=%p → %s', (name, value, key, message) => {
     expect(configError(() => load({ [name]: value })).message).toBe(`${key}: ${message}`);
+  });
+
+  it('reads the resilience settings (connections, drain grace, stable time, maximum age) and bounds connections to 1-16', () => {
+    const config = load({ MCP_TUNNEL_CONNECTIONS: '4', MCP_TUNNEL_DRAIN_GRACE_MS: '5000', MCP_TUNNEL_RECONNECT_STABLE_MS: '2000', MCP_TUNNEL_MAX_CONNECTION_AGE_MS: '3600000' });
+    expect(config).toMatchObject({ connections: 4, drainGraceMs: 5000, maxConnectionAgeMs: 3600000, reconnect: { stableMs: 2000 } });
+    expect(configError(() => load({ MCP_TUNNEL_CONNECTIONS: '0' })).message).toBe('connections: must be an integer >= 1 (value: 0)');
+    expect(configError(() => load({ MCP_TUNNEL_CONNECTIONS: '17' })).message).toBe('connections: must be at most 16 (value: 17)');
   });
 
   it('refuses a reconnect cap below the base', () => {
@@ -379,6 +389,10 @@ describe('describeProxySchema', () => {
         'MCP_TUNNEL_PROXY_NAME',
         'MCP_TUNNEL_RECONNECT_BASE_MS',
         'MCP_TUNNEL_RECONNECT_CAP_MS',
+        'MCP_TUNNEL_RECONNECT_STABLE_MS',
+        'MCP_TUNNEL_CONNECTIONS',
+        'MCP_TUNNEL_DRAIN_GRACE_MS',
+        'MCP_TUNNEL_MAX_CONNECTION_AGE_MS',
         'MCP_TUNNEL_HEARTBEAT_MS',
         'MCP_TUNNEL_MAX_STREAMS',
         'MCP_TUNNEL_UPSTREAM_CERT',

@@ -1,0 +1,49 @@
+import { loadGatewayConfig, loadProxyConfig } from '../../../src/config';
+import { configError, tempDir } from './helpers';
+
+const SECRET = 'audit-config-test-secret-0123456789abcdef';
+const proxyEnv = { MCP_TUNNEL_URL: 'wss://gw.example.com/tunnel/corp', MCP_TUNNEL_SECRET: SECRET };
+
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  tmp = tempDir();
+});
+afterEach(() => {
+  tmp.cleanup();
+});
+
+describe('audit.* configuration (gateway and proxy, same shape)', () => {
+  it('defaults: no checkpoint key, every 1000 records / 60 s', () => {
+    const expected = { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 } };
+    expect(loadGatewayConfig({ env: {} }).audit).toEqual(expected);
+    expect(loadProxyConfig({ env: proxyEnv }).audit).toEqual(expected);
+  });
+
+  it('reads the env vars', () => {
+    const key = tmp.write('audit.key', 'k'.repeat(32));
+    const env = {
+      MCP_TUNNEL_AUDIT: '/var/log/audit.log',
+      MCP_TUNNEL_AUDIT_HMAC_KEY_FILE: key,
+      MCP_TUNNEL_AUDIT_CHECKPOINT_EVERY: '10',
+      MCP_TUNNEL_AUDIT_CHECKPOINT_INTERVAL_MS: '0',
+    };
+    const expected = { destination: '/var/log/audit.log', hmacKeyFile: key, signingKeyFile: null, checkpoint: { every: 10, intervalMs: 0 } };
+    expect(loadGatewayConfig({ env }).audit).toEqual(expected);
+    expect(loadProxyConfig({ env: { ...proxyEnv, ...env } }).audit).toEqual(expected);
+  });
+
+  it('resolves key files relative to the config file', () => {
+    const key = tmp.write('keys/audit.pem', 'PEM');
+    const file = tmp.write('gateway.json', { audit: { signingKeyFile: 'keys/audit.pem', checkpoint: { every: 0 } } });
+    expect(loadGatewayConfig({ file, env: {} }).audit).toMatchObject({ signingKeyFile: key, checkpoint: { every: 0, intervalMs: 60000 } });
+  });
+
+  it('refuses both keys, an unreadable key file and a negative count', () => {
+    const key = tmp.write('audit.key', 'k'.repeat(32));
+    const both = configError(() => loadGatewayConfig({ env: { MCP_TUNNEL_AUDIT_HMAC_KEY_FILE: key, MCP_TUNNEL_AUDIT_SIGNING_KEY_FILE: key } }));
+    expect(both.key).toBe('audit.signingKeyFile');
+    const missing = configError(() => loadProxyConfig({ env: { ...proxyEnv, MCP_TUNNEL_AUDIT_HMAC_KEY_FILE: `${tmp.dir}/nope` } }));
+    expect(missing.key).toBe('audit.hmacKeyFile');
+    expect(configError(() => loadGatewayConfig({ env: { MCP_TUNNEL_AUDIT_CHECKPOINT_EVERY: '-1' } })).key).toBe('audit.checkpoint.every');
+  });
+});
