@@ -1,5 +1,7 @@
 import type convict from 'convict';
-import type { FlowConfig } from './types';
+import type { AuditConfig, FlowConfig } from './types';
+import { ConfigError } from './errors';
+import { checkReadableFile } from './loader';
 import { ENV_PREFIX, LOG_LEVELS } from './constants';
 
 /** Schema pieces both the gateway and the proxy use, with the same env vars and defaults. */
@@ -49,13 +51,52 @@ export function logSchema(): convict.Schema<{ level: string }> {
   };
 }
 
-export function auditSchema(): convict.Schema<{ destination: string }> {
+export function auditSchema(): convict.Schema<AuditConfig> {
   return {
     destination: {
-      doc: 'Where audit records (one JSON line per request) go: stdout, stderr, or a file path.',
+      doc: 'Where audit records (one JSON line per request) go: stdout, stderr, or a file path (reopened on SIGHUP, for logrotate).',
       format: 'mcp-tunnel-text',
       default: 'stdout',
       env: `${ENV_PREFIX}AUDIT`,
     },
+    hmacKeyFile: {
+      doc: 'File holding the HMAC-SHA256 key (at least 32 bytes; trailing whitespace ignored) that signs audit checkpoints. Unset, with audit.signingKeyFile unset: no checkpoints (records are still hash-chained). See docs/audit.md.',
+      format: 'mcp-tunnel-optional-path',
+      default: null,
+      env: `${ENV_PREFIX}AUDIT_HMAC_KEY_FILE`,
+    },
+    signingKeyFile: {
+      doc: 'PEM Ed25519 private key file that signs audit checkpoints (verify with its public key). Not together with audit.hmacKeyFile.',
+      format: 'mcp-tunnel-optional-path',
+      default: null,
+      env: `${ENV_PREFIX}AUDIT_SIGNING_KEY_FILE`,
+    },
+    checkpoint: {
+      every: {
+        doc: 'A signed checkpoint record follows every this many audit records (0 = by time and at shutdown only).',
+        format: 'mcp-tunnel-nat',
+        default: 1000,
+        env: `${ENV_PREFIX}AUDIT_CHECKPOINT_EVERY`,
+      },
+      intervalMs: {
+        doc: 'A signed checkpoint is written this often when records were written since the last one (0 = by count and at shutdown only).',
+        format: 'mcp-tunnel-nat',
+        default: 60000,
+        env: `${ENV_PREFIX}AUDIT_CHECKPOINT_INTERVAL_MS`,
+      },
+    },
   };
+}
+
+/**
+ * Checks the audit settings the schema cannot (one checkpoint key at most, readable key file).
+ * @throws ConfigError
+ */
+export function resolveAudit(raw: AuditConfig): AuditConfig {
+  if (raw.hmacKeyFile !== null && raw.signingKeyFile !== null) {
+    throw new ConfigError({ key: 'audit.signingKeyFile', problem: 'set audit.hmacKeyFile or audit.signingKeyFile, not both' });
+  }
+  if (raw.hmacKeyFile !== null) checkReadableFile('audit.hmacKeyFile', raw.hmacKeyFile);
+  if (raw.signingKeyFile !== null) checkReadableFile('audit.signingKeyFile', raw.signingKeyFile);
+  return { ...raw, checkpoint: { ...raw.checkpoint } };
 }

@@ -2,7 +2,7 @@ import type convict from 'convict';
 import type { GatewayConfig } from './types';
 import { ENV_PREFIX } from './constants';
 import { ConfigError } from './errors';
-import { auditSchema, flowSchema, heartbeatSchema, logSchema } from './common';
+import { auditSchema, flowSchema, heartbeatSchema, logSchema, resolveAudit } from './common';
 import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow, type LoadOptions } from './loader';
 
 /** What convict holds before the loader turns it into a GatewayConfig (`tls` is always an object). */
@@ -190,6 +190,6 @@ export function loadGatewayConfig(opts: LoadOptions = {}): GatewayConfig {
     heartbeat: { ...raw.heartbeat },
     rotation: { ...raw.rotation },
     log: { ...raw.log },
-    audit: { ...raw.audit },
+    audit: resolveAudit(raw.audit),
   };
 }

@@ -5,9 +5,12 @@ import type convict from 'convict';
 import type { ProxyConfig, UpstreamTlsConfig } from './types';
 import { ENV_PREFIX, NAME_PATTERN } from './constants';
 import { ConfigError } from './errors';
-import { auditSchema, flowSchema, heartbeatSchema, logSchema } from './common';
+import { auditSchema, flowSchema, heartbeatSchema, logSchema, resolveAudit } from './common';
 import { isValidName, normalizePin, secretProblem } from './formats';
 import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow, type LoadOptions } from './loader';
+
+/** Most tunnel connections one proxy keeps (`connections`). */
+export const MAX_CONNECTIONS = 16;
 
 /** What convict holds before the loader turns it into a ProxyConfig. */
 interface ProxyRaw extends Omit<ProxyConfig, 'url' | 'tunnelId' | 'secret' | 'upstream'> {
@@ -93,6 +96,30 @@ function proxySchema(): convict.Schema<ProxyRaw> {
         default: 30000,
         env: `${ENV_PREFIX}RECONNECT_CAP_MS`,
       },
+      stableMs: {
+        doc: 'A session must stay authenticated this long before the reconnect backoff starts again from reconnect.baseMs.',
+        format: 'mcp-tunnel-nat',
+        default: 10000,
+        env: `${ENV_PREFIX}RECONNECT_STABLE_MS`,
+      },
+    },
+    connections: {
+      doc: `Tunnel connections kept to the gateway (1-${MAX_CONNECTIONS}); each reconnects on its own, the gateway spreads requests over all.`,
+      format: 'mcp-tunnel-positive-int',
+      default: 2,
+      env: `${ENV_PREFIX}CONNECTIONS`,
+    },
+    drainGraceMs: {
+      doc: 'On SIGTERM: after GOAWAY on every connection, how long in-flight requests may take to finish before the proxy closes.',
+      format: 'mcp-tunnel-nat',
+      default: 30000,
+      env: `${ENV_PREFIX}DRAIN_GRACE_MS`,
+    },
+    maxConnectionAgeMs: {
+      doc: 'Replace a tunnel connection older than this (with up to 10% jitter), make-before-break; 0 = never.',
+      format: 'mcp-tunnel-nat',
+      default: 0,
+      env: `${ENV_PREFIX}MAX_CONNECTION_AGE_MS`,
     },
     heartbeat: heartbeatSchema(),
     limits: {
@@ -287,6 +314,9 @@ export function loadProxyConfig(opts: LoadOptions = {}): ProxyConfig {
   if (raw.reconnect.capMs < raw.reconnect.baseMs) {
     throw new ConfigError({ key: 'reconnect.capMs', problem: 'must be at least reconnect.baseMs', value: raw.reconnect.capMs });
   }
+  if (raw.connections > MAX_CONNECTIONS) {
+    throw new ConfigError({ key: 'connections', problem: `must be at most ${MAX_CONNECTIONS}`, value: raw.connections });
+  }
   if (raw.caFile !== null) checkReadableFile('caFile', raw.caFile);
   const pins = resolvePins(raw, url);
   if (raw.requireChannelBinding && !url.startsWith('wss:')) {
@@ -313,6 +343,9 @@ export function loadProxyConfig(opts: LoadOptions = {}): ProxyConfig {
     allowInsecure: raw.allowInsecure,
     name: raw.name,
     reconnect: { ...raw.reconnect },
+    connections: raw.connections,
+    drainGraceMs: raw.drainGraceMs,
+    maxConnectionAgeMs: raw.maxConnectionAgeMs,
     heartbeat: { ...raw.heartbeat },
     limits: { ...raw.limits },
     flow: { ...raw.flow },
@@ -325,6 +358,6 @@ export function loadProxyConfig(opts: LoadOptions = {}): ProxyConfig {
       allow: [...raw.upstream.allow],
     },
     log: { ...raw.log },
-    audit: { ...raw.audit },
+    audit: resolveAudit(raw.audit),
   };
 }

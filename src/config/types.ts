@@ -26,6 +26,22 @@ export interface FlowConfig {
   maxFrameSize: number;
 }
 
+/** Audit trail settings, the same for the gateway and the proxy (docs/audit.md). */
+export interface AuditConfig {
+  /** `stdout`, `stderr` or a file path. */
+  destination: string;
+  /** HMAC-SHA256 checkpoint key file; null = none. */
+  hmacKeyFile: string | null;
+  /** PEM Ed25519 private key file for checkpoints; null = none. At most one of the two is set. */
+  signingKeyFile: string | null;
+  checkpoint: {
+    /** A checkpoint every this many records (0 = off). */
+    every: number;
+    /** A checkpoint this often, in ms, when records were written (0 = off). */
+    intervalMs: number;
+  };
+}
+
 export interface GatewayConfig {
   listen: { host: string; port: number };
   /** Paths to PEM files; null = plain HTTP/ws (loopback, or behind a TLS-terminating load balancer). */
@@ -59,8 +75,7 @@ export interface GatewayConfig {
     graceMs: number;
   };
   log: { level: string };
-  /** `stdout`, `stderr` or a file path. */
-  audit: { destination: string };
+  audit: AuditConfig;
 }
 
 export interface ProxyConfig {
@@ -84,7 +99,18 @@ export interface ProxyConfig {
   allowInsecure: boolean;
   /** Name this proxy reports to the gateway (defaults to the host name). */
   name: string;
-  reconnect: { baseMs: number; capMs: number };
+  /**
+   * Reconnect backoff: full jitter from `baseMs` doubling up to `capMs`; the attempt count resets
+   * only after a session stayed authenticated for `stableMs` (the loader always sets it; configs
+   * built in code may leave it out: 10 s).
+   */
+  reconnect: { baseMs: number; capMs: number; stableMs?: number };
+  /** Tunnel connections this proxy keeps to the gateway (1–16), each with its own backoff. */
+  connections: number;
+  /** How long `close()` (SIGTERM) waits for in-flight requests after GOAWAY before closing. */
+  drainGraceMs: number;
+  /** A connection older than this (±10% jitter) is replaced make-before-break; 0 = never. */
+  maxConnectionAgeMs: number;
   heartbeat: { intervalMs: number };
   limits: { maxStreams: number; maxHeaderBytes: number };
   flow: FlowConfig;
@@ -105,5 +131,5 @@ export interface ProxyConfig {
     allow: string[];
   };
   log: { level: string };
-  audit: { destination: string };
+  audit: AuditConfig;
 }

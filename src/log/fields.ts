@@ -18,6 +18,12 @@ export const F = {
   method: 'method',
   status: 'status',
   durationMs: 'durationMs',
+  /** Which of the proxy's `connections` a tunnel connection belongs to (0-based). */
+  slot: 'slot',
+  /** The connection that replaces this one (make-before-break). */
+  replacement: 'replacement',
+  /** Requests (streams) still in flight. */
+  inFlight: 'inFlight',
 } as const;
 
 /**

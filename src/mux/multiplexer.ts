@@ -33,6 +33,8 @@ import type { FrameTransport } from './transport';
 
 /** Flush a batch early once it holds this many bytes. */
 const MAX_BATCH_BYTES = 256 * 1024;
+/** Silence checks per heartbeat interval: a dead peer is declared within 2 + 1/HEARTBEAT_CHECKS intervals. */
+const HEARTBEAT_CHECKS = 4;
 
 export interface MultiplexerOptions {
   /** The gateway opens streams; the proxy accepts them. */
@@ -87,6 +89,8 @@ export class Multiplexer implements StreamHost {
   private readonly pings = new Map<string, { sentAt: number; resolve: (rtt: number) => void }>();
   private closeInfo: CloseInfo | null = null;
   private goAwaySent = false;
+  /** True once the peer acknowledged a PING sent after our GOAWAY: it has seen the GOAWAY. */
+  private goAwaySeen = false;
   private remoteGoAway: GoAwayInfo | null = null;
   private streamHandler: ((s: IncomingStream) => void) | null = null;
   private readonly closedSubject = new AsyncSubject<CloseInfo>();
@@ -121,7 +125,10 @@ export class Multiplexer implements StreamHost {
     });
     const interval = opts.heartbeatIntervalMs ?? 0;
     if (interval > 0) {
-      this.heartbeat = setInterval(() => this.onHeartbeat(interval), interval);
+      // Silence is checked HEARTBEAT_CHECKS times per interval (PINGs still go once per interval): checking
+      // only on the ping tick declared a dead peer up to three intervals after its last frame, not two.
+      let ticks = 0;
+      this.heartbeat = setInterval(() => this.onHeartbeat(interval, ++ticks % HEARTBEAT_CHECKS === 0), Math.max(1, Math.floor(interval / HEARTBEAT_CHECKS)));
       this.heartbeat.unref();
     }
   }
@@ -193,6 +200,11 @@ export class Multiplexer implements StreamHost {
     if (this.goAwaySent || this.isClosed) return;
     this.goAwaySent = true;
     this.enqueue(FrameType.GOAWAY, 0, 0, encodeCodeReason(code, reason, this.lastRemoteStreamId));
+    // HTTP/2's graceful-shutdown fence: streams the peer opened before it read the GOAWAY are still
+    // served (it could not know); once it acknowledges this PING, frames are ordered, so it has.
+    void this.ping().then(() => {
+      this.goAwaySeen = true;
+    });
   }
 
   /** Closes the connection: open streams fail with ConnectionClosedError, queued frames are flushed first. */
@@ -431,7 +443,7 @@ export class Multiplexer implements StreamHost {
     }
     this.lastRemoteStreamId = f.streamId;
     const refuse = (code: number, reason: string) => this.enqueue(FrameType.RST_STREAM, 0, f.streamId, encodeCodeReason(code, reason));
-    if (this.goAwaySent) return refuse(ErrorCode.REFUSED_STREAM, 'draining');
+    if (this.goAwaySent && this.goAwaySeen) return refuse(ErrorCode.REFUSED_STREAM, 'draining');
     if (this.streams.size >= this.opts.local.maxStreams) return refuse(ErrorCode.REFUSED_STREAM, 'too many concurrent streams');
     if (!this.streamHandler) return refuse(ErrorCode.REFUSED_STREAM, 'not accepting streams');
     let head: RequestHead;
@@ -493,14 +505,14 @@ export class Multiplexer implements StreamHost {
     this.close(code, message);
   }
 
-  private onHeartbeat(interval: number): void {
+  private onHeartbeat(interval: number, ping: boolean): void {
     if (this.isClosed) return;
     if (this.now() - this.lastReceived > 2 * interval) {
       this.log.warn({ [F.reason]: `no frame for ${this.now() - this.lastReceived} ms` }, 'peer missed heartbeats; closing');
       this.close(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
       return;
     }
-    void this.ping();
+    if (ping) void this.ping();
   }
 
   // ---- sending ----------------------------------------------------------------------------------

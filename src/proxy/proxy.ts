@@ -1,27 +1,36 @@
 import { randomUUID } from 'node:crypto';
-import { BehaviorSubject, Observable, Subscription, defer, filter, firstValueFrom, map, merge, retry, switchMap, take, timer } from 'rxjs';
+import { BehaviorSubject, Observable, Subscription, defer, filter, firstValueFrom, interval, map, merge, race, startWith, switchMap, take, timer } from 'rxjs';
 import { AuditTrail, auditSink } from '../audit';
 import type { ProxyConfig } from '../config/types';
-import { DEFAULT_PERMANENT_MAX_MS, DEFAULT_PERMANENT_MIN_MS, dial, fullJitterDelay, permanentDelay, trustedCas, type DialedConnection } from '../connection';
+import { dial, trustedCas, type DialedConnection } from '../connection';
 import { createUpstreamDispatcher, type UpstreamDispatcher } from '../dispatch';
 import { describeError } from '../errors';
 import { F, componentLogger, type Logger } from '../log';
 import { ConnectionClosedError, Multiplexer } from '../mux';
-import { CloseCode, ErrorCode, FRAME_HEADER_BYTES, PERMANENT_CLOSE_CODES, closeCodeName, type PeerSettings } from '../protocol';
+import { CloseCode, ErrorCode, FRAME_HEADER_BYTES, PERMANENT_CLOSE_CODES, closeCodeName, errorCodeName, type PeerSettings } from '../protocol';
 import { ProxyReauth, authenticate, secretId, tlsExporterBinding, type AuthenticatedSession } from '../session';
 import { SOFTWARE } from '../version';
 import { AuthRevokedError } from './errors';
 import { SecretSource } from './secret-source';
+import { runSlot, type LinkEvent, type ServedConnection, type SlotStatus } from './slot';
 import { serveStream } from './serve-stream';
 
 /** How long a `reauth_request` may wait for the gateway's verdict before it is logged as unanswered. */
 const REAUTH_TIMEOUT_MS = 15_000;
+/** How often a draining connection is checked for its last stream (the multiplexer has no idle event). */
+const DRAIN_POLL_MS = 50;
 
-/** What the proxy is doing, for health checks, logs and tests. */
+/**
+ * What the proxy is doing, for health checks, logs and tests. With several `connections` this is the
+ * aggregate: `connected` while at least one authenticated connection is open (`connectionId` is the
+ * newest one that takes new requests, else the newest open one; `connections` counts those that
+ * take new requests, 0 for the moment a drained connection is being replaced); otherwise the latest
+ * state of a slot (`slot` says which).
+ */
 export type ProxyStatus =
-  | { state: 'connecting'; attempt: number }
-  | { state: 'connected'; connectionId: string }
-  | { state: 'waiting'; attempt: number; delayMs: number; error: string; code: string; permanent: boolean }
+  | { state: 'connecting'; attempt: number; slot?: number }
+  | { state: 'connected'; connectionId: string; connections?: number }
+  | { state: 'waiting'; attempt: number; delayMs: number; error: string; code: string; permanent: boolean; slot?: number }
   | { state: 'stopped' };
 
 export interface RunningProxy {
@@ -57,44 +66,34 @@ function localSettings(c: ProxyConfig): PeerSettings {
   };
 }
 
-/** Longest `Retry-After` honoured (a gateway cannot park a proxy for longer than a permanent failure does). */
-const MAX_RETRY_AFTER_MS = DEFAULT_PERMANENT_MAX_MS;
-
-/** The gateway's `Retry-After` from a refused upgrade (HTTP 429), capped; 0 when there is none. */
-function retryAfterMs(err: unknown): number {
-  const ms = (err as { retryAfterMs?: unknown }).retryAfterMs;
-  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : 0;
-}
-
-function isPermanent(err: unknown): boolean {
-  if ((err as { permanent?: boolean }).permanent === true) return true;
-  const closeCode = (err as { closeCode?: number }).closeCode;
-  return typeof closeCode === 'number' && PERMANENT_CLOSE_CODES.has(closeCode);
-}
-
 /**
- * Starts the proxy: dial the gateway, authenticate, serve the streams that arrive by calling
- * internal MCP servers, and reconnect with full-jitter backoff whenever the connection ends.
- * Returns at once; the connection is made in the background.
+ * Starts the proxy: keep `config.connections` authenticated tunnel connections to the gateway,
+ * serve the streams that arrive on any of them by calling internal MCP servers, and reconnect each
+ * with its own full-jitter backoff whenever it ends. Returns at once; connections are made in the
+ * background.
  *
- * The pipeline is one RxJS chain: `defer(dial) → switchMap(authenticate) → switchMap(serve)`,
- * retried with backoff. `resetOnSuccess` resets the attempt count only once a session is
- * authenticated, never on a bare TCP connect.
+ * Each connection is one RxJS chain, `defer(dial) → switchMap(authenticate) → switchMap(serve)`,
+ * retried with backoff (`slot.ts`); the chains are merged. A connection the gateway drains (GOAWAY)
+ * or that reached `maxConnectionAgeMs` is replaced make-before-break: the new one is authenticated
+ * before the old one stops taking requests, and the old one closes once its streams are done.
  */
 export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
   const logger = componentLogger(deps.logger, 'proxy', { [F.tunnel]: config.tunnelId });
   const connLog = componentLogger(deps.logger, 'connection', { [F.tunnel]: config.tunnelId });
   const random = deps.random ?? Math.random;
   const dispatcher: UpstreamDispatcher = createUpstreamDispatcher(config.upstream, deps.logger);
+  const dispatchLog = componentLogger(deps.logger, 'dispatch');
   const trail = new AuditTrail(logger);
   const subs = new Subscription();
   subs.add(auditSink(trail.records$, deps.auditLogger, logger).subscribe());
   const ca = trustedCas(config.caFile);
   const local = localSettings(config);
   const proxyId = randomUUID();
+  const slotCount = Math.max(1, config.connections);
   const status = new BehaviorSubject<ProxyStatus>({ state: 'connecting', attempt: 1 });
   const inFlight = new Set<Promise<void>>();
-  const live = new Set<Multiplexer>();
+  /** Every connection from authentication until it closes, including retired ones still draining. */
+  const connections = new Set<ServedConnection>();
   const reauths = new Set<ProxyReauth>();
   const secrets = new SecretSource({ initial: config.secret, file: config.secretFile, logger, debounceMs: deps.secretWatchDebounceMs });
   subs.add(() => secrets.close());
@@ -104,12 +103,30 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
     for (const r of reauths) if (r.secretId !== id) r.request(REAUTH_TIMEOUT_MS);
   };
   subs.add(secrets.changes$.subscribe(reauthenticateAll));
-  let attempt = 1;
+  let closing = false;
 
-  /** One authenticated connection: serves streams until it closes, then errors so `retry` reconnects. */
-  const serve = (conn: DialedConnection, session: AuthenticatedSession, secret: string): Observable<ProxyStatus> =>
-    new Observable<ProxyStatus>((subscriber) => {
-      const log = connLog.child({ [F.connection]: session.connectionId });
+  const slotStates: SlotStatus[] = Array.from({ length: slotCount }, () => ({ state: 'connecting', attempt: 1 }));
+  let lastSlot = 0;
+  /** Recomputes the aggregate status; emits only when it changed. */
+  const publish = (): void => {
+    if (status.closed || status.value.state === 'stopped') return;
+    const open = [...connections].filter((c) => !c.mux.isClosed);
+    const usable = open.filter((c) => c.usable);
+    // A connection being replaced still counts as up (its streams are served) until it closes.
+    const newest = usable[usable.length - 1] ?? open[open.length - 1];
+    let next: ProxyStatus;
+    if (newest) next = { state: 'connected', connectionId: newest.id, connections: usable.length };
+    else {
+      const s = slotStates[lastSlot] ?? { state: 'connecting', attempt: 1 };
+      next = s.state === 'connected' ? { state: 'connecting', attempt: 1, slot: lastSlot } : { ...s, slot: lastSlot };
+    }
+    if (JSON.stringify(next) !== JSON.stringify(status.value)) status.next(next);
+  };
+
+  /** One authenticated connection: serves streams until it closes, then errors so the slot reconnects. */
+  const serve = (slot: number, conn: DialedConnection, session: AuthenticatedSession, secret: string): Observable<LinkEvent> =>
+    new Observable<LinkEvent>((subscriber) => {
+      const log = connLog.child({ [F.connection]: session.connectionId, [F.slot]: slot });
       const mux = new Multiplexer(conn.transport, {
         role: 'proxy',
         local,
@@ -117,7 +134,6 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
         logger: log,
         heartbeatIntervalMs: config.heartbeat.intervalMs,
       });
-      live.add(mux);
       const reauth = new ProxyReauth({
         channel: mux,
         version: session.version,
@@ -129,100 +145,163 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
         logger: log,
       });
       reauths.add(reauth);
+      /** Set when the connection was handed to its slot for replacement: this chain no longer owns it. */
+      let retired = false;
+      let drainSub: Subscription | null = null;
+      const served: ServedConnection = {
+        id: session.connectionId,
+        slot,
+        mux,
+        closed$: mux.closed$,
+        get usable() {
+          return !mux.isClosed && !mux.isDraining;
+        },
+        drain(reason: string) {
+          if (mux.isClosed || drainSub !== null) return;
+          log.info({ [F.reason]: reason, [F.inFlight]: mux.activeStreams }, 'draining tunnel connection (no new requests; in-flight requests finish)');
+          mux.goAway(ErrorCode.NO_ERROR, reason);
+          publish();
+          drainSub = interval(DRAIN_POLL_MS)
+            .pipe(
+              filter(() => mux.isClosed || mux.activeStreams === 0),
+              take(1),
+            )
+            .subscribe(() => mux.close(CloseCode.GOING_AWAY, 'connection replaced'));
+        },
+        close() {
+          mux.close(CloseCode.GOING_AWAY, 'proxy stopping');
+        },
+      };
+      connections.add(served);
       mux.onStream(({ stream, head }) => {
-        const p = serveStream(stream, head, { dispatcher, tunnelId: config.tunnelId, audit: trail, logger: componentLogger(deps.logger, 'dispatch') }).catch(
-          (err: unknown) => {
-            log.error({ [F.err]: describeError(err) }, 'unexpected error serving a stream');
-            stream.resetWith(ErrorCode.INTERNAL_ERROR, 'internal proxy error');
-          },
-        );
+        const p = serveStream(stream, head, { dispatcher, tunnelId: config.tunnelId, audit: trail, logger: dispatchLog }).catch((err: unknown) => {
+          log.error({ [F.err]: describeError(err) }, 'unexpected error serving a stream');
+          stream.resetWith(ErrorCode.INTERNAL_ERROR, 'internal proxy error');
+        });
         inFlight.add(p);
         void p.finally(() => inFlight.delete(p));
       });
-      const closedSub = mux.closed$.subscribe((info) => {
-        live.delete(mux);
+      const release = (): void => {
+        connections.delete(served);
         reauths.delete(reauth);
         reauth.dispose();
-        log.info({ [F.code]: closeCodeName(info.code), [F.reason]: info.reason, byProxy: info.local }, 'tunnel connection closed');
+        drainSub?.unsubscribe();
+        publish();
+      };
+      // Not torn down with this chain once retired: the retired connection still needs its cleanup.
+      const closedSub = mux.closed$.subscribe((info) => {
+        release();
+        const fields = { [F.code]: closeCodeName(info.code), [F.reason]: info.reason, byProxy: info.local };
+        if (retired) {
+          log.info(fields, 'replaced tunnel connection closed');
+          return;
+        }
+        log.info(fields, 'tunnel connection closed');
         subscriber.error(
           info.code === CloseCode.AUTH_FAILED && !info.local
             ? new AuthRevokedError(info.code, info.reason)
-            : Object.assign(new ConnectionClosedError(info.code, info.reason), { permanent: PERMANENT_CLOSE_CODES.has(info.code) }),
+            : Object.assign(new ConnectionClosedError(info.code, info.reason), { permanent: PERMANENT_CLOSE_CODES.has(info.code), local: info.local }),
         );
       });
-      attempt = 1;
+      // Replacement triggers: the gateway drains this connection, or it reached its maximum age.
+      const ageMs = config.maxConnectionAgeMs > 0 ? Math.floor(config.maxConnectionAgeMs * (0.9 + 0.1 * random())) : 0;
+      const retire$ = merge(
+        mux.goAway$.pipe(
+          map((g) => ({ reason: `gateway sent GOAWAY (${errorCodeName(g.code)}${g.reason ? `: ${g.reason}` : ''})`, gatewayShutdown: g.code === ErrorCode.SHUTDOWN })),
+        ),
+        ageMs > 0 ? timer(ageMs).pipe(map(() => ({ reason: `connection reached its maximum age (${ageMs} ms)`, gatewayShutdown: false }))) : [],
+      ).pipe(
+        filter(() => !closing && !mux.isClosed),
+        take(1),
+      );
+      const retireSub = retire$.subscribe(({ reason, gatewayShutdown }) => {
+        retired = true;
+        subscriber.next({ type: 'retire', connection: served, reason, gatewayShutdown });
+      });
       log.info({ [F.url]: config.url, version: session.version }, 'tunnel connected and authenticated');
-      subscriber.next({ state: 'connected', connectionId: session.connectionId });
+      subscriber.next({ type: 'connected', connection: served });
+      // The proxy began draining while this connection was being authenticated.
+      if (closing) mux.goAway(ErrorCode.SHUTDOWN, 'proxy shutting down');
       // The file changed while this connection was being authenticated with the previous secret.
       if (secretId(secret) !== secretId(secrets.current())) reauth.request(REAUTH_TIMEOUT_MS);
       return () => {
+        retireSub.unsubscribe();
+        if (retired) return;
         closedSub.unsubscribe();
-        reauths.delete(reauth);
-        reauth.dispose();
-        live.delete(mux);
+        release();
         mux.close(CloseCode.GOING_AWAY, 'proxy stopping');
       };
     });
 
-  const session$ = defer(() => {
-    status.next({ state: 'connecting', attempt });
-    return dial(
-      { url: config.url, caFile: config.caFile, pins: config.pins, maxPayload: 256 * 1024 + local.maxFrameSize + local.maxHeaderBytes + 4 * FRAME_HEADER_BYTES, openTimeoutMs: 15_000 },
-      ca,
+  /** One connection attempt: dial, authenticate, serve. */
+  const connect = (slot: number): Observable<LinkEvent> =>
+    defer(() =>
+      dial(
+        { url: config.url, caFile: config.caFile, pins: config.pins, maxPayload: 256 * 1024 + local.maxFrameSize + local.maxHeaderBytes + 4 * FRAME_HEADER_BYTES, openTimeoutMs: 15_000 },
+        ca,
+      ),
+    ).pipe(
+      switchMap((conn) => {
+        // The secret the proof is computed with (read at that moment, so reconnects use the current one).
+        let used = secrets.current();
+        return authenticate(conn.transport, {
+          tunnelId: config.tunnelId,
+          secret: () => (used = secrets.current()),
+          local,
+          timeoutMs: 15_000,
+          tlsExporter: conn.tlsSocket !== null ? tlsExporterBinding(conn.tlsSocket) : null,
+          requireChannelBinding: config.requireChannelBinding,
+          proxy: { id: proxyId, name: config.name, software: SOFTWARE },
+        }).pipe(map((session) => ({ conn, session, secret: used })));
+      }),
+      switchMap(({ conn, session, secret }) => serve(slot, conn, session, secret)),
     );
-  }).pipe(
-    switchMap((conn) => {
-      // The secret the proof is computed with (read at that moment, so reconnects use the current one).
-      let used = secrets.current();
-      return authenticate(conn.transport, {
-        tunnelId: config.tunnelId,
-        secret: () => (used = secrets.current()),
-        local,
-        timeoutMs: 15_000,
-        tlsExporter: conn.tlsSocket !== null ? tlsExporterBinding(conn.tlsSocket) : null,
-        requireChannelBinding: config.requireChannelBinding,
-        proxy: { id: proxyId, name: config.name, software: SOFTWARE },
-      }).pipe(map((session) => ({ conn, session, secret: used })));
-    }),
-    switchMap(({ conn, session, secret }) => serve(conn, session, secret)),
-    retry({
-      resetOnSuccess: true,
-      delay: (err: unknown, count: number) => {
-        const permanent = isPermanent(err);
-        const delayMs = permanent
-          ? permanentDelay({ permanentMinMs: DEFAULT_PERMANENT_MIN_MS, permanentMaxMs: DEFAULT_PERMANENT_MAX_MS }, random)
-          : Math.max(fullJitterDelay(count, config.reconnect, random), retryAfterMs(err));
-        const code = (err as { code?: string }).code ?? 'TUNNEL_ERROR';
-        const fields = { [F.code]: code, [F.reason]: describeError(err), attempt: count, delayMs, permanent };
-        if (permanent) connLog.error(fields, 'tunnel connection refused permanently; retrying slowly');
-        else connLog.warn(fields, 'tunnel connection lost or failed; reconnecting');
-        attempt = count + 1;
-        status.next({ state: 'waiting', attempt: count, delayMs, error: describeError(err), code, permanent });
-        // A new secret may be exactly what the permanent failure was waiting for: try it at once.
-        return permanent ? merge(timer(delayMs), secrets.changes$).pipe(take(1)) : timer(delayMs);
-      },
+
+  const slots$ = merge(
+    ...slotStates.map((_, slot) =>
+      runSlot({
+        slot,
+        connect: () => connect(slot),
+        reconnect: config.reconnect,
+        secretChanges$: secrets.changes$,
+        closing: () => closing,
+        log: connLog,
+        random,
+      }),
+    ),
+  );
+  subs.add(
+    slots$.subscribe((u) => {
+      if ('status' in u) {
+        slotStates[u.slot] = u.status;
+        lastSlot = u.slot;
+      }
+      publish();
     }),
   );
-  subs.add(session$.subscribe({ next: (s) => status.next(s) }));
+  // Retired connections outlive their chain; whatever is still open when the proxy stops is closed here.
+  subs.add(() => {
+    for (const c of [...connections]) c.close();
+  });
+  if (slotCount > 1) logger.info({ connections: slotCount }, 'keeping several tunnel connections');
 
   const ready = firstValueFrom(status.pipe(filter((s) => s.state === 'connected' || s.state === 'stopped'))).then((s) => {
     if (s.state === 'stopped') throw new Error('proxy stopped before it connected');
   });
   ready.catch(() => undefined); // callers that await it see the rejection; nobody else must crash on it
-  let closing: Promise<void> | null = null;
+  let closed: Promise<void> | null = null;
   return {
     status$: status.asObservable(),
     ready,
     reloadSecret: () => secrets.reload('SIGHUP'),
-    close(graceMs = 30_000) {
-      closing ??= (async () => {
-        logger.info({ graceMs, inFlight: inFlight.size }, 'proxy draining');
-        for (const m of live) m.goAway(ErrorCode.SHUTDOWN, 'proxy shutting down');
-        if (inFlight.size > 0) {
-          let t: NodeJS.Timeout | undefined;
-          await Promise.race([Promise.allSettled([...inFlight]), new Promise<void>((r) => (t = setTimeout(r, graceMs)))]);
-          clearTimeout(t);
-        }
+    close(graceMs = config.drainGraceMs) {
+      closed ??= (async () => {
+        closing = true;
+        logger.info({ graceMs, [F.inFlight]: inFlight.size, connections: connections.size }, 'proxy draining');
+        for (const c of connections) c.mux.goAway(ErrorCode.SHUTDOWN, 'proxy shutting down');
+        const streamsOpen = (): number => [...connections].reduce((n, c) => n + (c.mux.isClosed ? 0 : c.mux.activeStreams), 0);
+        const drained = await waitForIdle(() => inFlight.size === 0 && streamsOpen() === 0, graceMs);
+        if (!drained) logger.warn({ [F.inFlight]: Math.max(inFlight.size, streamsOpen()), graceMs }, 'drain grace period over; cutting the requests still in flight');
         subs.unsubscribe();
         status.next({ state: 'stopped' });
         status.complete();
@@ -230,7 +309,25 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
         await dispatcher.close();
         logger.info('proxy stopped');
       })();
-      return closing;
+      return closed;
     },
   };
+}
+
+/**
+ * Resolves `true` once `idle()` holds (checked every {@link DRAIN_POLL_MS}), or `false` after `graceMs`.
+ * Polled, not event-driven: "served" means the upstream call ended *and* the multiplexer sent the
+ * stream's last frame, and only the multiplexer knows the latter.
+ */
+function waitForIdle(idle: () => boolean, graceMs: number): Promise<boolean> {
+  return firstValueFrom(
+    race(
+      interval(DRAIN_POLL_MS).pipe(
+        startWith(0),
+        filter(idle),
+        map(() => true),
+      ),
+      timer(graceMs).pipe(map(() => false)),
+    ),
+  );
 }

@@ -78,7 +78,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     heartbeat: { intervalMs: 15000 },
     rotation: { graceMs: 60000 },
     log: { level: 'debug' },
-    audit: { destination: 'stdout' },
+    audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 } },
   };
   opts.gateway?.(gatewayConfig);
   const gateway = await startGateway(gatewayConfig, { logger: logs.logger, auditLogger: gatewayAudit.logger });
@@ -92,13 +92,17 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     requireChannelBinding: false,
     allowInsecure: false,
     name: 'test-proxy',
-    reconnect: { baseMs: 50, capMs: 1000 },
+    reconnect: { baseMs: 50, capMs: 1000, stableMs: 10000 },
+    // One connection by default: many tests pin "the proxy's connection"; set more where it matters.
+    connections: 1,
+    drainGraceMs: 30000,
+    maxConnectionAgeMs: 0,
     heartbeat: { intervalMs: 15000 },
     limits: { maxStreams: 1024, maxHeaderBytes: 65536 },
     flow: { streamWindow: 262144, connectionWindow: 16 * 1024 * 1024, maxFrameSize: 65536 },
     upstream: { tls: noTls, servers: {}, headersTimeoutMs: 300000, connectTimeoutMs: 5000, connectionsPerOrigin: 128, allow: [] },
     log: { level: 'debug' },
-    audit: { destination: 'stdout' },
+    audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 } },
   };
   opts.proxy?.(proxyConfig);
   const proxies: RunningProxy[] = [];

@@ -190,7 +190,7 @@ async function runCase(c: Case): Promise<Outcome> {
   cfg.url = fakeUrl;
   cfg.name = 'fuzz-proxy';
   cfg.limits.maxHeaderBytes = MAX_HEADER;
-  cfg.reconnect = { baseMs: 60_000, capMs: 60_000 }; // one connection per case
+  cfg.reconnect = { baseMs: 60_000, capMs: 60_000, stableMs: 10_000 }; // one connection per case
   cfg.upstream.allow = ['127.0.0.1/32']; // whatever a hostile gateway asks for stays on loopback
   proxy = startProxy(cfg, { logger: logs.logger, auditLogger: logs.logger, random: () => 0.5 });
   const before = reasonLogs();
