@@ -124,6 +124,12 @@ function gatewaySchema(): convict.Schema<GatewayRaw> {
         env: `${ENV_PREFIX}ROTATION_GRACE_MS`,
       },
     },
+    drainGraceMs: {
+      doc: 'On SIGTERM: after GOAWAY ("reconnect soon") to every proxy, how long in-flight requests may take to finish before the gateway closes.',
+      format: 'mcp-tunnel-nat',
+      default: 30000,
+      env: `${ENV_PREFIX}DRAIN_GRACE_MS`,
+    },
     log: logSchema(),
     audit: auditSchema(),
   };
@@ -189,6 +195,7 @@ export function loadGatewayConfig(opts: LoadOptions = {}): GatewayConfig {
     flow: { ...raw.flow },
     heartbeat: { ...raw.heartbeat },
     rotation: { ...raw.rotation },
+    drainGraceMs: raw.drainGraceMs,
     log: { ...raw.log },
     audit: resolveAudit(raw.audit),
   };

@@ -69,6 +69,8 @@ export interface GatewayConfig {
   };
   flow: FlowConfig;
   heartbeat: { intervalMs: number };
+  /** SIGTERM grace for in-flight requests (the loader always sets it; default 30 s). */
+  drainGraceMs?: number;
   /** Hot secret rotation (docs/operations.md "Rotating a tunnel secret"). */
   rotation: {
     /** Time a connection whose secret was removed has to re-authenticate in-band before it is drained. */

@@ -168,7 +168,7 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
       // After the log line, so that operators see the reload before its consequences.
       rotation.recheck();
     },
-    close(graceMs = 30_000) {
+    close(graceMs = config.drainGraceMs ?? 30_000) {
       closing ??= (async () => {
         logger.info({ graceMs, inFlight: inFlight.size }, 'gateway shutting down');
         server.close();

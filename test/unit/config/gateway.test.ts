@@ -34,6 +34,7 @@ const DEFAULTS: GatewayConfig = {
   flow: { streamWindow: 262144, connectionWindow: 16777216, maxFrameSize: 65536 },
   heartbeat: { intervalMs: 15000 },
   rotation: { graceMs: 60000 },
+  drainGraceMs: 30000,
   log: { level: 'info' },
   audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 } },
 };
@@ -447,6 +448,7 @@ describe('describeGatewaySchema', () => {
         'flow.maxFrameSize',
         'heartbeat.intervalMs',
         'rotation.graceMs',
+        'drainGraceMs',
         'log.level',
         'audit.destination',
         'audit.hmacKeyFile',
