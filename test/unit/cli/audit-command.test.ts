@@ -44,7 +44,8 @@ describe('mcp-tunnel audit verify', () => {
   });
 
   it('verifies checkpoints with --hmac-key-file and --public-key', async () => {
-    const key = randomBytes(32);
+    // Key files hold text (e.g. `openssl rand -base64 48`); raw random bytes could end in whitespace, which is trimmed.
+    const key = Buffer.from(randomBytes(32).toString('base64url'));
     const keyFile = path.join(dir, 'audit.key');
     fs.writeFileSync(keyFile, Buffer.concat([key, Buffer.from('\n')]));
     const file = writeTrail('audit.log', 2, new AuditChain({ signer: hmacSigner(key), every: 0 }));
