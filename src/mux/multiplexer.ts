@@ -147,6 +147,14 @@ export class Multiplexer implements StreamHost {
     return this.goAwaySent || this.remoteGoAway !== null;
   }
 
+  /**
+   * True once the peer has certainly read our GOAWAY (it answered the PING sent after it): every
+   * stream it opened before that has arrived, so "no active streams" now means "drained".
+   */
+  get goAwayAcknowledged(): boolean {
+    return this.goAwaySeen;
+  }
+
   /** Whether {@link openStream} would succeed now. */
   get canOpenStream(): boolean {
     return !this.isClosed && !this.isDraining && this.streams.size < this.opts.remote.maxStreams;

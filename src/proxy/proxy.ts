@@ -163,7 +163,8 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
           publish();
           drainSub = interval(DRAIN_POLL_MS)
             .pipe(
-              filter(() => mux.isClosed || mux.activeStreams === 0),
+              // The fence: only once the gateway has read our GOAWAY can "no streams" mean drained.
+              filter(() => mux.isClosed || (mux.goAwayAcknowledged && mux.activeStreams === 0)),
               take(1),
             )
             .subscribe(() => mux.close(CloseCode.GOING_AWAY, 'connection replaced'));
@@ -300,7 +301,10 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
         logger.info({ graceMs, [F.inFlight]: inFlight.size, connections: connections.size }, 'proxy draining');
         for (const c of connections) c.mux.goAway(ErrorCode.SHUTDOWN, 'proxy shutting down');
         const streamsOpen = (): number => [...connections].reduce((n, c) => n + (c.mux.isClosed ? 0 : c.mux.activeStreams), 0);
-        const drained = await waitForIdle(() => inFlight.size === 0 && streamsOpen() === 0, graceMs);
+        // Idle only once the gateway has read every GOAWAY: a request it sent just before would
+        // otherwise arrive after we closed, and fail with 502 instead of being served.
+        const fenced = (): boolean => [...connections].every((c) => c.mux.isClosed || c.mux.goAwayAcknowledged);
+        const drained = await waitForIdle(() => fenced() && inFlight.size === 0 && streamsOpen() === 0, graceMs);
         if (!drained) logger.warn({ [F.inFlight]: Math.max(inFlight.size, streamsOpen()), graceMs }, 'drain grace period over; cutting the requests still in flight');
         subs.unsubscribe();
         status.next({ state: 'stopped' });
