@@ -40,6 +40,27 @@ export function heartbeatSchema(): convict.Schema<{ intervalMs: number }> {
   };
 }
 
+/** Stream and head limits shared by gateway and proxy (one env var each: the same meaning on both). */
+export function streamLimitSchema(maxStreamsDoc: string): {
+  maxStreams: convict.SchemaObj<number>;
+  maxHeaderBytes: convict.SchemaObj<number>;
+} {
+  return {
+    maxStreams: {
+      doc: maxStreamsDoc,
+      format: 'mcp-tunnel-positive-int',
+      default: 1024,
+      env: `${ENV_PREFIX}MAX_STREAMS`,
+    },
+    maxHeaderBytes: {
+      doc: 'Largest HEADERS / CONTROL frame payload accepted, in bytes.',
+      format: 'mcp-tunnel-positive-int',
+      default: 65536,
+      env: `${ENV_PREFIX}MAX_HEADER_BYTES`,
+    },
+  };
+}
+
 export function logSchema(): convict.Schema<{ level: string }> {
   return {
     level: {

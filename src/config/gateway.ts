@@ -2,7 +2,7 @@ import type convict from 'convict';
 import type { GatewayConfig } from './types';
 import { ENV_PREFIX } from './constants';
 import { ConfigError } from './errors';
-import { auditSchema, flowSchema, heartbeatSchema, logSchema, resolveAudit } from './common';
+import { auditSchema, flowSchema, heartbeatSchema, logSchema, resolveAudit, streamLimitSchema } from './common';
 import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow, type LoadOptions } from './loader';
 
 /** What convict holds before the loader turns it into a GatewayConfig (`tls` is always an object). */
@@ -14,6 +14,7 @@ interface GatewayRaw extends Omit<GatewayConfig, 'tls'> {
 export const ALL_SERVERS = '*';
 
 function gatewaySchema(): convict.Schema<GatewayRaw> {
+  const streamLimits = streamLimitSchema('Concurrent streams opened on one tunnel connection (the proxy may ask for fewer).');
   return {
     listen: {
       host: {
@@ -83,18 +84,8 @@ function gatewaySchema(): convict.Schema<GatewayRaw> {
         default: 5000,
         env: `${ENV_PREFIX}HANDSHAKE_TIMEOUT_MS`,
       },
-      maxStreamsPerConnection: {
-        doc: 'Concurrent streams opened on one tunnel connection (the proxy may ask for fewer).',
-        format: 'mcp-tunnel-positive-int',
-        default: 1024,
-        env: `${ENV_PREFIX}MAX_STREAMS`,
-      },
-      maxHeaderBytes: {
-        doc: 'Largest HEADERS / CONTROL frame payload accepted, in bytes.',
-        format: 'mcp-tunnel-positive-int',
-        default: 65536,
-        env: `${ENV_PREFIX}MAX_HEADER_BYTES`,
-      },
+      maxStreamsPerConnection: streamLimits.maxStreams,
+      maxHeaderBytes: streamLimits.maxHeaderBytes,
       maxUnauthenticatedPerAddress: {
         doc: 'Tunnel connections one source address may hold before they authenticate; more get HTTP 429 at the upgrade.',
         format: 'mcp-tunnel-positive-int',

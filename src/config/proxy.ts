@@ -5,7 +5,7 @@ import type convict from 'convict';
 import type { ProxyConfig, UpstreamTlsConfig } from './types';
 import { ENV_PREFIX, NAME_PATTERN } from './constants';
 import { ConfigError } from './errors';
-import { auditSchema, flowSchema, heartbeatSchema, logSchema, resolveAudit } from './common';
+import { auditSchema, flowSchema, heartbeatSchema, logSchema, resolveAudit, streamLimitSchema } from './common';
 import { isValidName, normalizePin, secretProblem } from './formats';
 import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow, type LoadOptions } from './loader';
 
@@ -123,18 +123,7 @@ function proxySchema(): convict.Schema<ProxyRaw> {
     },
     heartbeat: heartbeatSchema(),
     limits: {
-      maxStreams: {
-        doc: 'Concurrent streams this proxy accepts on its tunnel connection.',
-        format: 'mcp-tunnel-positive-int',
-        default: 1024,
-        env: `${ENV_PREFIX}MAX_STREAMS`,
-      },
-      maxHeaderBytes: {
-        doc: 'Largest HEADERS / CONTROL frame payload accepted, in bytes.',
-        format: 'mcp-tunnel-positive-int',
-        default: 65536,
-        env: `${ENV_PREFIX}MAX_HEADER_BYTES`,
-      },
+      ...streamLimitSchema('Concurrent streams this proxy accepts on each tunnel connection.'),
     },
     flow: flowSchema(),
     upstream: {

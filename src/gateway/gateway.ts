@@ -6,7 +6,7 @@ import { AuditTrail, auditSink } from '../audit';
 import type { GatewayConfig } from '../config/types';
 import { describeError } from '../errors';
 import { F, componentLogger, type Logger } from '../log';
-import { ErrorCode, type PeerSettings } from '../protocol';
+import { ErrorCode, receiveSettings, type PeerSettings } from '../protocol';
 import { ClientAuthenticator } from './clients';
 import { answerPreflight } from './cors';
 import { forwardMcpRequest, type ForwardState } from './forward';
@@ -38,13 +38,7 @@ export interface GatewayDeps {
 }
 
 function localSettings(c: GatewayConfig): PeerSettings {
-  return {
-    maxFrameSize: c.flow.maxFrameSize,
-    streamWindow: c.flow.streamWindow,
-    connectionWindow: c.flow.connectionWindow,
-    maxStreams: c.limits.maxStreamsPerConnection,
-    maxHeaderBytes: c.limits.maxHeaderBytes,
-  };
+  return receiveSettings(c.flow, { maxStreams: c.limits.maxStreamsPerConnection, maxHeaderBytes: c.limits.maxHeaderBytes });
 }
 
 function forwardState(c: GatewayConfig): ForwardState {

@@ -19,6 +19,20 @@ export interface PeerSettings {
 
 export type HeaderList = Array<[string, string]>;
 
+/** Our receive settings from configuration (the same shape on gateway and proxy). */
+export function receiveSettings(
+  flow: { maxFrameSize: number; streamWindow: number; connectionWindow: number },
+  limits: { maxStreams: number; maxHeaderBytes: number },
+): PeerSettings {
+  return {
+    maxFrameSize: flow.maxFrameSize,
+    streamWindow: flow.streamWindow,
+    connectionWindow: flow.connectionWindow,
+    maxStreams: limits.maxStreams,
+    maxHeaderBytes: limits.maxHeaderBytes,
+  };
+}
+
 /**
  * Channel binding a gateway announces in `hello.binding` (docs/protocol.md §3): `tls-exporter` when
  * it terminates TLS itself (the proof covers RFC 9266's exporter value), `none` otherwise.

@@ -7,7 +7,7 @@ import { createUpstreamDispatcher, type UpstreamDispatcher } from '../dispatch';
 import { describeError } from '../errors';
 import { F, componentLogger, type Logger } from '../log';
 import { ConnectionClosedError, Multiplexer } from '../mux';
-import { CloseCode, ErrorCode, FRAME_HEADER_BYTES, PERMANENT_CLOSE_CODES, closeCodeName, errorCodeName, type PeerSettings } from '../protocol';
+import { CloseCode, ErrorCode, FRAME_HEADER_BYTES, PERMANENT_CLOSE_CODES, closeCodeName, errorCodeName, receiveSettings, type PeerSettings } from '../protocol';
 import { ProxyReauth, authenticate, secretId, tlsExporterBinding, type AuthenticatedSession } from '../session';
 import { SOFTWARE } from '../version';
 import { AuthRevokedError } from './errors';
@@ -57,13 +57,7 @@ export interface ProxyDeps {
 }
 
 function localSettings(c: ProxyConfig): PeerSettings {
-  return {
-    maxFrameSize: c.flow.maxFrameSize,
-    streamWindow: c.flow.streamWindow,
-    connectionWindow: c.flow.connectionWindow,
-    maxStreams: c.limits.maxStreams,
-    maxHeaderBytes: c.limits.maxHeaderBytes,
-  };
+  return receiveSettings(c.flow, c.limits);
 }
 
 /**
