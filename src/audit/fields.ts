@@ -32,6 +32,8 @@ export const AUDIT = {
   bytesIn: 'bytesIn',
   bytesOut: 'bytesOut',
   durationMs: F.durationMs,
+  /** Gateway: the request policy's decision and the rule that decided it (`{decision, rule}`), or null when no policy applied. */
+  policy: 'policy',
   /** Proxy: the egress allowlist's decision when it refused the target (`denied: no rule matches …`), else null. */
   egress: 'egress',
 } as const;

@@ -53,6 +53,7 @@ export {
   type AuditStaticFields,
   type GatewayAuditRecord,
   type GatewayAuditStart,
+  type AuditPolicyDecision,
   type ProxyAuditRecord,
   type ProxyAuditStart,
 } from './records';

@@ -44,6 +44,18 @@ export interface GatewayAuditRecord extends AuditResultFields {
   tool: string | null;
   /** `Mcp-Session-Id`, first 64 characters; an identifier, not a credential, in MCP. */
   sessionId: string | null;
+  /**
+   * The request policy's decision (docs/policy.md) and the rule that decided it; null when no
+   * policy rule applied to the request.
+   */
+  policy: AuditPolicyDecision | null;
+}
+
+/** A policy decision as recorded: `filtered` = a `tools/list` whose result was filtered. */
+export interface AuditPolicyDecision {
+  decision: 'allow' | 'deny' | 'filtered';
+  /** Rule name (with the pattern that decided, for tool rules), or `session-binding` / `header-check`. */
+  rule: string | null;
 }
 
 /** One upstream call made by the proxy on behalf of a tunnelled request. */
@@ -70,7 +82,7 @@ export type GatewayAuditStart = Pick<
   GatewayAuditRecord,
   'rid' | 'client' | 'server' | 'tunnel' | 'httpMethod' | 'path'
 > &
-  Partial<Pick<GatewayAuditRecord, 'conn' | 'mcpMethod' | 'jsonrpcId' | 'tool' | 'sessionId'>>;
+  Partial<Pick<GatewayAuditRecord, 'conn' | 'mcpMethod' | 'jsonrpcId' | 'tool' | 'sessionId' | 'policy'>>;
 
 /** What the proxy knows when an upstream call starts. */
 export type ProxyAuditStart = Omit<AuditStaticFields<ProxyAuditRecord>, 'egress'> & Partial<Pick<ProxyAuditRecord, 'egress'>>;
@@ -92,6 +104,7 @@ export const GATEWAY_RECORD_FIELDS = [
   AUDIT.jsonrpcId,
   AUDIT.tool,
   AUDIT.sessionId,
+  AUDIT.policy,
   AUDIT.bytesIn,
   AUDIT.bytesOut,
   AUDIT.durationMs,

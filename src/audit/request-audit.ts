@@ -67,6 +67,7 @@ export class RequestAudit<R extends AuditRecord> {
       jsonrpcId: start.jsonrpcId ?? null,
       tool: start.tool ?? null,
       sessionId: start.sessionId ?? null,
+      policy: start.policy ?? null,
       ...initialResult(),
     };
     return new RequestAudit(record, options);

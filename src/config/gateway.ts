@@ -1,14 +1,21 @@
 import type convict from 'convict';
-import type { GatewayConfig } from './types';
+import * as fs from 'node:fs';
+import { JWT_ALGORITHMS, type GatewayConfig, type JwtAuthConfig } from './types';
 import { ENV_PREFIX } from './constants';
 import { ConfigError } from './errors';
 import { auditSchema, flowSchema, heartbeatSchema, logSchema, resolveAudit, streamLimitSchema } from './common';
+import { POLICY_ANY, resolvePolicyRules } from './policy';
 import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow, type LoadOptions } from './loader';
 
 /** What convict holds before the loader turns it into a GatewayConfig (`tls` is always an object). */
-interface GatewayRaw extends Omit<GatewayConfig, 'tls'> {
+interface GatewayRaw extends Omit<GatewayConfig, 'tls' | 'policy' | 'auth'> {
   tls: { cert: string | null; key: string | null };
+  auth: { resource: string | null; jwt: RawJwt | null };
+  policy: { rules: Array<Record<string, unknown>>; inspectLimitBytes: number };
 }
+
+/** `auth.jwt` as validated by its format (optional keys not yet defaulted). */
+type RawJwt = Partial<Omit<JwtAuthConfig, 'audience'>> & Pick<JwtAuthConfig, 'issuer'> & { audience: string | string[] };
 
 /** `"*"` in a client's `servers` grants every declared server. */
 export const ALL_SERVERS = '*';
@@ -59,11 +66,25 @@ function gatewaySchema(): convict.Schema<GatewayRaw> {
       env: `${ENV_PREFIX}SERVERS`,
     },
     clients: {
-      doc: 'MCP clients, as a JSON array of {"name", "apiKey", "servers"}; servers lists server names, or "*" for all.',
+      doc: 'MCP clients, as a JSON array of {"name", "apiKeySha256" (hex SHA-256 of the key; recommended) or "apiKey" (plain; development only), "servers"}; servers lists server names, or "*" for all.',
       format: 'mcp-tunnel-clients',
       default: [],
       env: `${ENV_PREFIX}CLIENTS`,
       sensitive: true,
+    },
+    auth: {
+      resource: {
+        doc: 'Public base URL of the gateway (e.g. https://gw.example.com) named in OAuth protected resource metadata and WWW-Authenticate. Unset: derived from the request (Host header, and https when the gateway terminates TLS).',
+        format: 'mcp-tunnel-optional-url',
+        default: null,
+        env: `${ENV_PREFIX}AUTH_RESOURCE`,
+      },
+      jwt: {
+        doc: 'OAuth 2.1 bearer JWTs, as a JSON object {"issuer", "audience", "jwksUrl" | "jwksFile", "clockSkewSec", "algorithms", "clientClaim", "scopeClaim", "jwksCacheSec", "jwksRefetchSec", "servers": [{"scope" | "claim", "value"}, "servers"]}; unset: API keys only. See docs/policy.md.',
+        format: 'mcp-tunnel-jwt',
+        default: null,
+        env: `${ENV_PREFIX}AUTH_JWT`,
+      },
     },
     limits: {
       maxRequestBodyBytes: {
@@ -123,6 +144,20 @@ function gatewaySchema(): convict.Schema<GatewayRaw> {
     },
     log: logSchema(),
     audit: auditSchema(),
+    policy: {
+      rules: {
+        doc: 'Request policy rules (docs/policy.md), as a JSON array of {"name", "match": {"client"|"scope"}, "servers", "tools": {"allow", "deny"}, "rateLimit": {"ratePerSec", "burst"}, "maxConcurrent"}.',
+        format: 'mcp-tunnel-policy-rules',
+        default: [],
+        env: `${ENV_PREFIX}POLICY_RULES`,
+      },
+      inspectLimitBytes: {
+        doc: 'When a tool rule applies, the request body is read (up to this many bytes) and checked before it is forwarded; a larger body gets 413.',
+        format: 'mcp-tunnel-positive-int',
+        default: 64 * 1024,
+        env: `${ENV_PREFIX}POLICY_INSPECT_LIMIT_BYTES`,
+      },
+    },
   };
 }
 
@@ -140,6 +175,50 @@ function resolveTls(raw: GatewayRaw['tls']): GatewayConfig['tls'] {
   return { cert: raw.cert, key: raw.key };
 }
 
+/** Defaults and checks of `auth.jwt` that need the file system or the server list. */
+function resolveJwt(raw: RawJwt | null, allServers: readonly string[]): JwtAuthConfig | null {
+  if (raw === null) return null;
+  if (raw.jwksFile) checkJwksFile(raw.jwksFile);
+  const serverNames = new Set(allServers);
+  const rules = (raw.servers ?? []).map((rule, i) => {
+    rule.servers.forEach((name, j) => {
+      if (name !== ALL_SERVERS && !serverNames.has(name)) {
+        throw new ConfigError({ key: `auth.jwt.servers[${i}].servers[${j}]`, problem: 'names no declared server', value: name });
+      }
+    });
+    const servers = rule.servers.includes(ALL_SERVERS) ? [...allServers] : [...new Set(rule.servers)];
+    return rule.scope !== undefined ? { scope: rule.scope, servers } : { claim: rule.claim, value: rule.value, servers };
+  });
+  return {
+    issuer: raw.issuer,
+    audience: typeof raw.audience === 'string' ? [raw.audience] : [...raw.audience],
+    jwksUrl: raw.jwksUrl ?? null,
+    jwksFile: raw.jwksFile ?? null,
+    clockSkewSec: raw.clockSkewSec ?? 60,
+    algorithms: raw.algorithms ? [...new Set(raw.algorithms)] : [...JWT_ALGORITHMS],
+    clientClaim: raw.clientClaim ?? 'sub',
+    scopeClaim: raw.scopeClaim ?? 'scope',
+    jwksCacheSec: raw.jwksCacheSec ?? 600,
+    jwksRefetchSec: raw.jwksRefetchSec ?? 30,
+    servers: rules,
+  };
+}
+
+/** A JWKS file must be readable JSON with a non-empty `keys` array (each key is checked when used). */
+function checkJwksFile(file: string): void {
+  checkReadableFile('auth.jwt.jwksFile', file);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    throw new ConfigError({ key: 'auth.jwt.jwksFile', problem: 'is not valid JSON', value: file });
+  }
+  const keys = typeof parsed === 'object' && parsed !== null ? (parsed as { keys?: unknown }).keys : undefined;
+  if (!Array.isArray(keys) || keys.length === 0) {
+    throw new ConfigError({ key: 'auth.jwt.jwksFile', problem: 'must hold a JWK set: {"keys": [ ... ]} with at least one key', value: file });
+  }
+}
+
 /** References between the arrays; the shape of each array was checked by its format. */
 function checkReferences(raw: GatewayRaw): void {
   const tunnelIds = new Set(raw.tunnels.map((t) => t.id));
@@ -153,6 +232,14 @@ function checkReferences(raw: GatewayRaw): void {
     client.servers.forEach((name, j) => {
       if (name !== ALL_SERVERS && !serverNames.has(name)) {
         throw new ConfigError({ key: `clients[${i}].servers[${j}]`, problem: 'names no declared server', value: name });
+      }
+    });
+  });
+  raw.policy.rules.forEach((rule, i) => {
+    const servers: unknown[] = Array.isArray(rule.servers) ? rule.servers : [];
+    servers.forEach((name, j) => {
+      if (name !== POLICY_ANY && !serverNames.has(name as string)) {
+        throw new ConfigError({ key: `policy.rules[${i}].servers[${j}]`, problem: 'names no declared server', value: name });
       }
     });
   });
@@ -179,9 +266,10 @@ export function loadGatewayConfig(opts: LoadOptions = {}): GatewayConfig {
     servers: raw.servers.map((s) => ({ name: s.name, tunnel: s.tunnel, url: s.url })),
     clients: raw.clients.map((c) => ({
       name: c.name,
-      apiKey: c.apiKey,
+      ...(c.apiKey !== undefined ? { apiKey: c.apiKey } : { apiKeySha256: (c.apiKeySha256 ?? '').toLowerCase() }),
       servers: c.servers.includes(ALL_SERVERS) ? allServers : [...new Set(c.servers)],
     })),
+    auth: { resource: raw.auth.resource === null ? null : raw.auth.resource.replace(/\/+$/, ''), jwt: resolveJwt(raw.auth.jwt, allServers) },
     limits: { ...raw.limits },
     flow: { ...raw.flow },
     heartbeat: { ...raw.heartbeat },
@@ -189,5 +277,6 @@ export function loadGatewayConfig(opts: LoadOptions = {}): GatewayConfig {
     drainGraceMs: raw.drainGraceMs,
     log: { ...raw.log },
     audit: resolveAudit(raw.audit),
+    policy: { rules: resolvePolicyRules(raw.policy.rules), inspectLimitBytes: raw.policy.inspectLimitBytes },
   };
 }

@@ -3,6 +3,10 @@
  * this folder produce exactly these shapes; components never read env vars or files themselves.
  */
 
+import type { PolicyConfig } from './policy';
+
+export type { PolicyConfig, PolicyRuleConfig, PolicyMatch } from './policy';
+
 /** TLS material for calling an upstream MCP server (file paths, read at start-up). */
 export interface UpstreamTlsConfig {
   /** PEM client certificate for mTLS. */
@@ -42,13 +46,68 @@ export interface AuditConfig {
   };
 }
 
+/** JWT signature algorithms the gateway verifies (asymmetric only: never `none` or HS*). */
+export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+
+/** Which servers a JWT-authenticated client may call: a rule matches on a scope, or a claim value. */
+export interface JwtServerRule {
+  /** Matches when the token's scopes include this scope. */
+  scope?: string;
+  /** Matches when this claim equals `value` (or, for an array claim, contains it). */
+  claim?: string;
+  value?: string | number | boolean;
+  /** Server names granted (the loader expands `"*"` to every declared server). */
+  servers: string[];
+}
+
+/** OAuth 2.1 bearer JWT verification (docs/policy.md "Client authentication"). */
+export interface JwtAuthConfig {
+  /** Expected `iss`, compared exactly. */
+  issuer: string;
+  /** Accepted `aud` values; a token must name at least one. */
+  audience: string[];
+  /** JWKS URL (https, or http on loopback); exactly one of jwksUrl and jwksFile is set. */
+  jwksUrl: string | null;
+  /** JWKS file (absolute once loaded). */
+  jwksFile: string | null;
+  /** Tolerance for `exp`, `nbf`, `iat`, in seconds. */
+  clockSkewSec: number;
+  algorithms: JwtAlgorithm[];
+  /** Claim that names the client (its identity name). */
+  clientClaim: string;
+  /** Claim that holds the scopes: a space-separated string or an array of strings. */
+  scopeClaim: string;
+  /** How long a fetched JWKS is used before it is fetched again. */
+  jwksCacheSec: number;
+  /** Least time between two fetches caused by a token with an unknown `kid`. */
+  jwksRefetchSec: number;
+  servers: JwtServerRule[];
+}
+
+export interface GatewayAuthConfig {
+  /**
+   * Public base URL of the gateway (e.g. `https://gw.example.com`) for protected resource metadata
+   * and `WWW-Authenticate`; null = derived from the request's Host.
+   */
+  resource: string | null;
+  /** Null = no JWTs (API keys only). */
+  jwt: JwtAuthConfig | null;
+}
+
 export interface GatewayConfig {
   listen: { host: string; port: number };
   /** Paths to PEM files; null = plain HTTP/ws (loopback, or behind a TLS-terminating load balancer). */
   tls: { cert: string; key: string } | null;
   tunnels: Array<{ id: string; secrets: string[] }>;
   servers: Array<{ name: string; tunnel: string; url: string }>;
-  clients: Array<{ name: string; apiKey: string; servers: string[] }>;
+  /**
+   * MCP clients with API keys. Each has exactly one of `apiKey` (plain, development only) and
+   * `apiKeySha256` (lower-case hex SHA-256 of the key); configs built in code may use either.
+   */
+  clients: Array<{ name: string; apiKey?: string; apiKeySha256?: string; servers: string[] }>;
+  /** Client authentication besides API keys (the loader always sets it; default: API keys only). */
+  auth?: GatewayAuthConfig;
   limits: {
     /** Largest request body forwarded; larger ones get 413. */
     maxRequestBodyBytes: number;
@@ -78,6 +137,8 @@ export interface GatewayConfig {
   };
   log: { level: string };
   audit: AuditConfig;
+  /** Request policy (docs/policy.md); the loader always sets it; configs built in code may leave it out (no rules). */
+  policy?: PolicyConfig;
 }
 
 export interface ProxyConfig {

@@ -7,13 +7,14 @@ import { fromNodeRawHeaders, getHeader, requestHeadersForUpstream, responseHeade
 import { F, type Logger } from '../log';
 import { ConnectionClosedError, StreamResetError, type MuxStream } from '../mux';
 import { ErrorCode, type ResponseHead } from '../protocol';
-import { clientMayUse, type ClientAuthenticator } from './clients';
+import type { ClientAuthenticator, ClientIdentity } from './auth';
 import { GatewayError } from './errors';
 import { sendError } from './http-errors';
 import { gatewayPathFor, upstreamUrl } from './routes';
 import { SseEndpointRewriter } from './sse-endpoint';
 import type { TunnelConnection, TunnelRegistry } from './tunnels';
 import { applyCors, withGatewayCors } from './cors';
+import { ToolsFilterError, admitRequest, sendFilteredResponse, subjectKey, toolsSseFilter, type CompiledPolicy, type PolicyRuntime } from './policy';
 
 /** What the forwarder reads per request; replaced as a whole when the configuration reloads. */
 export interface ForwardState {
@@ -21,6 +22,8 @@ export interface ForwardState {
   servers: ReadonlyMap<string, { name: string; tunnel: string; url: string }>;
   maxRequestBodyBytes: number;
   connectWaitMs: number;
+  /** Request policy of this configuration generation (docs/policy.md). */
+  policy: CompiledPolicy;
 }
 
 export interface ForwardDeps {
@@ -28,6 +31,8 @@ export interface ForwardDeps {
   registry: TunnelRegistry;
   logger: Logger;
   audit: AuditTrail;
+  /** Policy state kept across reloads: rate buckets, in-flight counts, session owners. */
+  policy: PolicyRuntime;
 }
 
 /** Maps a stream failure that happened before any response head to the client's HTTP answer. */
@@ -51,6 +56,7 @@ function streamFailure(err: unknown, server: string): GatewayError {
         return new GatewayError('TUNNEL_STREAM_RESET', 502, `request to server "${server}" failed in the tunnel: ${why}`);
     }
   }
+  if (err instanceof ToolsFilterError) return new GatewayError(err.code, 502, `server "${server}": ${err.message}`);
   if (err instanceof ConnectionClosedError) {
     return new GatewayError('TUNNEL_CONNECTION_LOST', 502, `tunnel connection for server "${server}" was lost: ${err.message}`);
   }
@@ -98,28 +104,36 @@ export async function forwardMcpRequest(
     log().info({ [F.code]: err.code, [F.status]: err.status, [F.reason]: err.message }, 'request rejected');
     const extra: Record<string, string> = {};
     if (err.retryAfter !== null) extra['retry-after'] = String(err.retryAfter);
-    if (err.status === 401) extra['www-authenticate'] = 'Bearer realm="mcp-tunnel"';
+    if (err.status === 401 || err.code === 'TUNNEL_INSUFFICIENT_SCOPE') extra['www-authenticate'] = state.clients.challenge(err, req, serverName);
     sendError(res, err.status, err, { server: serverName, rid }, extra);
     audit.finish();
     req.resume(); // discard an unread body so the connection can be reused
   };
   applyCors(req, res);
 
-  const client = state.clients.authenticate(req.headers.authorization);
-  if (!client) return reject(new GatewayError('TUNNEL_UNAUTHENTICATED', 401, 'missing or invalid API key (send Authorization: Bearer <key>)'));
+  let client: ClientIdentity;
+  try {
+    client = await state.clients.authenticate(req.headers.authorization);
+  } catch (err) {
+    return reject(err instanceof GatewayError ? err : new GatewayError('TUNNEL_INTERNAL', 500, describeError(err)));
+  }
   audit.annotate({ client: client.name });
   const server = state.servers.get(serverName);
   if (!server) return reject(new GatewayError('TUNNEL_UNKNOWN_SERVER', 404, `unknown server "${serverName}"`));
   audit.annotate({ tunnel: server.tunnel });
-  if (!clientMayUse(client, serverName)) {
-    return reject(new GatewayError('TUNNEL_FORBIDDEN', 403, `client "${client.name}" may not use server "${serverName}"`));
-  }
+  const denied = state.clients.authorize(client, serverName);
+  if (denied) return reject(denied);
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > state.maxRequestBodyBytes) {
     return reject(new GatewayError('TUNNEL_BODY_TOO_LARGE', 413, `request body of ${declared} bytes exceeds the limit of ${state.maxRequestBodyBytes} bytes`));
   }
   const sessionKey = sessionKeyOf(req, route.search);
   if (sessionKey) audit.annotate({ sessionId: sessionKey.slice(0, 64) });
+  const admission = await admitRequest({
+    req, res, rid, server: serverName, subject: client, sessionKey, hasBody: hasRequestBody(req),
+    policy: state.policy, runtime: deps.policy, maxRequestBodyBytes: state.maxRequestBodyBytes, audit, log, reject,
+  });
+  if (admission === null) return; // answered by the policy; nothing entered the tunnel
 
   let conn: TunnelConnection | null;
   try {
@@ -169,23 +183,35 @@ export async function forwardMcpRequest(
       const headers: HeaderList = withGatewayCors(req, responseHeadersForClient(head.headers));
       const sid = getHeader(headers, 'mcp-session-id');
       if (sid) deps.registry.bindSession(tunnelId, sid, connId);
-      if (req.method === 'DELETE' && sessionKey && head.status < 300) deps.registry.unbindSession(tunnelId, sessionKey);
+      if (sid) deps.policy.sessions.bind(serverName, sid, subjectKey(client));
+      if (req.method === 'DELETE' && sessionKey && head.status < 300) {
+        deps.registry.unbindSession(tunnelId, sessionKey);
+        deps.policy.sessions.unbind(serverName, sessionKey);
+      }
       audit.setStatus(head.status);
       const isSse = (getHeader(headers, 'content-type') ?? '').startsWith('text/event-stream');
-      res.writeHead(head.status, toNodeHeaders(headers));
-      if (isSse) res.flushHeaders();
       res.once('finish', () => {
         audit.addBytesOut(stream.bytesReceived);
         settle();
       });
+      if (admission.toolsFilter && !(isSse && req.method === 'GET')) {
+        sendFilteredResponse(stream, res, head.status, headers, admission.toolsFilter);
+        return;
+      }
+      res.writeHead(head.status, toNodeHeaders(headers));
+      if (isSse) res.flushHeaders();
       if (isSse && req.method === 'GET') {
         const rewriter = new SseEndpointRewriter((endpoint) => {
           const mapped = gatewayPathFor(endpoint, url, serverName);
           const legacySid = mapped ? new URL(mapped, 'http://gateway').searchParams.get('sessionId') : null;
-          if (legacySid) deps.registry.bindSession(tunnelId, legacySid, connId);
+          if (legacySid) {
+            deps.registry.bindSession(tunnelId, legacySid, connId);
+            deps.policy.sessions.bind(serverName, legacySid, subjectKey(client));
+          }
           return mapped;
         });
-        stream.pipe(rewriter).pipe(res);
+        const out = stream.pipe(rewriter);
+        (admission.toolsFilter ? out.pipe(toolsSseFilter(stream, admission.toolsFilter)) : out).pipe(res);
       } else {
         stream.pipe(res);
       }
@@ -227,7 +253,10 @@ export async function forwardMcpRequest(
     });
   });
 
-  if (withBody) {
+  if (withBody && admission.body !== null) {
+    // Read and checked by the policy already (bytes and MCP fields audited there): forward as is.
+    stream.end(admission.body);
+  } else if (withBody) {
     const limit = state.maxRequestBodyBytes;
     let bytes = 0;
     // Registered before pipe(), so an oversized chunk is caught before it is forwarded.

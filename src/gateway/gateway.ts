@@ -7,9 +7,11 @@ import type { GatewayConfig } from '../config/types';
 import { describeError } from '../errors';
 import { F, componentLogger, type Logger } from '../log';
 import { ErrorCode, receiveSettings, type PeerSettings } from '../protocol';
-import { ClientAuthenticator } from './clients';
+import { ClientAuthenticator } from './auth';
+import { serveResourceMetadata } from './auth/metadata';
 import { answerPreflight } from './cors';
 import { forwardMcpRequest, type ForwardState } from './forward';
+import { CompiledPolicy, createPolicyRuntime } from './policy';
 import { ConnectionAdmission } from './admission';
 import { sendError } from './http-errors';
 import { SecretRotation } from './rotation';
@@ -41,12 +43,13 @@ function localSettings(c: GatewayConfig): PeerSettings {
   return receiveSettings(c.flow, { maxStreams: c.limits.maxStreamsPerConnection, maxHeaderBytes: c.limits.maxHeaderBytes });
 }
 
-function forwardState(c: GatewayConfig): ForwardState {
+function forwardState(c: GatewayConfig, logger: Logger, previous?: ForwardState): ForwardState {
   return {
-    clients: new ClientAuthenticator(c.clients),
+    clients: new ClientAuthenticator(c, { logger: componentLogger(logger, 'auth'), previous: previous?.clients }),
     servers: new Map(c.servers.map((s) => [s.name, s])),
     maxRequestBodyBytes: c.limits.maxRequestBodyBytes,
     connectWaitMs: c.limits.connectWaitMs,
+    policy: new CompiledPolicy(c.policy),
   };
 }
 
@@ -56,13 +59,14 @@ function forwardState(c: GatewayConfig): ForwardState {
  */
 export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): Promise<RunningGateway> {
   let config = initial;
-  let state = forwardState(config);
+  let state = forwardState(config, deps.logger);
   const logger = componentLogger(deps.logger, 'gateway');
   const registry = new TunnelRegistry();
   const trail = new AuditTrail(logger);
   const subs = new Subscription();
   subs.add(auditSink(trail.records$, deps.auditLogger, logger).subscribe());
   const inFlight = new Set<Promise<void>>();
+  const policy = createPolicyRuntime();
 
   const secretsOf = (id: string): readonly string[] | null => config.tunnels.find((t) => t.id === id)?.secrets ?? null;
   const rotation = new SecretRotation({
@@ -86,13 +90,17 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
     const r = route(req.url);
     if (r.kind === 'mcp') {
       if (answerPreflight(req, res)) return;
-      const p = forwardMcpRequest(req, res, r, { state: () => state, registry, logger, audit: trail }).catch((err: unknown) => {
+      const p = forwardMcpRequest(req, res, r, { state: () => state, registry, logger, audit: trail, policy }).catch((err: unknown) => {
         logger.error({ [F.err]: describeError(err) }, 'unexpected error while forwarding');
         if (!res.headersSent) sendError(res, 500, { code: 'TUNNEL_INTERNAL', message: 'internal gateway error' }, { server: r.server, rid: '' });
         else res.destroy();
       });
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
+      return;
+    }
+    if (r.kind === 'resource-metadata') {
+      serveResourceMetadata(req, res, r.server, { clients: state.clients, servers: state.servers });
       return;
     }
     if (r.kind === 'health') {
@@ -156,7 +164,9 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
     registry,
     reload(next) {
       config = next;
-      state = forwardState(next);
+      // The previous authenticator is not closed: a request still waiting for its JWKS load
+      // finishes with it (the load is bounded by its timeout). An unchanged jwksUrl keeps its cache.
+      state = forwardState(next, deps.logger, state);
       registry.notifyAll();
       logger.info({ tunnels: next.tunnels.map((t) => t.id), servers: next.servers.map((s) => s.name) }, 'configuration reloaded');
       // After the log line, so that operators see the reload before its consequences.
@@ -179,6 +189,7 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
           clearTimeout(timer);
         }
         rotation.close();
+        state.clients.close();
         await endpoint.close();
         server.closeAllConnections();
         registry.close();

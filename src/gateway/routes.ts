@@ -3,11 +3,14 @@ export type Route =
   | { kind: 'mcp'; server: string; rest: string; search: string }
   | { kind: 'tunnel'; tunnelId: string }
   | { kind: 'health' }
+  /** RFC 9728 protected resource metadata: the gateway's (`server` null) or one server's. */
+  | { kind: 'resource-metadata'; server: string | null }
   | { kind: 'none' };
 
 const NAME = '[A-Za-z0-9._-]{1,64}';
 const MCP = new RegExp(`^/mcp/(${NAME})(/[^?]*)?$`);
 const TUNNEL = new RegExp(`^/tunnel/(${NAME})/?$`);
+const RESOURCE_METADATA = new RegExp(`^/\\.well-known/oauth-protected-resource(?:/mcp/(${NAME}))?/?$`);
 
 /** Splits a request target (`req.url`) into a route. Never throws. */
 export function route(target: string | undefined): Route {
@@ -20,6 +23,8 @@ export function route(target: string | undefined): Route {
   m = TUNNEL.exec(path);
   if (m?.[1]) return { kind: 'tunnel', tunnelId: m[1] };
   if (path === '/healthz') return { kind: 'health' };
+  m = RESOURCE_METADATA.exec(path);
+  if (m) return { kind: 'resource-metadata', server: m[1] ?? null };
   return { kind: 'none' };
 }
 

@@ -40,6 +40,7 @@ export const REDACT_PATHS: readonly string[] = [
   '*.secret',
   '*.secrets',
   '*.apiKey',
+  '*.apiKeySha256',
   '*.authorization',
   '*.Authorization',
   '*.password',
@@ -52,4 +53,5 @@ export const REDACT_PATHS: readonly string[] = [
   '*.headers.cookie',
   'config.tunnels[*].secrets',
   'config.clients[*].apiKey',
+  'config.clients[*].apiKeySha256',
 ];

@@ -33,6 +33,7 @@ const record: GatewayAuditRecord = {
   jsonrpcId: 4,
   tool: 'search',
   sessionId: null,
+  policy: null,
   bytesIn: 120,
   bytesOut: 3400,
   durationMs: 12.5,

@@ -50,6 +50,7 @@ const gatewayRecord: GatewayAuditRecord = {
   jsonrpcId: 4,
   tool: 'search',
   sessionId: 'sess-1',
+  policy: { decision: 'allow', rule: 'search-only' },
   bytesIn: 120,
   bytesOut: 3400,
   durationMs: 12.5,

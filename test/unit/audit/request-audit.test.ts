@@ -30,6 +30,7 @@ describe('RequestAudit', () => {
       jsonrpcId: null,
       tool: null,
       sessionId: 'sess-9',
+      policy: null,
       bytesIn: 120,
       bytesOut: 5,
       durationMs: 12.346,

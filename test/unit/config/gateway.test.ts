@@ -21,6 +21,7 @@ const DEFAULTS: GatewayConfig = {
   tunnels: [],
   servers: [],
   clients: [],
+  auth: { resource: null, jwt: null },
   limits: {
     maxRequestBodyBytes: 64 * 1024 * 1024,
     connectWaitMs: 10000,
@@ -37,6 +38,7 @@ const DEFAULTS: GatewayConfig = {
   drainGraceMs: 30000,
   log: { level: 'info' },
   audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 } },
+  policy: { rules: [], inspectLimitBytes: 65536 },
 };
 
 /** Loads with `overrides` only (no file, empty env). */
@@ -435,6 +437,8 @@ describe('describeGatewaySchema', () => {
         'tunnels',
         'servers',
         'clients',
+        'auth.resource',
+        'auth.jwt',
         'limits.maxRequestBodyBytes',
         'limits.connectWaitMs',
         'limits.handshakeTimeoutMs',
@@ -455,6 +459,8 @@ describe('describeGatewaySchema', () => {
         'audit.signingKeyFile',
         'audit.checkpoint.every',
         'audit.checkpoint.intervalMs',
+        'policy.rules',
+        'policy.inspectLimitBytes',
       ].sort(),
     );
     expect(byKey['listen.port']?.default).toBe(8080);
