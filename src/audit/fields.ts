@@ -34,6 +34,10 @@ export const AUDIT = {
   durationMs: F.durationMs,
   /** Gateway: the request policy's decision and the rule that decided it (`{decision, rule}`), or null when no policy applied. */
   policy: 'policy',
+  /** Gateway: hex SHA-256 of the request body as received from the client (null without a body). */
+  requestSha256: 'requestSha256',
+  /** Gateway: hex SHA-256 of the response body as received from the upstream (null if none arrived). */
+  responseSha256: 'responseSha256',
   /** Proxy: the egress allowlist's decision when it refused the target (`denied: no rule matches …`), else null. */
   egress: 'egress',
 } as const;

@@ -49,6 +49,13 @@ export interface GatewayAuditRecord extends AuditResultFields {
    * policy rule applied to the request.
    */
   policy: AuditPolicyDecision | null;
+  /** Hex SHA-256 of the request body as received from the client; null without a body. */
+  requestSha256: string | null;
+  /**
+   * Hex SHA-256 of the response body as received from the upstream (before any `tools/list`
+   * filtering); null when no response body arrived.
+   */
+  responseSha256: string | null;
 }
 
 /** A policy decision as recorded: `filtered` = a `tools/list` whose result was filtered. */
@@ -82,7 +89,7 @@ export type GatewayAuditStart = Pick<
   GatewayAuditRecord,
   'rid' | 'client' | 'server' | 'tunnel' | 'httpMethod' | 'path'
 > &
-  Partial<Pick<GatewayAuditRecord, 'conn' | 'mcpMethod' | 'jsonrpcId' | 'tool' | 'sessionId' | 'policy'>>;
+  Partial<Pick<GatewayAuditRecord, 'conn' | 'mcpMethod' | 'jsonrpcId' | 'tool' | 'sessionId' | 'policy' | 'requestSha256' | 'responseSha256'>>;
 
 /** What the proxy knows when an upstream call starts. */
 export type ProxyAuditStart = Omit<AuditStaticFields<ProxyAuditRecord>, 'egress'> & Partial<Pick<ProxyAuditRecord, 'egress'>>;
@@ -105,6 +112,8 @@ export const GATEWAY_RECORD_FIELDS = [
   AUDIT.tool,
   AUDIT.sessionId,
   AUDIT.policy,
+  AUDIT.requestSha256,
+  AUDIT.responseSha256,
   AUDIT.bytesIn,
   AUDIT.bytesOut,
   AUDIT.durationMs,

@@ -68,6 +68,8 @@ export class RequestAudit<R extends AuditRecord> {
       tool: start.tool ?? null,
       sessionId: start.sessionId ?? null,
       policy: start.policy ?? null,
+      requestSha256: start.requestSha256 ?? null,
+      responseSha256: start.responseSha256 ?? null,
       ...initialResult(),
     };
     return new RequestAudit(record, options);

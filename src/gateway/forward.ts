@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fromEvent } from 'rxjs';
 import { McpRequestInspector, RequestAudit, type AuditTrail } from '../audit';
@@ -189,6 +189,11 @@ export async function forwardMcpRequest(
         deps.policy.sessions.unbind(serverName, sessionKey);
       }
       audit.setStatus(head.status);
+      // Digest of the body as it arrives from the upstream, for the audit record (a listener next
+      // to the pipe: it sees every chunk and changes nothing).
+      const responseHash = createHash('sha256');
+      stream.on('data', (chunk: Buffer) => responseHash.update(chunk));
+      stream.once('end', () => audit.annotate({ responseSha256: responseHash.digest('hex') }));
       const isSse = (getHeader(headers, 'content-type') ?? '').startsWith('text/event-stream');
       res.once('finish', () => {
         audit.addBytesOut(stream.bytesReceived);
@@ -255,10 +260,12 @@ export async function forwardMcpRequest(
 
   if (withBody && admission.body !== null) {
     // Read and checked by the policy already (bytes and MCP fields audited there): forward as is.
+    audit.annotate({ requestSha256: createHash('sha256').update(admission.body).digest('hex') });
     stream.end(admission.body);
   } else if (withBody) {
     const limit = state.maxRequestBodyBytes;
     let bytes = 0;
+    const requestHash = createHash('sha256');
     // Registered before pipe(), so an oversized chunk is caught before it is forwarded.
     req.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
@@ -274,10 +281,14 @@ export async function forwardMcpRequest(
         }
         return;
       }
-      if (!tooLarge) inspector.push(chunk);
+      if (!tooLarge) {
+        inspector.push(chunk);
+        requestHash.update(chunk);
+      }
     });
     req.once('end', () => {
       audit.addBytesIn(bytes);
+      if (!tooLarge) audit.annotate({ requestSha256: requestHash.digest('hex') });
       audit.setMcp(inspector.finish());
     });
     req.once('error', () => stream.destroy());

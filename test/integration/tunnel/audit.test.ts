@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * Audit records through the real gateway → tunnel → proxy path: one gateway record per request
  * (failures included) with the MCP method, JSON-RPC id and tool, and a proxy record with the same
@@ -133,6 +134,9 @@ describe('audit', () => {
         errorCode: null,
         bytesIn: Buffer.byteLength(body),
         bytesOut: sent.bytes,
+        // Digests of the bodies exactly as they crossed the gateway.
+        requestSha256: body ? createHash('sha256').update(body).digest('hex') : null,
+        responseSha256: createHash('sha256').update(sent.text).digest('hex'),
         ...fields,
       });
       expect(record.rid).toMatch(UUID);

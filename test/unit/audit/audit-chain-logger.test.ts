@@ -34,6 +34,8 @@ const record: GatewayAuditRecord = {
   tool: 'search',
   sessionId: null,
   policy: null,
+  requestSha256: null,
+  responseSha256: null,
   bytesIn: 120,
   bytesOut: 3400,
   durationMs: 12.5,

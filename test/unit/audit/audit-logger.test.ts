@@ -51,6 +51,8 @@ const gatewayRecord: GatewayAuditRecord = {
   tool: 'search',
   sessionId: 'sess-1',
   policy: { decision: 'allow', rule: 'search-only' },
+  requestSha256: 'a'.repeat(64),
+  responseSha256: 'b'.repeat(64),
   bytesIn: 120,
   bytesOut: 3400,
   durationMs: 12.5,

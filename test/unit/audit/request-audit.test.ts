@@ -31,6 +31,8 @@ describe('RequestAudit', () => {
       tool: null,
       sessionId: 'sess-9',
       policy: null,
+      requestSha256: null,
+      responseSha256: null,
       bytesIn: 120,
       bytesOut: 5,
       durationMs: 12.346,
