@@ -38,6 +38,10 @@ export const AUDIT = {
   requestSha256: 'requestSha256',
   /** Gateway: hex SHA-256 of the response body as received from the upstream (null if none arrived). */
   responseSha256: 'responseSha256',
+  /** Gateway, only with `audit.bodies.enabled`: the request body (parsed, redacted, bounded). */
+  requestBody: 'requestBody',
+  /** Gateway, only with `audit.bodies.enabled`: the response body (parsed, redacted, bounded). */
+  responseBody: 'responseBody',
   /** Proxy: the egress allowlist's decision when it refused the target (`denied: no rule matches …`), else null. */
   egress: 'egress',
 } as const;

@@ -81,3 +81,4 @@ export {
   type AuditLoggerOptions,
 } from './audit';
 export { RequestAudit, type Clock, type RequestAuditOptions } from './request-audit';
+export { BodyCapture, redact, REDACTED, type BodyCaptureConfig } from './body-capture';

@@ -56,6 +56,10 @@ export interface GatewayAuditRecord extends AuditResultFields {
    * filtering); null when no response body arrived.
    */
   responseSha256: string | null;
+  /** Only with `audit.bodies.enabled` (docs/audit.md): the request body, parsed and redacted. */
+  requestBody?: unknown;
+  /** Only with `audit.bodies.enabled`: the response body (JSON, or the SSE stream's messages), redacted. */
+  responseBody?: unknown;
 }
 
 /** A policy decision as recorded: `filtered` = a `tools/list` whose result was filtered. */
@@ -89,7 +93,7 @@ export type GatewayAuditStart = Pick<
   GatewayAuditRecord,
   'rid' | 'client' | 'server' | 'tunnel' | 'httpMethod' | 'path'
 > &
-  Partial<Pick<GatewayAuditRecord, 'conn' | 'mcpMethod' | 'jsonrpcId' | 'tool' | 'sessionId' | 'policy' | 'requestSha256' | 'responseSha256'>>;
+  Partial<Pick<GatewayAuditRecord, 'conn' | 'mcpMethod' | 'jsonrpcId' | 'tool' | 'sessionId' | 'policy' | 'requestSha256' | 'responseSha256' | 'requestBody' | 'responseBody'>>;
 
 /** What the proxy knows when an upstream call starts. */
 export type ProxyAuditStart = Omit<AuditStaticFields<ProxyAuditRecord>, 'egress'> & Partial<Pick<ProxyAuditRecord, 'egress'>>;
@@ -114,6 +118,8 @@ export const GATEWAY_RECORD_FIELDS = [
   AUDIT.policy,
   AUDIT.requestSha256,
   AUDIT.responseSha256,
+  AUDIT.requestBody,
+  AUDIT.responseBody,
   AUDIT.bytesIn,
   AUDIT.bytesOut,
   AUDIT.durationMs,
@@ -191,6 +197,8 @@ export function sanitizeAuditRecord<R extends AuditRecord>(record: R): R {
   const fields: readonly string[] = record.side === 'proxy' ? PROXY_RECORD_FIELDS : GATEWAY_RECORD_FIELDS;
   const source = record as unknown as Record<string, unknown>;
   for (const field of fields) out[field] = source[field] ?? null;
+  // Body fields exist only when body capture is on; never write them as null otherwise.
+  for (const field of [AUDIT.requestBody, AUDIT.responseBody]) if (source[field] === undefined) delete out[field];
   if (record.side === 'proxy') {
     out[AUDIT.upstream] = auditUpstream(asText(source[AUDIT.upstream]));
   } else {

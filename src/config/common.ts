@@ -106,6 +106,26 @@ export function auditSchema(): convict.Schema<AuditConfig> {
         env: `${ENV_PREFIX}AUDIT_CHECKPOINT_INTERVAL_MS`,
       },
     },
+    bodies: {
+      enabled: {
+        doc: 'Record request and response bodies in gateway audit records (JSON parsed, SSE as its messages). Off by default: bodies may hold personal data.',
+        format: 'mcp-tunnel-boolean',
+        default: false,
+        env: `${ENV_PREFIX}AUDIT_BODIES`,
+      },
+      maxBytes: {
+        doc: 'Largest body recorded; a larger one is recorded as {"truncated": true, "bytes": N}.',
+        format: 'mcp-tunnel-positive-int',
+        default: 65536,
+        env: `${ENV_PREFIX}AUDIT_BODIES_MAX_BYTES`,
+      },
+      redact: {
+        doc: 'JSON paths replaced by "[redacted]" in recorded bodies: comma-separated dot paths, * for any key or index (e.g. params.arguments.password,result.content.*.text).',
+        format: 'mcp-tunnel-json-paths',
+        default: [],
+        env: `${ENV_PREFIX}AUDIT_BODIES_REDACT`,
+      },
+    },
   };
 }
 
@@ -119,5 +139,5 @@ export function resolveAudit(raw: AuditConfig): AuditConfig {
   }
   if (raw.hmacKeyFile !== null) checkReadableFile('audit.hmacKeyFile', raw.hmacKeyFile);
   if (raw.signingKeyFile !== null) checkReadableFile('audit.signingKeyFile', raw.signingKeyFile);
-  return { ...raw, checkpoint: { ...raw.checkpoint } };
+  return { ...raw, checkpoint: { ...raw.checkpoint }, ...(raw.bodies ? { bodies: { ...raw.bodies, redact: [...raw.bodies.redact] } } : {}) };
 }

@@ -511,6 +511,18 @@ export const FORMATS = {
     resolvePaths: resolveUpstreamServers,
   },
   'mcp-tunnel-egress-rules': { validate: validateEgressRules, coerce: coerceEgressRules },
+  'mcp-tunnel-json-paths': {
+    validate: (v) => {
+      checkNotJsonError(v);
+      if (!Array.isArray(v)) fail('must be a list of dot paths (comma-separated, or a JSON array of strings)');
+      v.forEach((p, i) => {
+        if (typeof p !== 'string' || !/^(\*|[A-Za-z0-9_$-]+)(\.(\*|[A-Za-z0-9_$-]+))*$/.test(p)) {
+          fail('must be a dot path like params.arguments.password (* for any key)', { path: `[${i}]`, value: p });
+        }
+      });
+    },
+    coerce: coerceEgressRules,
+  },
   'mcp-tunnel-policy-rules': {
     validate: (v) => {
       checkNotJsonError(v);

@@ -44,6 +44,13 @@ export interface AuditConfig {
     /** A checkpoint this often, in ms, when records were written (0 = off). */
     intervalMs: number;
   };
+  /** Optional body capture in gateway records (the loader always sets it; off by default). */
+  bodies?: {
+    enabled: boolean;
+    maxBytes: number;
+    /** Dot paths (with `*`) replaced by "[redacted]" in captured bodies. */
+    redact: string[];
+  };
 }
 
 /** JWT signature algorithms the gateway verifies (asymmetric only: never `none` or HS*). */

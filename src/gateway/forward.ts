@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fromEvent } from 'rxjs';
-import { McpRequestInspector, RequestAudit, type AuditTrail } from '../audit';
+import { BodyCapture, McpRequestInspector, RequestAudit, type AuditTrail, type BodyCaptureConfig } from '../audit';
 import { describeError } from '../errors';
 import { fromNodeRawHeaders, getHeader, requestHeadersForUpstream, responseHeadersForClient, toNodeHeaders, type HeaderList } from '../http';
 import { F, type Logger } from '../log';
@@ -24,6 +24,8 @@ export interface ForwardState {
   connectWaitMs: number;
   /** Request policy of this configuration generation (docs/policy.md). */
   policy: CompiledPolicy;
+  /** Body capture for audit records (`audit.bodies`); null = off (the default). */
+  auditBodies?: BodyCaptureConfig | null;
 }
 
 export interface ForwardDeps {
@@ -192,8 +194,15 @@ export async function forwardMcpRequest(
       // Digest of the body as it arrives from the upstream, for the audit record (a listener next
       // to the pipe: it sees every chunk and changes nothing).
       const responseHash = createHash('sha256');
-      stream.on('data', (chunk: Buffer) => responseHash.update(chunk));
-      stream.once('end', () => audit.annotate({ responseSha256: responseHash.digest('hex') }));
+      const responseCapture = state.auditBodies ? new BodyCapture(state.auditBodies) : null;
+      stream.on('data', (chunk: Buffer) => {
+        responseHash.update(chunk);
+        responseCapture?.push(chunk);
+      });
+      stream.once('end', () => {
+        audit.annotate({ responseSha256: responseHash.digest('hex') });
+        if (responseCapture) audit.annotate({ responseBody: responseCapture.result(getHeader(head.headers, 'content-type')) });
+      });
       const isSse = (getHeader(headers, 'content-type') ?? '').startsWith('text/event-stream');
       res.once('finish', () => {
         audit.addBytesOut(stream.bytesReceived);
@@ -261,11 +270,17 @@ export async function forwardMcpRequest(
   if (withBody && admission.body !== null) {
     // Read and checked by the policy already (bytes and MCP fields audited there): forward as is.
     audit.annotate({ requestSha256: createHash('sha256').update(admission.body).digest('hex') });
+    if (state.auditBodies) {
+      const capture = new BodyCapture(state.auditBodies);
+      capture.push(admission.body);
+      audit.annotate({ requestBody: capture.result(req.headers['content-type']) });
+    }
     stream.end(admission.body);
   } else if (withBody) {
     const limit = state.maxRequestBodyBytes;
     let bytes = 0;
     const requestHash = createHash('sha256');
+    const requestCapture = state.auditBodies ? new BodyCapture(state.auditBodies) : null;
     // Registered before pipe(), so an oversized chunk is caught before it is forwarded.
     req.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
@@ -284,11 +299,13 @@ export async function forwardMcpRequest(
       if (!tooLarge) {
         inspector.push(chunk);
         requestHash.update(chunk);
+        requestCapture?.push(chunk);
       }
     });
     req.once('end', () => {
       audit.addBytesIn(bytes);
       if (!tooLarge) audit.annotate({ requestSha256: requestHash.digest('hex') });
+      if (!tooLarge && requestCapture) audit.annotate({ requestBody: requestCapture.result(req.headers['content-type']) });
       audit.setMcp(inspector.finish());
     });
     req.once('error', () => stream.destroy());

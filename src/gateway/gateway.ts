@@ -50,6 +50,7 @@ function forwardState(c: GatewayConfig, logger: Logger, previous?: ForwardState)
     maxRequestBodyBytes: c.limits.maxRequestBodyBytes,
     connectWaitMs: c.limits.connectWaitMs,
     policy: new CompiledPolicy(c.policy),
+    auditBodies: c.audit.bodies?.enabled ? c.audit.bodies : null,
   };
 }
 

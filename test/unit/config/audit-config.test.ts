@@ -14,7 +14,7 @@ afterEach(() => {
 
 describe('audit.* configuration (gateway and proxy, same shape)', () => {
   it('defaults: no checkpoint key, every 1000 records / 60 s', () => {
-    const expected = { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 } };
+    const expected = { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 }, bodies: { enabled: false, maxBytes: 65536, redact: [] } };
     expect(loadGatewayConfig({ env: {} }).audit).toEqual(expected);
     expect(loadProxyConfig({ env: proxyEnv }).audit).toEqual(expected);
   });
@@ -26,8 +26,17 @@ describe('audit.* configuration (gateway and proxy, same shape)', () => {
       MCP_TUNNEL_AUDIT_HMAC_KEY_FILE: key,
       MCP_TUNNEL_AUDIT_CHECKPOINT_EVERY: '10',
       MCP_TUNNEL_AUDIT_CHECKPOINT_INTERVAL_MS: '0',
+      MCP_TUNNEL_AUDIT_BODIES: 'true',
+      MCP_TUNNEL_AUDIT_BODIES_MAX_BYTES: '1024',
+      MCP_TUNNEL_AUDIT_BODIES_REDACT: 'params.arguments.password, result.content.*.text',
     };
-    const expected = { destination: '/var/log/audit.log', hmacKeyFile: key, signingKeyFile: null, checkpoint: { every: 10, intervalMs: 0 } };
+    const expected = {
+      destination: '/var/log/audit.log',
+      hmacKeyFile: key,
+      signingKeyFile: null,
+      checkpoint: { every: 10, intervalMs: 0 },
+      bodies: { enabled: true, maxBytes: 1024, redact: ['params.arguments.password', 'result.content.*.text'] },
+    };
     expect(loadGatewayConfig({ env }).audit).toEqual(expected);
     expect(loadProxyConfig({ env: { ...proxyEnv, ...env } }).audit).toEqual(expected);
   });
@@ -45,5 +54,6 @@ describe('audit.* configuration (gateway and proxy, same shape)', () => {
     const missing = configError(() => loadProxyConfig({ env: { ...proxyEnv, MCP_TUNNEL_AUDIT_HMAC_KEY_FILE: `${tmp.dir}/nope` } }));
     expect(missing.key).toBe('audit.hmacKeyFile');
     expect(configError(() => loadGatewayConfig({ env: { MCP_TUNNEL_AUDIT_CHECKPOINT_EVERY: '-1' } })).key).toBe('audit.checkpoint.every');
+    expect(configError(() => loadGatewayConfig({ env: { MCP_TUNNEL_AUDIT_BODIES_REDACT: 'params..x' } })).key).toMatch(/^audit\.bodies\.redact/);
   });
 });

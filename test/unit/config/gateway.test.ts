@@ -37,7 +37,7 @@ const DEFAULTS: GatewayConfig = {
   rotation: { graceMs: 60000 },
   drainGraceMs: 30000,
   log: { level: 'info' },
-  audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 } },
+  audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 }, bodies: { enabled: false, maxBytes: 65536, redact: [] } },
   policy: { rules: [], inspectLimitBytes: 65536 },
 };
 
@@ -459,6 +459,9 @@ describe('describeGatewaySchema', () => {
         'audit.signingKeyFile',
         'audit.checkpoint.every',
         'audit.checkpoint.intervalMs',
+        'audit.bodies.enabled',
+        'audit.bodies.maxBytes',
+        'audit.bodies.redact',
         'policy.rules',
         'policy.inspectLimitBytes',
       ].sort(),

@@ -51,7 +51,7 @@ describe('loadProxyConfig: defaults and env', () => {
         allow: [],
       },
       log: { level: 'info' },
-      audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 } },
+      audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 }, bodies: { enabled: false, maxBytes: 65536, redact: [] } },
     });
   });
 
