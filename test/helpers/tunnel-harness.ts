@@ -1,3 +1,4 @@
+import { recordForLogCheck } from './log-check';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -130,6 +131,14 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     async close() {
       await Promise.all(proxies.map((p) => p.close(0)));
       await gateway.close(0);
+      const configured = [
+        secret,
+        apiKey,
+        proxyConfig.secret,
+        ...gatewayConfig.tunnels.flatMap((t) => t.secrets),
+        ...gatewayConfig.clients.flatMap((c) => (c.apiKey ? [c.apiKey] : [])),
+      ];
+      recordForLogCheck(configured, [...logs.raw, ...gatewayAudit.raw, ...proxyAudit.raw]);
     },
   };
 }
