@@ -299,7 +299,9 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
         // otherwise arrive after we closed, and fail with 502 instead of being served.
         const fenced = (): boolean => [...connections].every((c) => c.mux.isClosed || c.mux.goAwayAcknowledged);
         const drained = await waitForIdle(() => fenced() && inFlight.size === 0 && streamsOpen() === 0, graceMs);
-        if (!drained) logger.warn({ [F.inFlight]: Math.max(inFlight.size, streamsOpen()), graceMs }, 'drain grace period over; cutting the requests still in flight');
+        const stillBusy = Math.max(inFlight.size, streamsOpen());
+        // Only a request actually cut is worth a warning (with no grace, the GOAWAY fence alone can "time out").
+        if (!drained && stillBusy > 0) logger.warn({ [F.inFlight]: stillBusy, graceMs }, 'drain grace period over; cutting the requests still in flight');
         subs.unsubscribe();
         status.next({ state: 'stopped' });
         status.complete();
