@@ -35,15 +35,23 @@ export function secretId(secret: string): string {
 }
 
 /** Parses one control payload; on a malformed one closes the connection (4400/4413) and returns undefined. */
-function parseOrClose(payload: Buffer, limit: number, channel: ControlChannel, log: Logger): SessionControlMessage | null | undefined {
+/**
+ * Parses a post-handshake CONTROL payload. A malformed one closes the connection (logged); one of
+ * a type this version does not know is ignored, as docs/protocol.md §8 requires. Either way the
+ * result is null: there is nothing for the caller to do.
+ */
+function parseOrClose(payload: Buffer, limit: number, channel: ControlChannel, log: Logger): SessionControlMessage | null {
+  let msg: SessionControlMessage | null;
   try {
-    return parseSessionControl(payload, limit);
+    msg = parseSessionControl(payload, limit);
   } catch (err) {
     const code = (err as { code?: string }).code ?? 'TUNNEL_PROTOCOL_ERROR';
     log.warn({ [F.code]: code, [F.reason]: describeError(err) }, 'closing tunnel connection: malformed control message');
     channel.close(code === 'TUNNEL_PROTOCOL_TOO_LARGE' ? CloseCode.TOO_LARGE : CloseCode.PROTOCOL_ERROR, 'malformed control message');
-    return undefined;
+    return null;
   }
+  if (msg === null) log.debug('ignoring an unknown control message');
+  return msg;
 }
 
 function closeUnexpected(type: string, channel: ControlChannel, log: Logger): void {
@@ -121,11 +129,7 @@ export class GatewayReauth {
   private onControl(payload: Buffer): void {
     const log = this.opts.logger;
     const msg = parseOrClose(payload, this.opts.maxControlBytes, this.opts.channel, log);
-    if (msg === undefined) return;
-    if (msg === null) {
-      log.debug('ignoring an unknown control message');
-      return;
-    }
+    if (msg === null) return;
     switch (msg.type) {
       case 'reauth_request':
         return this.onRequest();
@@ -259,11 +263,7 @@ export class ProxyReauth {
   private onControl(payload: Buffer): void {
     const log = this.opts.logger;
     const msg = parseOrClose(payload, this.opts.maxControlBytes, this.opts.channel, log);
-    if (msg === undefined) return;
-    if (msg === null) {
-      log.debug('ignoring an unknown control message');
-      return;
-    }
+    if (msg === null) return;
     switch (msg.type) {
       case 'challenge': {
         const secret = this.opts.secret();
