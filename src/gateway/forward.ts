@@ -10,8 +10,8 @@ import { ErrorCode, type ResponseHead } from '../protocol';
 import type { ClientAuthenticator, ClientIdentity } from './auth';
 import { GatewayError } from './errors';
 import { sendError } from './http-errors';
-import { gatewayPathFor, upstreamUrl } from './routes';
 import { SseEndpointRewriter } from './sse-endpoint';
+import { announceLegacyEndpoint, resolveTarget } from './target';
 import type { TunnelConnection, TunnelRegistry } from './tunnels';
 import { applyCors, withGatewayCors } from './cors';
 import { ToolsFilterError, admitRequest, sendFilteredResponse, subjectKey, toolsSseFilter, type CompiledPolicy, type PolicyRuntime } from './policy';
@@ -71,16 +71,6 @@ function hasRequestBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined;
 }
 
-function sessionKeyOf(req: IncomingMessage, search: string): string | null {
-  const h = req.headers['mcp-session-id'];
-  if (typeof h === 'string' && h.length > 0) return h;
-  if (search) {
-    const sid = new URLSearchParams(search).get('sessionId');
-    if (sid) return sid;
-  }
-  return null;
-}
-
 /**
  * Serves one MCP request at `/mcp/{server}[/{path}]`: authenticate the client, check the server
  * and policy, pick a tunnel connection (waiting a bounded time for one), open a stream, and pump
@@ -129,7 +119,9 @@ export async function forwardMcpRequest(
   if (declared > state.maxRequestBodyBytes) {
     return reject(new GatewayError('TUNNEL_BODY_TOO_LARGE', 413, `request body of ${declared} bytes exceeds the limit of ${state.maxRequestBodyBytes} bytes`));
   }
-  const sessionKey = sessionKeyOf(req, route.search);
+  const target = resolveTarget({ req, route, serverUrl: server.url, subject: subjectKey(client), sessions: deps.policy.sessions, audit, log });
+  if (target instanceof GatewayError) return reject(target);
+  const sessionKey = target.sessionKey;
   if (sessionKey) audit.annotate({ sessionId: sessionKey.slice(0, 64) });
   const admission = await admitRequest({
     req, res, rid, server: serverName, subject: client, sessionKey, hasBody: hasRequestBody(req),
@@ -150,7 +142,7 @@ export async function forwardMcpRequest(
   }
   audit.annotate({ conn: conn.id });
 
-  const url = upstreamUrl(server.url, route.rest, route.search);
+  const url = target.url;
   const withBody = hasRequestBody(req);
   let stream: MuxStream;
   try {
@@ -215,15 +207,9 @@ export async function forwardMcpRequest(
       res.writeHead(head.status, toNodeHeaders(headers));
       if (isSse) res.flushHeaders();
       if (isSse && req.method === 'GET') {
-        const rewriter = new SseEndpointRewriter((endpoint) => {
-          const mapped = gatewayPathFor(endpoint, url, serverName);
-          const legacySid = mapped ? new URL(mapped, 'http://gateway').searchParams.get('sessionId') : null;
-          if (legacySid) {
-            deps.registry.bindSession(tunnelId, legacySid, connId);
-            deps.policy.sessions.bind(serverName, legacySid, subjectKey(client));
-          }
-          return mapped;
-        });
+        const rewriter = new SseEndpointRewriter((endpoint) =>
+          announceLegacyEndpoint(endpoint, { server: serverName, serverUrl: server.url, owner: subjectKey(client), tunnelId, connId, sessions: deps.policy.sessions, registry: deps.registry, res, log }),
+        );
         const out = stream.pipe(rewriter);
         (admission.toolsFilter ? out.pipe(toolsSseFilter(stream, admission.toolsFilter)) : out).pipe(res);
       } else {

@@ -1,3 +1,5 @@
+import { canonicalName, findNamed, rawParamNames } from './query';
+
 /** URL space of the gateway. */
 export type Route =
   | { kind: 'mcp'; server: string; rest: string; search: string }
@@ -28,30 +30,56 @@ export function route(target: string | undefined): Route {
   return { kind: 'none' };
 }
 
-/**
- * The upstream URL for a client request. `/mcp/{server}` (and `/mcp/{server}/`) is the server's configured URL (with the
- * client's query string, or the configured one if the client sent none); `/mcp/{server}/{path}`
- * is `/{path}` on the server's origin — which is where a legacy HTTP+SSE server's `endpoint`
- * event (e.g. `/messages?sessionId=…`) points once the gateway has rewritten it.
- */
-export function upstreamUrl(serverUrl: string, rest: string, search: string): string {
-  const u = new URL(serverUrl);
+/** True for `/mcp/{server}` and `/mcp/{server}/`: the server's configured URL itself. */
+export function isBasePath(rest: string): boolean {
   // `/mcp/notes/` is the server itself, as `/mcp/notes` is: clients often add the slash.
-  if (rest === '' || rest === '/') return `${u.origin}${u.pathname}${search || u.search}`;
-  return `${u.origin}${rest}${search}`;
+  return rest === '' || rest === '/';
+}
+
+/** A client query parameter that would replace or repeat one of the configured URL's. */
+export interface QueryConflict {
+  conflict: string;
 }
 
 /**
- * Maps a legacy `endpoint` event's URL (relative to the upstream SSE URL, or absolute) to the
- * gateway path that leads back to it; null when it points at another origin (left unchanged).
+ * The upstream URL for a request to the server's base path (`/mcp/{server}[/]`): exactly the
+ * configured URL (its path as configured, its query kept), with the client's query parameters
+ * appended byte for byte. A client parameter whose name, as any common parser reads it
+ * (see ./query), equals a configured parameter's name is a conflict: the upstream would read one
+ * of the two, and which one depends on its parser.
  */
-export function gatewayPathFor(endpoint: string, upstreamSseUrl: string, server: string): string | null {
+export function upstreamUrl(serverUrl: string, clientSearch: string): string | QueryConflict {
+  // As configured, byte for byte (no URL normalisation: `/./`, `%7E` reach the server as written).
+  const hash = serverUrl.indexOf('#');
+  const configured = hash < 0 ? serverUrl : serverUrl.slice(0, hash);
+  const q = configured.indexOf('?');
+  const base = q < 0 ? configured : configured.slice(0, q);
+  const configuredQuery = q < 0 ? '' : configured.slice(q + 1);
+  const client = clientSearch.startsWith('?') ? clientSearch.slice(1) : clientSearch;
+  if (client === '') return configuredQuery === '' ? base : `${base}?${configuredQuery}`;
+  if (configuredQuery === '') return `${base}?${client}`;
+  const names = new Set(rawParamNames(configuredQuery).map(canonicalName));
+  const hit = findNamed(client, names);
+  if (hit !== null) return { conflict: hit };
+  return `${base}?${configuredQuery}&${client}`;
+}
+
+/**
+ * Where a legacy `endpoint` event's URL (relative to the configured URL, or absolute) leads: the
+ * upstream URL (resolved, as a client would resolve it) and the gateway-facing path+query that
+ * stands for it (`/mcp/{server}` + its path and query). Null when it is not a URL or points at
+ * another origin than the configured URL's (the gateway then never routes to it).
+ */
+export function resolveEndpoint(endpoint: string, serverUrl: string, server: string): { upstream: string; gatewayPath: string; rest: string; search: string } | null {
   let target: URL;
   try {
-    target = new URL(endpoint, upstreamSseUrl);
+    target = new URL(endpoint, serverUrl);
   } catch {
     return null;
   }
-  if (target.origin !== new URL(upstreamSseUrl).origin) return null;
-  return `/mcp/${server}${target.pathname}${target.search}`;
+  if (target.origin !== new URL(serverUrl).origin) return null;
+  // Normalised once through URL, so the path written into the event is the one a client sends back.
+  const gw = new URL(`/mcp/${server}${target.pathname}${target.search}`, 'http://gateway');
+  const rest = gw.pathname.slice(`/mcp/${server}`.length);
+  return { upstream: `${target.origin}${target.pathname}${target.search}`, gatewayPath: `${gw.pathname}${gw.search}`, rest, search: gw.search };
 }

@@ -26,7 +26,11 @@ export interface Tunnelled {
   mcpUrl: URL;
   /** `{ authorization: 'Bearer <key>' }` */
   auth: Record<string, string>;
-  /** Gateway URL of an upstream raw route: `/mcp/notes/raw/...`. */
+  /**
+   * Gateway URL of an upstream raw route. The gateway routes only to configured URLs (a sub-path of
+   * `/mcp/notes` is no upstream path), so the first call for a path configures a server `raw-N`
+   * at `{upstream origin}{path}` (a configuration reload) and returns `/mcp/raw-N{query}`.
+   */
   viaTunnel(pathAndQuery: string): string;
   /** The same raw route on the upstream directly. */
   direct(pathAndQuery: string): string;
@@ -48,12 +52,25 @@ export async function startTunnelled(
   const upstream = res.add(await startStreamableUpstream(opts.upstream));
   const h = res.add(await startHarness({ ...opts.harness, servers: [{ name: SERVER, url: upstream.url }] }));
   const auth = { authorization: `Bearer ${h.apiKey}` };
+  const rawServers = new Map<string, string>();
+  const viaTunnel = (pathAndQuery: string): string => {
+    const q = pathAndQuery.indexOf('?');
+    const path = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
+    let name = rawServers.get(path);
+    if (name === undefined) {
+      name = `raw-${rawServers.size + 1}`;
+      rawServers.set(path, name);
+      h.gatewayConfig.servers.push({ name, tunnel: h.gatewayConfig.tunnels[0]!.id, url: `${upstream.origin}${path}` });
+      h.gateway.reload(structuredClone(h.gatewayConfig));
+    }
+    return `${h.gateway.url}/mcp/${name}${q < 0 ? '' : pathAndQuery.slice(q)}`;
+  };
   return {
     upstream,
     h,
     mcpUrl: h.mcpUrl(SERVER),
     auth,
-    viaTunnel: (p) => `${h.gateway.url}/mcp/${SERVER}${p}`,
+    viaTunnel,
     direct: (p) => `${upstream.origin}${p}`,
     connect: async ({ search = '', ...o } = {}) =>
       res.add(
