@@ -54,7 +54,8 @@ export function resolveTarget(ctx: TargetContext): RequestTarget | GatewayError 
   if (lines.length > 1) {
     return new GatewayError('TUNNEL_DUPLICATE_SESSION_ID', 400, `more than one Mcp-Session-Id header (${lines.length}); send exactly one`);
   }
-  const mcpSessionId = lines[0] ?? null;
+  // An empty value names no session (as before: the SDK treats it as absent).
+  const mcpSessionId = lines[0] || null;
   if (mcpSessionId !== null) {
     const owner = ctx.sessions.ownerOf(server, mcpSessionId);
     if (owner !== null && owner !== ctx.subject) return bindingDenied(ctx, 'Mcp-Session-Id');
