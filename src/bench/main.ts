@@ -98,8 +98,12 @@ async function main(): Promise<void> {
       JSON.stringify({
         listen: { host: '127.0.0.1', port: 0 },
         tunnels: [{ id: 'bench', secrets: [secret] }],
-        servers: [{ name: 'bench', tunnel: 'bench', url: `${upstreamUrl}/mcp` }],
-        clients: [{ name: 'bench', apiKey, servers: ['bench'] }],
+        // The gateway routes only to configured URLs (decisions.md D8): the bytes route is a server of its own.
+        servers: [
+          { name: 'bench', tunnel: 'bench', url: `${upstreamUrl}/mcp` },
+          { name: 'bench-bytes', tunnel: 'bench', url: `${upstreamUrl}/bytes` },
+        ],
+        clients: [{ name: 'bench', apiKey, servers: ['bench', 'bench-bytes'] }],
       }),
     );
     const quiet = { MCP_TUNNEL_LOG_LEVEL: 'warn', MCP_TUNNEL_AUDIT: process.env['BENCH_AUDIT'] ?? join(dir, 'audit.log') };
@@ -115,7 +119,7 @@ async function main(): Promise<void> {
       rows.push([`POST ~1 KB, concurrency ${c}`, direct, tunnel]);
     }
     const tDirect = await throughput(upstreamUrl, `/bytes?n=${MB * 1024 * 1024}`, {});
-    const tTunnel = await throughput(gatewayUrl, `/mcp/bench/bytes?n=${MB * 1024 * 1024}`, auth);
+    const tTunnel = await throughput(gatewayUrl, `/mcp/bench-bytes?n=${MB * 1024 * 1024}`, auth);
 
     const f = (n: number, d = 0): string => n.toFixed(d);
     console.log(`\nmcp-tunnel bench — ${SECONDS}s per scenario, node ${process.version}, one run (compare ratios, not absolutes)\n`);
