@@ -14,6 +14,7 @@ import { SseEndpointRewriter } from './sse-endpoint';
 import { announceLegacyEndpoint, resolveTarget } from './target';
 import type { TunnelConnection, TunnelRegistry } from './tunnels';
 import { applyCors, withGatewayCors } from './cors';
+import { endRequestWithResponse, requestStillArriving, responseHeadProblem, tunnelStreamClosed } from './stream-lifecycle';
 import { ToolsFilterError, admitRequest, sendFilteredResponse, subjectKey, toolsSseFilter, type CompiledPolicy, type PolicyRuntime } from './policy';
 
 /** What the forwarder reads per request; replaced as a whole when the configuration reloads. */
@@ -59,6 +60,10 @@ function streamFailure(err: unknown, server: string): GatewayError {
     }
   }
   if (err instanceof ToolsFilterError) return new GatewayError(err.code, 502, `server "${server}": ${err.message}`);
+  const code = (err as { code?: unknown }).code;
+  if (code === 'TUNNEL_BAD_RESPONSE_HEAD' || code === 'TUNNEL_STREAM_PROTOCOL') {
+    return new GatewayError(code, 502, `server "${server}": ${describeError(err)}`);
+  }
   if (err instanceof ConnectionClosedError) {
     return new GatewayError('TUNNEL_CONNECTION_LOST', 502, `tunnel connection for server "${server}" was lost: ${err.message}`);
   }
@@ -144,6 +149,7 @@ export async function forwardMcpRequest(
 
   const url = target.url;
   const withBody = hasRequestBody(req);
+  const piped = withBody && admission.body === null;
   let stream: MuxStream;
   try {
     stream = conn.mux.openStream(
@@ -173,8 +179,15 @@ export async function forwardMcpRequest(
         stream.destroy();
         return settle();
       }
-      responded = true;
       const headers: HeaderList = withGatewayCors(req, responseHeadersForClient(head.headers));
+      // Checked as writeHead will, so that it cannot throw in this handler (that would crash the gateway).
+      const bad = responseHeadProblem(head.status, headers);
+      if (bad) {
+        stream.destroy(bad);
+        return;
+      }
+      if (requestStillArriving(req, piped)) headers.push(['connection', 'close']);
+      responded = true;
       const sid = getHeader(headers, 'mcp-session-id');
       if (sid) deps.registry.bindSession(tunnelId, sid, connId);
       if (sid) deps.policy.sessions.bind(serverName, sid, subjectKey(client));
@@ -289,15 +302,19 @@ export async function forwardMcpRequest(
       }
     });
     req.once('end', () => {
-      audit.addBytesIn(bytes);
       if (!tooLarge) audit.annotate({ requestSha256: requestHash.digest('hex') });
       if (!tooLarge && requestCapture) audit.annotate({ requestBody: requestCapture.result(req.headers['content-type']) });
       audit.setMcp(inspector.finish());
     });
     req.once('error', () => stream.destroy());
     req.pipe(stream);
+    endRequestWithResponse(req, stream, () => log().debug({ [F.reason]: 'response complete first' }, 'request body cut short; client connection will close'));
   }
 
   await done;
+  // bytesIn is what went into the tunnel: wait until the stream closed (the proxy may still be
+  // discarding a body its upstream did not read), so both sides' records agree.
+  await tunnelStreamClosed(stream);
+  if (piped) audit.addBytesIn(stream.bytesSent);
   audit.finish();
 }

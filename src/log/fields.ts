@@ -24,6 +24,8 @@ export const F = {
   replacement: 'replacement',
   /** Requests (streams) still in flight. */
   inFlight: 'inFlight',
+  /** A header's name (never its value), e.g. the one that made a head invalid. */
+  header: 'header',
 } as const;
 
 /**

@@ -1,5 +1,6 @@
-export { Multiplexer, type MultiplexerOptions, type IncomingStream, type CloseInfo, type GoAwayInfo } from './multiplexer';
+export { Multiplexer, REPLY_BACKLOG_SLACK_BYTES, type MultiplexerOptions, type IncomingStream, type CloseInfo, type GoAwayInfo } from './multiplexer';
 export { MuxStream } from './stream';
 export { ReceiveWindow, SendWindow } from './flow';
-export { StreamResetError, ConnectionClosedError, StreamRefusedError } from './errors';
+export { StreamResetError, ConnectionClosedError, StreamRefusedError, BadResponseHeadError, StreamProtocolError } from './errors';
 export { wsTransport, createLinkedTransportPair, type FrameTransport, type TransportHandler } from './transport';
+export { discardIncoming, DEFAULT_DISCARD_BUDGET, type DiscardBudget, type DiscardResult } from './discard';

@@ -7,6 +7,7 @@ import {
   FrameType,
   FRAME_HEADER_BYTES,
   MAX_STREAM_ID,
+  HeaderProtocolError,
   ProtocolError,
   decodeFrames,
   decodeGoAway,
@@ -28,13 +29,20 @@ import type { Logger } from '../log';
 import { F } from '../log';
 import { ReceiveWindow, SendWindow } from './flow';
 import { MuxStream, type StreamHost } from './stream';
-import { ConnectionClosedError, StreamRefusedError, StreamResetError } from './errors';
+import { BadResponseHeadError, ConnectionClosedError, StreamProtocolError, StreamRefusedError, StreamResetError } from './errors';
 import type { FrameTransport } from './transport';
 
 /** Flush a batch early once it holds this many bytes. */
 const MAX_BATCH_BYTES = 256 * 1024;
 /** Silence checks per heartbeat interval: a dead peer is declared within 2 + 1/HEARTBEAT_CHECKS intervals. */
 const HEARTBEAT_CHECKS = 4;
+/**
+ * Outbound backlog the peer can explain beyond its connection credit (our DATA is bounded by that
+ * credit; heads and control frames are small). A backlog above credit + this means the peer is not
+ * reading what we send, and then we queue no reply to its frames: a held PING ACK waits, and a frame
+ * that needs an automatic RST_STREAM closes the connection as a flood (docs/protocol.md §7).
+ */
+export const REPLY_BACKLOG_SLACK_BYTES = 4 * 1024 * 1024;
 
 export interface MultiplexerOptions {
   /** The gateway opens streams; the proxy accepts them. */
@@ -87,6 +95,8 @@ export class Multiplexer implements StreamHost {
   private heartbeat: NodeJS.Timeout | null = null;
   private lastReceived: number;
   private readonly pings = new Map<string, { sentAt: number; resolve: (rtt: number) => void }>();
+  /** Payload of the latest PING not yet answered: at most one ACK is ever pending (docs/protocol.md §7). */
+  private pendingPingAck: Buffer | null = null;
   private closeInfo: CloseInfo | null = null;
   private goAwaySent = false;
   /** True once the peer acknowledged a PING sent after our GOAWAY: it has seen the GOAWAY. */
@@ -290,6 +300,7 @@ export class Multiplexer implements StreamHost {
   private onMessage(message: Buffer): void {
     if (this.isClosed) return;
     this.lastReceived = this.now();
+    if (this.pendingPingAck) this.scheduleFlush(); // held while the peer was not reading; try again
     let frames: Frame[];
     try {
       frames = decodeFrames(message);
@@ -331,7 +342,7 @@ export class Multiplexer implements StreamHost {
           const s = this.streams.get(f.streamId);
           if (!s) return;
           if (!s.sendWindow.grant(inc)) {
-            s.resetWith(ErrorCode.FLOW_CONTROL_ERROR, 'stream window overflow');
+            this.resetForPeerError(s, ErrorCode.FLOW_CONTROL_ERROR, 'stream window overflow');
             return;
           }
           this.pump(s);
@@ -340,15 +351,12 @@ export class Multiplexer implements StreamHost {
       }
       case FrameType.PING: {
         if (f.streamId !== 0 || f.payload.length !== 8) throw new ProtocolError('TUNNEL_PROTOCOL_BAD_FRAME', 'PING must be 8 bytes on stream 0');
-        if (f.flags & Flag.ACK) {
-          const key = f.payload.toString('hex');
-          const p = this.pings.get(key);
-          if (p) {
-            this.pings.delete(key);
-            p.resolve(this.now() - p.sentAt);
-          }
-        } else {
-          this.enqueue(FrameType.PING, Flag.ACK, 0, Buffer.from(f.payload));
+        if (f.flags & Flag.ACK) this.onPingAck(f.payload.toString('hex'));
+        else {
+          // Coalesced: a newer PING replaces an ACK not yet written (frames are ordered, so one ACK
+          // tells the peer every earlier PING arrived too). A flood queues one ACK, not one each.
+          this.pendingPingAck = Buffer.from(f.payload);
+          this.scheduleFlush();
         }
         return;
       }
@@ -368,6 +376,33 @@ export class Multiplexer implements StreamHost {
         this.controlSubject.next(f.payload);
         return;
       }
+    }
+  }
+
+  /** An ACK answers its PING and, frames being ordered, every PING sent before it (a peer may coalesce). */
+  private onPingAck(key: string): void {
+    if (!this.pings.has(key)) return;
+    const at = this.now();
+    for (const [k, p] of this.pings) {
+      this.pings.delete(k);
+      p.resolve(at - p.sentAt);
+      if (k === key) return;
+    }
+  }
+
+  /** Bytes queued for the peer beyond what its connection credit can explain (see {@link REPLY_BACKLOG_SLACK_BYTES}). */
+  private get replyBacklogged(): boolean {
+    return this.transport.bufferedAmount + this.batchBytes > this.opts.remote.connectionWindow + REPLY_BACKLOG_SLACK_BYTES;
+  }
+
+  /**
+   * Called before queueing a frame that answers the peer's frame (an automatic RST_STREAM): a peer
+   * that does not read our replies but keeps provoking them is flooding us.
+   * @throws ProtocolError `TUNNEL_PROTOCOL_FLOOD`.
+   */
+  private checkReplyBacklog(): void {
+    if (this.replyBacklogged) {
+      throw new ProtocolError('TUNNEL_PROTOCOL_FLOOD', 'peer provokes replies but does not read them (control frame flood)');
     }
   }
 
@@ -400,12 +435,12 @@ export class Multiplexer implements StreamHost {
     }
     if (s.remoteEnded) {
       this.creditConnection(n);
-      s.resetWith(ErrorCode.PROTOCOL_ERROR, 'DATA after END_STREAM');
+      this.resetForPeerError(s, ErrorCode.PROTOCOL_ERROR, 'DATA after END_STREAM');
       return;
     }
     if (!s.recvWindow.receive(n)) {
       this.creditConnection(n);
-      s.resetWith(ErrorCode.FLOW_CONTROL_ERROR, 'stream window exceeded');
+      this.resetForPeerError(s, ErrorCode.FLOW_CONTROL_ERROR, 'stream window exceeded');
       return;
     }
     this.appCall(s, () => {
@@ -425,14 +460,19 @@ export class Multiplexer implements StreamHost {
         return;
       }
       if (existing.responseHead) {
-        existing.resetWith(ErrorCode.PROTOCOL_ERROR, 'second HEADERS frame');
+        this.resetForPeerError(existing, ErrorCode.PROTOCOL_ERROR, 'second HEADERS frame');
         return;
       }
       let head: ResponseHead;
       try {
         head = parseResponseHead(f.payload, this.opts.local.maxHeaderBytes);
       } catch (err) {
-        existing.resetWith(ErrorCode.PROTOCOL_ERROR, (err as Error).message);
+        this.checkReplyBacklog();
+        const header = err instanceof HeaderProtocolError ? err.header : null;
+        const message = (err as Error).message;
+        // The header's name only: its value may be a secret, and is what broke the rules.
+        this.log.warn({ [F.stream]: f.streamId, [F.code]: 'TUNNEL_BAD_RESPONSE_HEAD', [F.header]: header, [F.reason]: message }, 'rejected malformed response head; stream reset');
+        existing.resetWith(ErrorCode.PROTOCOL_ERROR, message, new BadResponseHeadError(`bad response head from the proxy: ${message}`, header));
         return;
       }
       existing.responseHead = head;
@@ -442,7 +482,7 @@ export class Multiplexer implements StreamHost {
     }
     // Proxy: HEADERS opens a new stream.
     if (existing) {
-      existing.resetWith(ErrorCode.PROTOCOL_ERROR, 'second HEADERS frame');
+      this.resetForPeerError(existing, ErrorCode.PROTOCOL_ERROR, 'second HEADERS frame');
       return;
     }
     if (f.streamId % 2 !== 1 || f.streamId <= this.lastRemoteStreamId) {
@@ -450,7 +490,10 @@ export class Multiplexer implements StreamHost {
       throw new ProtocolError('TUNNEL_PROTOCOL_BAD_STREAM', `stream id ${f.streamId} is not a new odd id`);
     }
     this.lastRemoteStreamId = f.streamId;
-    const refuse = (code: number, reason: string) => this.enqueue(FrameType.RST_STREAM, 0, f.streamId, encodeCodeReason(code, reason));
+    const refuse = (code: number, reason: string): void => {
+      this.checkReplyBacklog();
+      this.enqueue(FrameType.RST_STREAM, 0, f.streamId, encodeCodeReason(code, reason));
+    };
     if (this.goAwaySent && this.goAwaySeen) return refuse(ErrorCode.REFUSED_STREAM, 'draining');
     if (this.streams.size >= this.opts.local.maxStreams) return refuse(ErrorCode.REFUSED_STREAM, 'too many concurrent streams');
     if (!this.streamHandler) return refuse(ErrorCode.REFUSED_STREAM, 'not accepting streams');
@@ -470,6 +513,15 @@ export class Multiplexer implements StreamHost {
   }
 
   /**
+   * Resets a stream because the peer broke the rules on it; the application gets the error (it may
+   * still owe its client an answer).
+   */
+  private resetForPeerError(stream: MuxStream, code: number, reason: string): void {
+    this.checkReplyBacklog();
+    stream.resetWith(code, reason, new StreamProtocolError(code, reason));
+  }
+
+  /**
    * Runs application code (stream handler, 'response'/'data' listeners). If it throws, that is our
    * bug, not the peer's: reset only this stream and log, instead of closing the whole connection
    * with a protocol error.
@@ -479,7 +531,7 @@ export class Multiplexer implements StreamHost {
       fn();
     } catch (err) {
       this.log.error({ [F.stream]: stream.id, [F.err]: err instanceof Error ? err.message : String(err) }, 'stream handler threw; resetting the stream');
-      stream.resetWith(ErrorCode.INTERNAL_ERROR, 'internal error');
+      stream.resetWith(ErrorCode.INTERNAL_ERROR, 'internal error', new StreamProtocolError(ErrorCode.INTERNAL_ERROR, 'internal error'));
     }
   }
 
@@ -521,6 +573,7 @@ export class Multiplexer implements StreamHost {
       return;
     }
     if (ping) void this.ping();
+    if (this.pendingPingAck) this.scheduleFlush(); // a held ACK goes out once the backlog has drained
   }
 
   // ---- sending ----------------------------------------------------------------------------------
@@ -534,13 +587,25 @@ export class Multiplexer implements StreamHost {
     if (payload && len > 0) this.batch.push(payload);
     this.batchBytes += FRAME_HEADER_BYTES + len;
     if (this.batchBytes >= MAX_BATCH_BYTES) this.flush();
-    else if (!this.flushScheduled) this.flushScheduled = setImmediate(() => this.flush());
+    else this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (!this.flushScheduled && !this.isClosed) this.flushScheduled = setImmediate(() => this.flush());
   }
 
   private flush(): void {
     if (this.flushScheduled) {
       clearImmediate(this.flushScheduled);
       this.flushScheduled = null;
+    }
+    const ack = this.pendingPingAck;
+    if (ack && !this.replyBacklogged) {
+      this.pendingPingAck = null;
+      const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+      writeFrameHeader(header, 0, FrameType.PING, Flag.ACK, 0, ack.length);
+      this.batch.push(header, ack);
+      this.batchBytes += FRAME_HEADER_BYTES + ack.length;
     }
     if (this.batch.length === 0) return;
     const message = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchBytes);
@@ -567,6 +632,7 @@ export class Multiplexer implements StreamHost {
     this.streams.clear();
     this.blocked.clear();
     this.pings.clear();
+    this.pendingPingAck = null;
     this.closedSubject.next(info);
     this.closedSubject.complete();
     this.goAwaySubject.complete();

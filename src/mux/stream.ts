@@ -27,7 +27,9 @@ interface PendingWrite {
  * read the body you receive. Backpressure is end to end: what this side does not read is not
  * credited, so the peer stops sending after one window.
  *
- * Events: `response` (ResponseHead) on the opening side when the answer's head arrives.
+ * Events: `response` (ResponseHead) on the opening side when the answer's head arrives;
+ * `stopSending` when the peer, its own side complete, reset the stream with NO_ERROR (writes are
+ * dropped from then on; the received body stays readable).
  * Destroying the stream resets it on the wire (CANCEL unless the error carries `wireCode`).
  */
 export class MuxStream extends Duplex {
@@ -72,16 +74,28 @@ export class MuxStream extends Duplex {
     }
   }
 
-  /** Resets the stream with a wire error code (e.g. UPSTREAM_UNREACHABLE) and a short reason. */
-  resetWith(code: number, reason: string): void {
+  /**
+   * Resets the stream with a wire error code (e.g. UPSTREAM_UNREACHABLE) and a short reason. Without
+   * `localError` the stream is destroyed quietly (the caller knows why); with it, local listeners get
+   * that `'error'` (the multiplexer's own resets use it, so the application learns of them).
+   */
+  resetWith(code: number, reason: string, localError?: Error): void {
     if (!this.isReset && !this.released) {
       this.isReset = true;
       this.host.sendReset(this, code, reason);
     }
-    this.destroy();
+    this.destroy(localError);
   }
 
+  /**
+   * True once the peer, having ended its own side, sent RST_STREAM NO_ERROR: it asks us to stop
+   * sending (RFC 9113 §8.1, "a complete response before the complete request"). What we received is
+   * complete and stays readable; what we still write is dropped.
+   */
+  sendStopped = false;
+
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.sendStopped) return cb();
     if (this.isReset) return cb(new StreamResetError(ErrorCode.CANCEL, 'stream was reset'));
     if (chunk.length === 0) return cb();
     this.pendingWrite = { chunk, offset: 0, cb };
@@ -153,7 +167,22 @@ export class MuxStream extends Duplex {
   /** @internal RST_STREAM arrived, or the connection died. */
   onReset(err: Error): void {
     this.isReset = true;
+    if (this.remoteEnded && (err as { wireCode?: number }).wireCode === ErrorCode.NO_ERROR && err instanceof StreamResetError) {
+      this.stopSending();
+      return;
+    }
     this.destroy(err);
+  }
+
+  /** The peer's side is complete and it needs nothing more from us: end ours without an error. */
+  private stopSending(): void {
+    this.sendStopped = true;
+    this.localEnded = true;
+    const pw = this.pendingWrite;
+    this.pendingWrite = null;
+    pw?.cb();
+    this.emit('stopSending');
+    this.maybeRelease();
   }
 
   private maybeRelease(): void {

@@ -10,3 +10,14 @@ export class ProtocolError extends TunnelError {
     this.name = 'ProtocolError';
   }
 }
+
+/** A head (request or response) carries a header Node's HTTP layer would refuse; `header` names it (never the value). */
+export class HeaderProtocolError extends ProtocolError {
+  constructor(
+    message: string,
+    readonly header: string,
+  ) {
+    super('TUNNEL_PROTOCOL_BAD_MESSAGE', message);
+    this.name = 'HeaderProtocolError';
+  }
+}

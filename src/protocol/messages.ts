@@ -1,4 +1,4 @@
-import { ProtocolError } from './errors';
+import { HeaderProtocolError, ProtocolError } from './errors';
 
 /** Protocol versions this build speaks, newest first. */
 export const SUPPORTED_VERSIONS: readonly number[] = [1];
@@ -125,22 +125,38 @@ function obj(o: Record<string, unknown>, key: string, what: string): Record<stri
   return v as Record<string, unknown>;
 }
 
+/**
+ * What Node's HTTP layer accepts (`http.validateHeaderName` / `validateHeaderValue`, the same rules
+ * undici applies to request headers): a name is an RFC 9110 token; a value holds only HTAB, visible
+ * ASCII, SP and obs-text (0x80-0xFF). Anything else (a control byte, DEL, a code point above 0xFF)
+ * makes `writeHead` or undici throw, so it must be refused here, before any application code runs.
+ */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** A header name fit for a log line: the name when it is a token, else a short escaped form. */
+function printableName(name: unknown): string {
+  if (typeof name === 'string' && HEADER_NAME.test(name)) return name.slice(0, 64);
+  return (JSON.stringify(name) ?? String(name)).slice(0, 64);
+}
+
 function headerList(o: Record<string, unknown>, what: string): HeaderList {
   const v = o['headers'];
   if (!Array.isArray(v)) throw new ProtocolError('TUNNEL_PROTOCOL_BAD_MESSAGE', `${what}.headers must be an array`);
   const out: HeaderList = [];
   for (const pair of v as unknown[]) {
-    if (
-      !Array.isArray(pair) ||
-      pair.length !== 2 ||
-      typeof pair[0] !== 'string' ||
-      typeof pair[1] !== 'string' ||
-      !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(pair[0]) ||
-      /[\r\n\0]/.test(pair[1])
-    ) {
-      throw new ProtocolError('TUNNEL_PROTOCOL_BAD_MESSAGE', `${what}.headers has an invalid entry`);
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
+      throw new ProtocolError('TUNNEL_PROTOCOL_BAD_MESSAGE', `${what}.headers has an entry that is not a [name, value] pair of strings`);
     }
-    out.push([pair[0].toLowerCase(), pair[1]]);
+    const [name, value] = pair as [string, string];
+    if (!HEADER_NAME.test(name)) {
+      throw new HeaderProtocolError(`${what}.headers has an invalid header name ${printableName(name)}`, printableName(name));
+    }
+    // The value itself is never quoted: it may carry a secret (a cookie, a token).
+    if (INVALID_HEADER_VALUE.test(value)) {
+      throw new HeaderProtocolError(`${what}.headers has an invalid value for header "${name}" (control byte or character above 0xFF)`, name);
+    }
+    out.push([name.toLowerCase(), value]);
   }
   return out;
 }
@@ -208,7 +224,20 @@ export function parseRequestHead(payload: Buffer, limit: number): RequestHead {
   };
 }
 
+/**
+ * Lowest and highest status a response head may carry. 1xx are interim answers the proxy's HTTP
+ * client consumes itself (a 1xx as the final head would leave the client waiting for another), and
+ * Node's `writeHead` refuses anything outside 100-999; 600-999 are not HTTP.
+ */
+export const MIN_RESPONSE_STATUS = 200;
+export const MAX_RESPONSE_STATUS = 599;
+
+/**
+ * Parses and validates a response head (proxy → gateway). What passes can be handed to Node's
+ * `writeHead` without it throwing (see {@link headerList}).
+ * @throws ProtocolError (`HeaderProtocolError` for a bad header, naming the header but never its value).
+ */
 export function parseResponseHead(payload: Buffer, limit: number): ResponseHead {
   const o = parseObject(payload, 'response head', limit);
-  return { status: int(o, 'status', 'response head', 100, 599), headers: headerList(o, 'response head') };
+  return { status: int(o, 'status', 'response head', MIN_RESPONSE_STATUS, MAX_RESPONSE_STATUS), headers: headerList(o, 'response head') };
 }

@@ -3,7 +3,7 @@ import { RequestAudit, auditUpstream, type AuditTrail } from '../audit';
 import { describeError } from '../errors';
 import type { UpstreamDispatcher } from '../dispatch';
 import { F, type Logger } from '../log';
-import type { MuxStream } from '../mux';
+import { discardIncoming, type DiscardBudget, type MuxStream } from '../mux';
 import { ErrorCode, type RequestHead } from '../protocol';
 
 export interface ServeStreamDeps {
@@ -11,6 +11,8 @@ export interface ServeStreamDeps {
   tunnelId: string;
   audit: AuditTrail;
   logger: Logger;
+  /** Bounds on discarding a request body the upstream did not read (default DEFAULT_DISCARD_BUDGET). */
+  discardBudget?: DiscardBudget;
 }
 
 /** Wire code for a dispatch failure before the response head. */
@@ -55,6 +57,7 @@ export async function serveStream(stream: MuxStream, head: RequestHead, deps: Se
   // A small request usually arrives whole (HEADERS, DATA and END in one message): hand undici a
   // Buffer then, which skips its stream-body machinery. Otherwise stream it.
   let body: Readable | Buffer | null = null;
+  let view: PassThrough | null = null;
   if (stream.remoteEnded) {
     const buffered = stream.readableLength > 0 ? (stream.read() as Buffer | null) : null;
     body = buffered && buffered.length > 0 ? buffered : null;
@@ -62,9 +65,10 @@ export async function serveStream(stream: MuxStream, head: RequestHead, deps: Se
   } else {
     // undici destroys a body stream once it has sent it; give it a view, not the Duplex that also
     // carries the response.
-    const view = new PassThrough();
-    stream.on('error', (err) => view.destroy(err));
-    body = stream.pipe(view);
+    const v = new PassThrough();
+    view = v;
+    stream.on('error', (err) => v.destroy(err));
+    body = stream.pipe(v);
   }
 
   let response;
@@ -128,6 +132,14 @@ export async function serveStream(stream: MuxStream, head: RequestHead, deps: Se
     src.pipe(stream);
   });
   settled = true;
+  if (!stream.destroyed && stream.writableFinished && !stream.remoteEnded) {
+    // The upstream answered before reading the whole body (413 from Content-Length, an early error):
+    // nobody reads the rest now, and unread bytes would keep their credit forever. Drop them until
+    // the gateway's END_STREAM (it ends as soon as it sees the complete response), bounded.
+    view?.destroy();
+    const { discarded, outcome } = await discardIncoming(stream, deps.discardBudget);
+    log().debug({ discarded, outcome }, 'upstream answered before reading the whole request body; rest discarded');
+  }
   audit.addBytesIn(stream.bytesReceived).addBytesOut(stream.bytesSent);
   audit.finish();
 }
