@@ -2,7 +2,8 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Subscription } from 'rxjs';
-import { AuditTrail, auditSink } from '../audit';
+import { randomUUID } from 'node:crypto';
+import { AuditTrail, RequestAudit, auditSink } from '../audit';
 import type { GatewayConfig } from '../config/types';
 import { describeError } from '../errors';
 import { F, componentLogger, type Logger } from '../log';
@@ -94,12 +95,22 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
     admission: new ConnectionAdmission(() => config.limits),
   });
 
-  /** Answers a request whose Host/Origin is refused (403); false when it may proceed. */
-  const refusedHostOrigin = (req: http.IncomingMessage, res: http.ServerResponse, server: string | null, origin: boolean): boolean => {
-    const refused = checkHostOrigin(req, hostOrigin, { origin });
+  /**
+   * Answers a request whose Host/Origin is refused (403); false when it may proceed. A refused MCP
+   * request is audited like any other refusal (client unknown: it is checked before authentication).
+   */
+  const refusedHostOrigin = (req: http.IncomingMessage, res: http.ServerResponse, mcp: { server: string; path: string } | null): boolean => {
+    const refused = checkHostOrigin(req, hostOrigin, { origin: mcp !== null });
     if (refused === null) return false;
-    logger.info({ [F.code]: refused.code, [F.status]: 403, [F.server]: server, [F.remote]: req.socket.remoteAddress, [F.reason]: refused.message }, 'request refused: Host/Origin');
-    sendError(res, 403, refused, { server, rid: '' }, { connection: 'close' });
+    const rid = randomUUID();
+    const server = mcp?.server ?? null;
+    logger.info({ [F.requestId]: rid, [F.code]: refused.code, [F.status]: 403, [F.server]: server, [F.remote]: req.socket.remoteAddress, [F.reason]: refused.message }, 'request refused: Host/Origin');
+    if (mcp !== null) {
+      const audit = RequestAudit.gateway({ rid, client: null, server: mcp.server, tunnel: null, httpMethod: req.method ?? 'GET', path: mcp.path }, { onFinish: (r) => trail.write(r) });
+      audit.setStatus(403).fail(refused.code);
+      audit.finish();
+    }
+    sendError(res, 403, refused, { server, rid }, { connection: 'close' });
     req.resume();
     return true;
   };
@@ -108,7 +119,7 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
     const r = route(req.url);
     if (r.kind === 'mcp') {
       // Before anything else, the CORS preflight included: a refused origin learns nothing.
-      if (refusedHostOrigin(req, res, r.server, true)) return;
+      if (refusedHostOrigin(req, res, { server: r.server, path: `/mcp/${r.server}${r.rest}` })) return;
       if (answerPreflight(req, res)) return;
       const p = forwardMcpRequest(req, res, r, { state: () => state, registry, logger, audit: trail, policy }).catch((err: unknown) => {
         logger.error({ [F.err]: describeError(err) }, 'unexpected error while forwarding');
@@ -121,7 +132,7 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
     }
     if (r.kind === 'resource-metadata') {
       // Without auth.resource the metadata names the request's Host: only accepted names.
-      if (refusedHostOrigin(req, res, r.server, false)) return;
+      if (refusedHostOrigin(req, res, null)) return;
       serveResourceMetadata(req, res, r.server, { clients: state.clients, servers: state.servers });
       return;
     }

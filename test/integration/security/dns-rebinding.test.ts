@@ -64,7 +64,7 @@ function codeOf(body: Buffer): string | undefined {
 
 describe('DNS rebinding (issue 8 defect 10)', () => {
   it('a foreign Host is refused at the gateway with 403 TUNNEL_HOST_DENIED, as the SDK upstream refuses it direct', async () => {
-    const { up, via, auth } = await start();
+    const { up, h, via, auth } = await start();
     const evilHost: [string, string] = ['Host', 'evil.example:8080'];
     // Direct: the SDK server protects itself.
     const direct = await rawRequest(up.url, { method: 'POST', headers: [evilHost, ...JSON_HEADERS], body: initializeBody() });
@@ -79,6 +79,7 @@ describe('DNS rebinding (issue 8 defect 10)', () => {
       expect(ok.status).toBe(200);
     }
     expect(up.origins).toHaveLength(3);
+    expect(h.gatewayAudit.find((l) => l.errorCode === 'TUNNEL_HOST_DENIED')).toMatchObject({ status: 403, client: null, server: 'guarded', path: '/mcp/guarded' });
   });
 
   it('a foreign Origin (and Origin: null) is refused with 403 TUNNEL_ORIGIN_DENIED, the preflight included; the same origin and allowedOrigins pass, Origin unchanged', async () => {
