@@ -6,6 +6,7 @@ import { EgressRuleError, parseEgressRule } from '../dispatch/egress';
 import { LOG_LEVELS, MIN_SECRET_BYTES, NAME_PATTERN } from './constants';
 import { JWT_ALGORITHMS } from './types';
 import { validatePolicyRules } from './policy';
+import { ANY_ORIGIN, parseHostPort, parseOrigin } from '../gateway/host-origin';
 
 /**
  * A validation failure inside one config value. `path` locates it below the key (`[0].secrets`),
@@ -472,6 +473,23 @@ function validateEgressRules(value: unknown): void {
   });
 }
 
+// Host / Origin allow-lists (gateway): comma-separated or a JSON array, parsed by the very
+// functions that check requests, so a listed entry is exactly what matches.
+
+function validateStringList(value: unknown, what: string, ok: (entry: string) => boolean): void {
+  checkNotJsonError(value);
+  if (!Array.isArray(value)) fail(`must be a list of ${what} (comma-separated, or a JSON array of strings)`);
+  value.forEach((entry, i) => {
+    if (typeof entry !== 'string' || !ok(entry)) fail(`must be ${what}`, { path: `[${i}]`, value: entry });
+  });
+}
+
+const validateAllowedHosts = (v: unknown): void =>
+  validateStringList(v, 'a host name or address with an optional port (gw.example.com, gw.example.com:8443, 10.0.0.5, [::1])', (e) => parseHostPort(e) !== null);
+
+const validateAllowedOrigins = (v: unknown): void =>
+  validateStringList(v, `an origin like https://app.example.com or http://localhost:5173 (no path), or ${ANY_ORIGIN}`, (e) => e === ANY_ORIGIN || parseOrigin(e) !== null);
+
 // ---------------------------------------------------------------------------------------------
 
 /** The formats the schemas use, by convict format name. */
@@ -511,6 +529,8 @@ export const FORMATS = {
     resolvePaths: resolveUpstreamServers,
   },
   'mcp-tunnel-egress-rules': { validate: validateEgressRules, coerce: coerceEgressRules },
+  'mcp-tunnel-allowed-hosts': { validate: validateAllowedHosts, coerce: coerceEgressRules },
+  'mcp-tunnel-allowed-origins': { validate: validateAllowedOrigins, coerce: coerceEgressRules },
   'mcp-tunnel-json-paths': {
     validate: (v) => {
       checkNotJsonError(v);

@@ -8,7 +8,10 @@ import { POLICY_ANY, resolvePolicyRules } from './policy';
 import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow, type LoadOptions } from './loader';
 
 /** What convict holds before the loader turns it into a GatewayConfig (`tls` is always an object). */
-interface GatewayRaw extends Omit<GatewayConfig, 'tls' | 'policy' | 'auth'> {
+interface GatewayRaw extends Omit<GatewayConfig, 'tls' | 'policy' | 'auth' | 'allowedHosts' | 'allowedOrigins' | 'limits'> {
+  allowedHosts: string[];
+  allowedOrigins: string[];
+  limits: Required<GatewayConfig['limits']>;
   tls: { cert: string | null; key: string | null };
   auth: { resource: string | null; jwt: RawJwt | null };
   policy: { rules: Array<Record<string, unknown>>; inspectLimitBytes: number };
@@ -36,6 +39,18 @@ function gatewaySchema(): convict.Schema<GatewayRaw> {
         default: 8080,
         env: `${ENV_PREFIX}LISTEN_PORT`,
       },
+    },
+    allowedHosts: {
+      doc: 'Host names (optionally with :port) that MCP requests may be addressed to, e.g. the public names behind a load balancer; anything else gets 403 (DNS-rebinding protection). Empty: on a loopback listen.host only loopback names and the listen address are accepted; on any other address every Host is. An entry without a port accepts any port.',
+      format: 'mcp-tunnel-allowed-hosts',
+      default: [],
+      env: `${ENV_PREFIX}ALLOWED_HOSTS`,
+    },
+    allowedOrigins: {
+      doc: 'Browser origins (https://app.example.com) allowed to call the MCP endpoints besides the gateway\'s own origin (the request\'s Host, and auth.resource); a request with any other Origin header (including "null") gets 403. "*" accepts every origin.',
+      format: 'mcp-tunnel-allowed-origins',
+      default: [],
+      env: `${ENV_PREFIX}ALLOWED_ORIGINS`,
     },
     tls: {
       cert: {
@@ -120,10 +135,16 @@ function gatewaySchema(): convict.Schema<GatewayRaw> {
         env: `${ENV_PREFIX}MAX_UNAUTHENTICATED`,
       },
       connectAttemptsPerMinute: {
-        doc: 'Tunnel connection attempts accepted per tunnel in any 60 s window; more get HTTP 429 with Retry-After.',
+        doc: 'Failed tunnel connection attempts (no successful handshake) accepted per tunnel and source address in any 60 s window; beyond it that address gets HTTP 429 with Retry-After for that tunnel. Successful connections are never counted.',
         format: 'mcp-tunnel-positive-int',
         default: 120,
         env: `${ENV_PREFIX}CONNECT_ATTEMPTS_PER_MINUTE`,
+      },
+      maxOpenStreamsPerClient: {
+        doc: 'Long-lived streams (GET requests: standalone and legacy SSE streams) one client identity may hold open at once, across all servers; more get 429 TUNNEL_TOO_MANY_STREAMS.',
+        format: 'mcp-tunnel-positive-int',
+        default: 10000,
+        env: `${ENV_PREFIX}MAX_OPEN_STREAMS_PER_CLIENT`,
       },
     },
     flow: flowSchema(),
@@ -261,6 +282,8 @@ export function loadGatewayConfig(opts: LoadOptions = {}): GatewayConfig {
   const allServers = raw.servers.map((s) => s.name);
   return {
     listen: { host: raw.listen.host, port: raw.listen.port },
+    allowedHosts: [...raw.allowedHosts],
+    allowedOrigins: [...raw.allowedOrigins],
     tls: resolveTls(raw.tls),
     tunnels: raw.tunnels.map((t) => ({ id: t.id, secrets: [...t.secrets] })),
     servers: raw.servers.map((s) => ({ name: s.name, tunnel: s.tunnel, url: s.url })),

@@ -178,10 +178,16 @@ function proxySchema(): convict.Schema<ProxyRaw> {
         env: `${ENV_PREFIX}UPSTREAM_CONNECT_TIMEOUT_MS`,
       },
       connectionsPerOrigin: {
-        doc: 'Max pooled connections per upstream origin.',
+        doc: 'Max pooled connections per upstream origin for requests (POST, DELETE, ...; GET streams have their own pool).',
         format: 'mcp-tunnel-positive-int',
         default: 128,
         env: `${ENV_PREFIX}UPSTREAM_CONNECTIONS`,
+      },
+      streamConnectionsPerOrigin: {
+        doc: 'Max connections per upstream origin for GET requests (standalone and legacy SSE streams, each holding one connection for its life); a separate pool, so streams never starve requests.',
+        format: 'mcp-tunnel-positive-int',
+        default: 16384,
+        env: `${ENV_PREFIX}UPSTREAM_STREAM_CONNECTIONS`,
       },
       allow: {
         doc:
@@ -344,6 +350,7 @@ export function loadProxyConfig(opts: LoadOptions = {}): ProxyConfig {
       headersTimeoutMs: raw.upstream.headersTimeoutMs,
       connectTimeoutMs: raw.upstream.connectTimeoutMs,
       connectionsPerOrigin: raw.upstream.connectionsPerOrigin,
+      streamConnectionsPerOrigin: raw.upstream.streamConnectionsPerOrigin,
       allow: [...raw.upstream.allow],
     },
     log: { ...raw.log },

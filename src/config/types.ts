@@ -104,6 +104,13 @@ export interface GatewayAuthConfig {
 
 export interface GatewayConfig {
   listen: { host: string; port: number };
+  /**
+   * Host names (`name` or `name:port`) MCP requests may be addressed to; empty or absent = only
+   * loopback names on a loopback listener, any Host otherwise (the loader always sets it).
+   */
+  allowedHosts?: string[];
+  /** Browser origins allowed besides the gateway's own (`*` = any); absent = none (the loader always sets it). */
+  allowedOrigins?: string[];
   /** Paths to PEM files; null = plain HTTP/ws (loopback, or behind a TLS-terminating load balancer). */
   tls: { cert: string; key: string } | null;
   tunnels: Array<{ id: string; secrets: string[] }>;
@@ -130,8 +137,10 @@ export interface GatewayConfig {
     maxUnauthenticatedPerAddress: number;
     /** Unauthenticated tunnel connections held in total (more: HTTP 429 at the upgrade). */
     maxUnauthenticated: number;
-    /** Tunnel connection attempts accepted per tunnel in any 60 s window (more: HTTP 429). */
+    /** Failed tunnel connection attempts accepted per tunnel and source address in any 60 s window (more: HTTP 429). */
     connectAttemptsPerMinute: number;
+    /** GET streams one client identity may hold open (more: 429); the loader always sets it; default 10,000. */
+    maxOpenStreamsPerClient?: number;
   };
   flow: FlowConfig;
   heartbeat: { intervalMs: number };
@@ -192,8 +201,13 @@ export interface ProxyConfig {
     /** Time allowed for the upstream to send response headers (0 = none). Bodies never time out. */
     headersTimeoutMs: number;
     connectTimeoutMs: number;
-    /** Max pooled connections per upstream origin. */
+    /** Max pooled connections per upstream origin for requests (everything but GET). */
     connectionsPerOrigin: number;
+    /**
+     * Max connections per upstream origin for GET (long-lived SSE) streams, a pool of its own so
+     * streams never take the connections requests need; the loader always sets it; default 16,384.
+     */
+    streamConnectionsPerOrigin?: number;
     /**
      * Egress allowlist rules (`MCP_TUNNEL_ALLOW`), validated at load; empty = every target allowed.
      * See `src/dispatch/egress.ts` for the syntax and semantics.

@@ -20,6 +20,12 @@ import type { UpstreamDispatcher, UpstreamRequest, UpstreamResponse } from './ty
  */
 export const DEFAULT_CLOSE_GRACE_MS = 5_000;
 
+/** Default of `upstream.streamConnectionsPerOrigin`, for configurations built in code. */
+export const DEFAULT_STREAM_CONNECTIONS_PER_ORIGIN = 16_384;
+
+/** Which pool a request uses: GET opens a long-lived stream; every other method is a request. */
+type PoolKind = 'requests' | 'streams';
+
 /** Options beyond the configuration file. */
 export interface UpstreamDispatcherOptions {
   /** See {@link DEFAULT_CLOSE_GRACE_MS}. */
@@ -39,12 +45,21 @@ interface AgentEntry {
   scope: string;
 }
 
+/** The two agents of one TLS configuration. */
+interface AgentPair {
+  requests: Agent;
+  streams: Agent;
+}
+
 /**
  * Creates the proxy's dispatcher to internal MCP servers.
  *
- * One undici `Agent` per distinct TLS configuration (the global `cfg.tls`, and each distinct
- * per-server override); each agent pools up to `cfg.connectionsPerOrigin` keep-alive connections per
- * origin. PEM files are read here, once.
+ * Two undici `Agent`s per distinct TLS configuration (the global `cfg.tls`, and each distinct
+ * per-server override): one for requests, pooling up to `cfg.connectionsPerOrigin` keep-alive
+ * connections per origin, and one for GET streams (standalone and legacy SSE streams), up to
+ * `cfg.streamConnectionsPerOrigin`. A GET stream holds its connection for its whole life; in the
+ * request pool, a client's idle streams would take every connection and make all other requests to
+ * that origin wait (docs/decisions.md D20). PEM files are read here, once.
  *
  * Timeouts: `cfg.headersTimeoutMs` for the response head (0 = none), `cfg.connectTimeoutMs` for TCP
  * plus TLS handshake, and none at all for bodies — a live SSE stream may be silent for hours.
@@ -69,17 +84,30 @@ export function createUpstreamDispatcher(
   };
   if (policy.enabled) log.info({ rules: policy.rules.map((r) => r.text) }, 'egress allowlist active');
 
-  const agentFor = (tls: UpstreamTlsConfig, scope: string): Agent => {
-    const key = tlsConfigKey(tls);
+  const limitOf = (kind: PoolKind): number | null => {
+    const n = kind === 'requests' ? cfg.connectionsPerOrigin : (cfg.streamConnectionsPerOrigin ?? DEFAULT_STREAM_CONNECTIONS_PER_ORIGIN);
+    // undici reads null as "unlimited"; a non-positive config value means the same.
+    return n > 0 ? n : null;
+  };
+
+  // One connector per TLS configuration, shared by its two agents: PEM files are read once.
+  const connectors = new Map<string, ReturnType<typeof createConnector>>();
+  const agentFor = (tls: UpstreamTlsConfig, scope: string, kind: PoolKind): Agent => {
+    const tlsKey = tlsConfigKey(tls);
+    const key = `${kind}\0${tlsKey}`;
     const existing = byTlsKey.get(key);
     if (existing !== undefined) return existing.agent;
+    let connect = connectors.get(tlsKey);
+    if (connect === undefined) {
+      connect = createConnector(loadTlsOptions(tls, scope), cfg.connectTimeoutMs, tracker, egress);
+      connectors.set(tlsKey, connect);
+    }
     const pools = new Set<Pool>();
     const agent = new Agent({
-      // undici reads null as "unlimited"; a non-positive config value means the same.
-      connections: cfg.connectionsPerOrigin > 0 ? cfg.connectionsPerOrigin : null,
+      connections: limitOf(kind),
       headersTimeout: cfg.headersTimeoutMs,
       bodyTimeout: 0,
-      connect: createConnector(loadTlsOptions(tls, scope), cfg.connectTimeoutMs, tracker, egress),
+      connect,
       factory: (origin, opts) => {
         // The agent closes and drops a pool whose connections all went away; forget those too.
         for (const p of pools) if (p.destroyed) pools.delete(p);
@@ -88,17 +116,18 @@ export function createUpstreamDispatcher(
         return pool;
       },
     });
-    if (!tls.rejectUnauthorized) {
+    if (!tls.rejectUnauthorized && kind === 'requests') {
       log.warn({ [F.server]: scope }, 'upstream TLS certificate verification is disabled');
     }
     byTlsKey.set(key, { agent, scope, pools });
     return agent;
   };
+  const pairFor = (tls: UpstreamTlsConfig, scope: string): AgentPair => ({ requests: agentFor(tls, scope, 'requests'), streams: agentFor(tls, scope, 'streams') });
 
-  const globalAgent = agentFor(cfg.tls, '*');
-  const serverAgents = new Map<string, Agent>();
+  const globalAgents = pairFor(cfg.tls, '*');
+  const serverAgents = new Map<string, AgentPair>();
   for (const [name, server] of Object.entries(cfg.servers)) {
-    serverAgents.set(name, agentFor(server.tls, name));
+    serverAgents.set(name, pairFor(server.tls, name));
   }
   log.debug({ agents: byTlsKey.size, servers: serverAgents.size }, 'upstream dispatcher ready');
 
@@ -148,7 +177,8 @@ export function createUpstreamDispatcher(
     started: number,
   ): Promise<UpstreamResponse> {
     const { server } = req;
-    const agent = serverAgents.get(server) ?? globalAgent;
+    const pair = serverAgents.get(server) ?? globalAgents;
+    const agent = req.method === 'GET' ? pair.streams : pair.requests;
     let bodyError: unknown;
     // undici fails the request with the body's own error; remember it to tell it from transport errors.
     if (req.body && !Buffer.isBuffer(req.body)) {

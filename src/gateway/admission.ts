@@ -4,11 +4,17 @@
  *
  * - unauthenticated connections per source address (a slow-loris of half-open handshakes),
  * - unauthenticated connections in total,
- * - connection attempts per tunnel per minute (a sliding 60 s window; a proxy hammering with a
- *   wrong secret, or a reconnect storm).
+ * - failed connection attempts per tunnel and source address per minute (a sliding 60 s window; a
+ *   proxy hammering with a wrong secret, a scanner).
  *
  * A connection counts as unauthenticated from the admitted upgrade until its handshake ends
  * (authenticated, failed, timed out or closed); the caller reports that with {@link Admitted.release}.
+ *
+ * Nothing an anonymous peer can do spends another peer's allowance: a successful handshake is never
+ * counted (a reconnect storm of real proxies costs nothing), and failures count against the source
+ * address they came from (an IPv6 address by its /64, which one host usually holds whole). Counting
+ * every upgrade per tunnel, as this did before, let about two bare upgrades a second from anyone keep
+ * a tunnel's proxies locked out (issue 8, defect 11).
  */
 
 /** The limits in force; read on every decision, so a reloaded configuration applies at once. */
@@ -17,7 +23,7 @@ export interface AdmissionLimits {
   maxUnauthenticatedPerAddress: number;
   /** Unauthenticated connections the gateway holds at once. */
   maxUnauthenticated: number;
-  /** Upgrade attempts accepted per tunnel in any 60 s window. */
+  /** Failed attempts accepted per tunnel and source address in any 60 s window. */
   connectAttemptsPerMinute: number;
 }
 
@@ -26,8 +32,12 @@ export type AdmissionLimitName = 'maxUnauthenticatedPerAddress' | 'maxUnauthenti
 
 export interface Admitted {
   ok: true;
-  /** Ends the connection's unauthenticated phase. Idempotent. */
-  release(): void;
+  /**
+   * Ends the connection's unauthenticated phase; `authenticated: false` (the default: closed,
+   * timed out, refused proof) counts a failed attempt for the tunnel and the source address.
+   * Idempotent: the first call decides.
+   */
+  release(authenticated?: boolean): void;
 }
 
 export interface Refused {
@@ -44,16 +54,35 @@ export type AdmissionDecision = Admitted | Refused;
 /** The length of the attempts window. */
 export const ATTEMPT_WINDOW_MS = 60_000;
 
+/** Most (tunnel, source) failure windows kept; the least recently failed one is dropped beyond it. */
+export const MAX_FAILURE_WINDOWS = 10_000;
+
 /**
- * Counts unauthenticated connections and recent attempts. Memory is bounded: per-address entries
- * exist only while that address holds a pending handshake (at most `maxUnauthenticated` of them),
- * and per-tunnel windows only for configured tunnels (callers check the tunnel id first), each
- * holding at most `connectAttemptsPerMinute` timestamps.
+ * The source a failure is counted against: an IPv4 address (IPv4-mapped IPv6 included) as is, an
+ * IPv6 address by its /64 prefix.
+ */
+export function sourceKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped?.[1]) return mapped[1];
+  if (!address.includes(':')) return address;
+  const [head = '', tail = ''] = address.toLowerCase().split('%')[0]!.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::') ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
+/**
+ * Counts unauthenticated connections and recent failed attempts. Memory is bounded: per-address
+ * entries exist only while that address holds a pending handshake (at most `maxUnauthenticated` of
+ * them); failure windows exist only for configured tunnels (callers check the tunnel id first), at
+ * most {@link MAX_FAILURE_WINDOWS} of them, each holding at most `connectAttemptsPerMinute` plus
+ * `maxUnauthenticatedPerAddress` timestamps.
  */
 export class ConnectionAdmission {
   private readonly perAddress = new Map<string, number>();
   private total = 0;
-  private readonly attempts = new Map<string, number[]>();
+  private readonly failures = new Map<string, number[]>();
 
   constructor(
     private readonly limits: () => AdmissionLimits,
@@ -72,13 +101,15 @@ export class ConnectionAdmission {
   admit(tunnelId: string, address: string): AdmissionDecision {
     const limits = this.limits();
     const now = this.now();
-    const window = this.prune(tunnelId, now);
+    const source = sourceKey(address);
+    const failureKey = `${tunnelId}\0${source}`;
+    const window = this.prune(failureKey, now);
     if (window.length >= limits.connectAttemptsPerMinute) {
       const oldest = window[0] ?? now;
       return {
         ok: false,
         limit: 'connectAttemptsPerMinute',
-        reason: `${window.length} connection attempts for tunnel "${tunnelId}" in the last minute (limit ${limits.connectAttemptsPerMinute})`,
+        reason: `${window.length} failed connection attempts for tunnel "${tunnelId}" from ${source} in the last minute (limit ${limits.connectAttemptsPerMinute})`,
         retryAfterSeconds: Math.max(1, Math.ceil((oldest + ATTEMPT_WINDOW_MS - now) / 1000)),
       };
     }
@@ -99,18 +130,16 @@ export class ConnectionAdmission {
         retryAfterSeconds: 1,
       };
     }
-    // Only admitted attempts count: refused ones cost nothing, and counting them would let a
-    // flood from one address lock a tunnel's legitimate proxies out for a whole minute more.
-    window.push(now);
-    this.attempts.set(tunnelId, window);
     this.perAddress.set(address, fromAddress + 1);
     this.total++;
     let released = false;
     return {
       ok: true,
-      release: () => {
+      release: (authenticated = false) => {
         if (released) return;
         released = true;
+        // Refused upgrades cost nothing, successes neither: only an admitted attempt that failed counts.
+        if (!authenticated) this.recordFailure(failureKey, this.now());
         this.total--;
         const left = (this.perAddress.get(address) ?? 1) - 1;
         if (left <= 0) this.perAddress.delete(address);
@@ -119,14 +148,31 @@ export class ConnectionAdmission {
     };
   }
 
-  /** The tunnel's attempts within the window, oldest first (expired ones dropped). */
-  private prune(tunnelId: string, now: number): number[] {
-    const window = this.attempts.get(tunnelId);
+  /** Failure windows held (for tests of the bound). */
+  get failureWindows(): number {
+    return this.failures.size;
+  }
+
+  private recordFailure(key: string, now: number): void {
+    const window = this.prune(key, now);
+    window.push(now);
+    this.failures.delete(key); // re-inserted: the most recently failed last
+    this.failures.set(key, window);
+    while (this.failures.size > MAX_FAILURE_WINDOWS) {
+      const oldest = this.failures.keys().next().value;
+      if (oldest === undefined) break;
+      this.failures.delete(oldest);
+    }
+  }
+
+  /** The key's failures within the window, oldest first (expired ones dropped). */
+  private prune(key: string, now: number): number[] {
+    const window = this.failures.get(key);
     if (window === undefined) return [];
     let drop = 0;
     while (drop < window.length && (window[drop] ?? 0) <= now - ATTEMPT_WINDOW_MS) drop++;
     if (drop > 0) window.splice(0, drop);
-    if (window.length === 0) this.attempts.delete(tunnelId);
+    if (window.length === 0) this.failures.delete(key);
     return window;
   }
 }

@@ -5,9 +5,10 @@ const ALLOW_HEADERS = 'authorization, content-type, accept, mcp-session-id, mcp-
 const EXPOSE_HEADERS = 'mcp-session-id, mcp-protocol-version, www-authenticate, retry-after, x-request-id';
 
 /**
- * Browser MCP clients need `Mcp-Session-Id` exposed through CORS. Clients authenticate with a
- * bearer key, not cookies, so any origin may call; the key is what is checked. `Origin` itself is
- * still forwarded unchanged so the upstream can apply its own DNS-rebinding checks.
+ * Browser MCP clients need `Mcp-Session-Id` exposed through CORS. Only origins that passed the
+ * Host/Origin check (host-origin.ts: the gateway's own origin or `allowedOrigins`) get here, so the
+ * accepted `Origin` is reflected. `Origin` itself is still forwarded unchanged so the upstream can
+ * apply its own allow-list too.
  */
 export function applyCors(req: IncomingMessage, res: ServerResponse): void {
   const origin = req.headers.origin;
@@ -43,7 +44,10 @@ function union(have: string, add: string): string {
   return have.trim() === '' ? missing.join(', ') : `${have}, ${missing.join(', ')}`;
 }
 
-/** Answers a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`); false if it is not one. */
+/**
+ * Answers a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`); false if it is not one.
+ * Called after the Host/Origin check, so a refused origin gets a 403 instead.
+ */
 export function answerPreflight(req: IncomingMessage, res: ServerResponse): boolean {
   if (req.method !== 'OPTIONS' || !req.headers.origin || !req.headers['access-control-request-method']) return false;
   applyCors(req, res);

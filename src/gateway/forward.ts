@@ -15,7 +15,7 @@ import { announceLegacyEndpoint, resolveTarget } from './target';
 import type { TunnelConnection, TunnelRegistry } from './tunnels';
 import { applyCors, withGatewayCors } from './cors';
 import { endRequestWithResponse, requestStillArriving, responseHeadProblem, tunnelStreamClosed } from './stream-lifecycle';
-import { ToolsFilterError, admitRequest, sendFilteredResponse, subjectKey, toolsSseFilter, type CompiledPolicy, type PolicyRuntime } from './policy';
+import { ToolsFilterError, admitRequest, admitStream, sendFilteredResponse, subjectKey, toolsSseFilter, type CompiledPolicy, type PolicyRuntime } from './policy';
 
 /** What the forwarder reads per request; replaced as a whole when the configuration reloads. */
 export interface ForwardState {
@@ -23,6 +23,8 @@ export interface ForwardState {
   servers: ReadonlyMap<string, { name: string; tunnel: string; url: string }>;
   maxRequestBodyBytes: number;
   connectWaitMs: number;
+  /** `limits.maxOpenStreamsPerClient` (GET streams per identity); absent = the default. */
+  maxOpenStreamsPerClient?: number;
   /** Request policy of this configuration generation (docs/policy.md). */
   policy: CompiledPolicy;
   /** Body capture for audit records (`audit.bodies`); null = off (the default). */
@@ -120,6 +122,8 @@ export async function forwardMcpRequest(
   audit.annotate({ tunnel: server.tunnel });
   const denied = state.clients.authorize(client, serverName);
   if (denied) return reject(denied);
+  const tooManyStreams = admitStream(req, res, client, state.maxOpenStreamsPerClient, deps.policy.limiter);
+  if (tooManyStreams) return reject(tooManyStreams);
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > state.maxRequestBodyBytes) {
     return reject(new GatewayError('TUNNEL_BODY_TOO_LARGE', 413, `request body of ${declared} bytes exceeds the limit of ${state.maxRequestBodyBytes} bytes`));

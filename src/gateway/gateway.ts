@@ -2,7 +2,8 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Subscription } from 'rxjs';
-import { AuditTrail, auditSink } from '../audit';
+import { randomUUID } from 'node:crypto';
+import { AuditTrail, RequestAudit, auditSink } from '../audit';
 import type { GatewayConfig } from '../config/types';
 import { describeError } from '../errors';
 import { F, componentLogger, type Logger } from '../log';
@@ -10,6 +11,7 @@ import { ErrorCode, receiveSettings, type PeerSettings } from '../protocol';
 import { ClientAuthenticator } from './auth';
 import { serveResourceMetadata } from './auth/metadata';
 import { answerPreflight } from './cors';
+import { checkHostOrigin, compileHostOrigin, hostCheckActive, type HostOriginSettings } from './host-origin';
 import { forwardMcpRequest, type ForwardState } from './forward';
 import { CompiledPolicy, createPolicyRuntime } from './policy';
 import { ConnectionAdmission } from './admission';
@@ -49,9 +51,14 @@ function forwardState(c: GatewayConfig, logger: Logger, previous?: ForwardState)
     servers: new Map(c.servers.map((s) => [s.name, s])),
     maxRequestBodyBytes: c.limits.maxRequestBodyBytes,
     connectWaitMs: c.limits.connectWaitMs,
+    maxOpenStreamsPerClient: c.limits.maxOpenStreamsPerClient,
     policy: new CompiledPolicy(c.policy),
     auditBodies: c.audit.bodies?.enabled ? c.audit.bodies : null,
   };
+}
+
+function hostOriginSettings(c: GatewayConfig): HostOriginSettings {
+  return compileHostOrigin({ listenHost: c.listen.host, tls: c.tls !== null, allowedHosts: c.allowedHosts, allowedOrigins: c.allowedOrigins, publicUrl: c.auth?.resource ?? null });
 }
 
 /**
@@ -61,6 +68,7 @@ function forwardState(c: GatewayConfig, logger: Logger, previous?: ForwardState)
 export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): Promise<RunningGateway> {
   let config = initial;
   let state = forwardState(config, deps.logger);
+  let hostOrigin = hostOriginSettings(config);
   const logger = componentLogger(deps.logger, 'gateway');
   const registry = new TunnelRegistry();
   const trail = new AuditTrail(logger);
@@ -87,9 +95,31 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
     admission: new ConnectionAdmission(() => config.limits),
   });
 
+  /**
+   * Answers a request whose Host/Origin is refused (403); false when it may proceed. A refused MCP
+   * request is audited like any other refusal (client unknown: it is checked before authentication).
+   */
+  const refusedHostOrigin = (req: http.IncomingMessage, res: http.ServerResponse, mcp: { server: string; path: string } | null): boolean => {
+    const refused = checkHostOrigin(req, hostOrigin, { origin: mcp !== null });
+    if (refused === null) return false;
+    const rid = randomUUID();
+    const server = mcp?.server ?? null;
+    logger.info({ [F.requestId]: rid, [F.code]: refused.code, [F.status]: 403, [F.server]: server, [F.remote]: req.socket.remoteAddress, [F.reason]: refused.message }, 'request refused: Host/Origin');
+    if (mcp !== null) {
+      const audit = RequestAudit.gateway({ rid, client: null, server: mcp.server, tunnel: null, httpMethod: req.method ?? 'GET', path: mcp.path }, { onFinish: (r) => trail.write(r) });
+      audit.setStatus(403).fail(refused.code);
+      audit.finish();
+    }
+    sendError(res, 403, refused, { server, rid }, { connection: 'close' });
+    req.resume();
+    return true;
+  };
+
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const r = route(req.url);
     if (r.kind === 'mcp') {
+      // Before anything else, the CORS preflight included: a refused origin learns nothing.
+      if (refusedHostOrigin(req, res, { server: r.server, path: `/mcp/${r.server}${r.rest}` })) return;
       if (answerPreflight(req, res)) return;
       const p = forwardMcpRequest(req, res, r, { state: () => state, registry, logger, audit: trail, policy }).catch((err: unknown) => {
         logger.error({ [F.err]: describeError(err) }, 'unexpected error while forwarding');
@@ -101,12 +131,15 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
       return;
     }
     if (r.kind === 'resource-metadata') {
+      // Without auth.resource the metadata names the request's Host: only accepted names.
+      if (refusedHostOrigin(req, res, null)) return;
       serveResourceMetadata(req, res, r.server, { clients: state.clients, servers: state.servers });
       return;
     }
     if (r.kind === 'health') {
-      const tunnels = Object.fromEntries(config.tunnels.map((t) => [t.id, registry.connections(t.id).length]));
-      const body = JSON.stringify({ status: 'ok', tunnels });
+      // Public and unauthenticated: liveness only. Tunnel ids (and which are connected) would tell
+      // anyone where to aim connection attempts.
+      const body = JSON.stringify({ status: 'ok' });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
       return;
@@ -145,6 +178,9 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
   const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
   logger.info({ [F.url]: url, tunnels: config.tunnels.map((t) => t.id), servers: config.servers.map((s) => s.name) }, 'gateway listening');
+  if (!hostCheckActive(hostOrigin)) {
+    logger.warn({ host: config.listen.host }, 'allowedHosts is not set on a non-loopback listener: every Host is accepted (set allowedHosts to the public names for DNS-rebinding protection)');
+  }
   // Certificate renewal without a restart: new TLS connections get the new pair, established ones keep theirs.
   const tlsReloader =
     tlsFiles && tlsPair
@@ -168,6 +204,7 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
       // The previous authenticator is not closed: a request still waiting for its JWKS load
       // finishes with it (the load is bounded by its timeout). An unchanged jwksUrl keeps its cache.
       state = forwardState(next, deps.logger, state);
+      hostOrigin = hostOriginSettings(next);
       registry.notifyAll();
       logger.info({ tunnels: next.tunnels.map((t) => t.id), servers: next.servers.map((s) => s.name) }, 'configuration reloaded');
       // After the log line, so that operators see the reload before its consequences.

@@ -60,9 +60,9 @@ export class TunnelEndpoint {
       socket.end(`HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: ${admitted.retryAfterSeconds}\r\nContent-Type: text/plain\r\n\r\ntoo many connections (${admitted.limit})\n`);
       return;
     }
-    const release = admitted === undefined ? (): void => undefined : (): void => admitted.release();
-    // Also covers an upgrade that ws rejects (bad headers) and never hands over.
-    socket.once('close', release);
+    const release = admitted === undefined ? (): void => undefined : (authenticated = false): void => admitted.release(authenticated);
+    // Also covers an upgrade that ws rejects (bad headers) and never hands over: a failed attempt.
+    socket.once('close', () => release(false));
     req.socket.setNoDelay(true);
     // `req.socket` is a TLSSocket when this gateway terminates TLS: the proof is then bound to it.
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, tunnelId, remote, release, gatewayChannelBinding(req.socket)));
@@ -72,7 +72,7 @@ export class TunnelEndpoint {
     ws: WebSocket,
     tunnelId: string,
     remote: string,
-    release: () => void = () => undefined,
+    release: (authenticated?: boolean) => void = () => undefined,
     bound: GatewayChannelBinding = { binding: 'none', channelBinding: '' },
   ): void {
     this.sockets.add(ws);
@@ -89,7 +89,7 @@ export class TunnelEndpoint {
       logger: log,
     }).subscribe({
       next: (session) => {
-        release();
+        release(true);
         const clog = log.child({ [F.connection]: session.connectionId });
         const mux = new Multiplexer(transport, {
           role: 'gateway',
@@ -123,7 +123,7 @@ export class TunnelEndpoint {
         );
         this.subs.add(mux.goAway$.subscribe(() => this.opts.registry.notify(tunnelId)));
       },
-      error: () => release(), // logged by acceptHandshake, which also closed the socket
+      error: () => release(false), // logged by acceptHandshake, which also closed the socket
     });
     this.subs.add(sub);
   }

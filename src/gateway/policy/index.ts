@@ -8,6 +8,7 @@ export { compileGlob, GlobList, type GlobMatcher } from './glob';
 export { CompiledPolicy, ToolRule, subjectKey, type AppliedPolicy, type PolicySubject, type ToolVerdict } from './engine';
 export { ClientLimiter, TokenBucket, MAX_LIMITER_ENTRIES, type MsClock, type Slot } from './limiter';
 export { SessionOwners, MAX_SESSION_OWNERS } from './sessions';
+export { admitStream, DEFAULT_MAX_OPEN_STREAMS_PER_CLIENT } from './streams';
 export { HEADER_MISMATCH_CODE, HEADER_ERA_VERSION, decodeMirroredValue, headerMismatch, isHeaderEra, type MirroredHeaders } from './era';
 export { MAX_FILTERED_BYTES, ToolsFilterError, ToolsListSseFilter, filterToolsJsonBody, filterToolsMessage } from './tools-filter';
 export { sendFilteredResponse, toolsSseFilter, type ToolsListFilterSpec } from './respond';

@@ -7,7 +7,6 @@
  * `startProxy` instances in this process, each with its own seeded random source.
  */
 import * as fs from 'node:fs';
-import http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
@@ -38,22 +37,13 @@ function seeded(seed: number): () => number {
   };
 }
 
-function tunnelCount(gatewayUrl: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(`${gatewayUrl}/healthz`, { agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          try {
-            resolve(Number((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { tunnels: Record<string, number> }).tunnels.corp ?? 0));
-          } catch (err) {
-            reject(err instanceof Error ? err : new Error(String(err)));
-          }
-        });
-      })
-      .on('error', reject);
-  });
+/**
+ * Authenticated proxy connections of the gateway process, from its log (connected minus closed): the
+ * public /healthz no longer reveals tunnels (issue 8 defect 11).
+ */
+function tunnelCount(proc: SpawnedProcess): number {
+  const lines = proc.jsonLines();
+  return lines.filter((e) => e.msg === 'proxy connected and authenticated').length - lines.filter((e) => e.msg === 'proxy connection closed').length;
 }
 
 /** `time` (pino ISO time, as epoch ms) of every "proxy connected and authenticated" line from index `from`. */
@@ -107,7 +97,7 @@ describe('fault: reconnect storm of 100 proxies after a gateway restart', () => 
     const g1 = await spawnGateway(config);
     const herd = startHerd(g1.port, creds, template, 1000);
     await Promise.all(herd.map((p) => p.ready));
-    await waitFor(async () => (await tunnelCount(g1.url)) === PROXIES, { timeoutMs: 20_000, message: `${PROXIES} proxies connected` });
+    await waitFor(() => tunnelCount(g1.proc) === PROXIES, { timeoutMs: 20_000, message: `${PROXIES} proxies connected` });
 
     // kill -9: every proxy sees its connection reset at the same instant.
     await g1.proc.stop({ signal: 'SIGKILL' });
@@ -115,7 +105,7 @@ describe('fault: reconnect storm of 100 proxies after a gateway restart', () => 
     const g2 = await spawnGateway(writeGatewayConfig(dir, creds, upstream.url, { admission: false, port: g1.port }));
     const tListen = Date.now();
     const idleRss = rssOf(g2.proc.pid);
-    await waitFor(async () => (await tunnelCount(g2.url)) === PROXIES, { timeoutMs: CAP_MS + 10_000, message: `${PROXIES} proxies back` });
+    await waitFor(() => tunnelCount(g2.proc) === PROXIES, { timeoutMs: CAP_MS + 10_000, message: `${PROXIES} proxies back` });
     const tAllBack = Date.now();
     const connectedRss = rssOf(g2.proc.pid);
     await waitFor(() => connectTimes(g2.proc, 0).length >= PROXIES, { timeoutMs: 2000 });
@@ -136,7 +126,7 @@ describe('fault: reconnect storm of 100 proxies after a gateway restart', () => 
 
     // The herd goes away; the gateway's memory must come back down to where it idled.
     await Promise.all(proxies.splice(0).map((p) => p.close(0)));
-    await waitFor(async () => (await tunnelCount(g2.url)) === 0, { timeoutMs: 10_000, message: 'every proxy gone' });
+    await waitFor(() => tunnelCount(g2.proc) === 0, { timeoutMs: 10_000, message: 'every proxy gone' });
     const settled = await waitFor(
       () => {
         const rss = rssOf(g2.proc.pid);
@@ -148,9 +138,9 @@ describe('fault: reconnect storm of 100 proxies after a gateway restart', () => 
     // A second herd on the same gateway: a leak would show up as growth between the rounds.
     const herd2 = startHerd(g2.port, creds, template, 5000);
     await Promise.all(herd2.map((p) => firstValueFrom(p.status$.pipe(filter((s) => s.state === 'connected')))));
-    await waitFor(async () => (await tunnelCount(g2.url)) === PROXIES, { timeoutMs: 20_000 });
+    await waitFor(() => tunnelCount(g2.proc) === PROXIES, { timeoutMs: 20_000 });
     await Promise.all(proxies.splice(0).map((p) => p.close(0)));
-    await waitFor(async () => (await tunnelCount(g2.url)) === 0, { timeoutMs: 10_000 });
+    await waitFor(() => tunnelCount(g2.proc) === 0, { timeoutMs: 10_000 });
     const settled2 = await waitFor(() => {
       const rss = rssOf(g2.proc.pid);
       return rss <= settled + RSS_SLACK / 2 ? rss : false;

@@ -4,9 +4,12 @@
  * are kept; `Origin` passes unchanged and a browser client gets CORS with `Mcp-Session-Id` exposed.
  */
 import { Resources, waitFor } from '../../helpers';
+import type { GatewayConfig } from '../../../src/config/types';
 import { POST_HEADERS, initializeBody, pairs, rawRequest, startTunnelled } from './helpers';
 
 const res = new Resources();
+/** The browser origins these tests send, allowed as an operator would (allowedOrigins; docs/policy.md). */
+const BROWSER_APPS = { harness: { gateway: (c: GatewayConfig) => (c.allowedOrigins = ['http://localhost:5173', 'https://app.example', 'http://evil.example']) } };
 afterEach(() => res.closeAll());
 
 interface EchoedRequest {
@@ -103,7 +106,7 @@ describe('passthrough: security', () => {
   });
 
   it('#16 Origin reaches the upstream unchanged; the answer carries CORS that exposes Mcp-Session-Id', async () => {
-    const t = await startTunnelled(res);
+    const t = await startTunnelled(res, BROWSER_APPS);
     const origin = 'http://localhost:5173';
     const r = await rawRequest(t.mcpUrl.href, {
       method: 'POST',
@@ -121,7 +124,7 @@ describe('passthrough: security', () => {
   });
 
   it('#16 an upstream’s own CORS headers (e.g. from an internal reverse proxy) do not hide Mcp-Session-Id from a browser', async () => {
-    const t = await startTunnelled(res);
+    const t = await startTunnelled(res, BROWSER_APPS);
     const upstreamHeaders = ['Access-Control-Expose-Headers:X-Internal-Trace', 'Vary:Accept-Encoding', 'Mcp-Session-Id:abc-123'];
     const path = `/raw/status/200?${upstreamHeaders.map((h) => `header=${encodeURIComponent(h)}`).join('&')}`;
     const origin = 'http://localhost:5173';
@@ -140,7 +143,7 @@ describe('passthrough: security', () => {
   });
 
   it('#16 a CORS preflight is answered by the gateway for everything a browser MCP client sends', async () => {
-    const t = await startTunnelled(res);
+    const t = await startTunnelled(res, BROWSER_APPS);
     const origin = 'https://app.example';
     const requested = 'authorization, content-type, mcp-session-id, mcp-protocol-version, last-event-id';
     for (const method of ['POST', 'GET', 'DELETE']) {
@@ -163,8 +166,8 @@ describe('passthrough: security', () => {
     expect(t.upstream.state.requests).toEqual([]);
   });
 
-  it('#16 an upstream that rejects the Origin (DNS-rebinding protection) is answered unchanged', async () => {
-    const t = await startTunnelled(res);
+  it('#16 an upstream that rejects an Origin the gateway allows (its own DNS-rebinding protection) is answered unchanged', async () => {
+    const t = await startTunnelled(res, BROWSER_APPS);
     // A raw route standing in for a server with an Origin allow-list.
     t.upstream.route('/guarded', ({ req, res: out }) => {
       const ok = req.headers.origin === 'http://localhost:5173';

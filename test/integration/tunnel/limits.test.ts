@@ -130,18 +130,24 @@ describe('connection limits at the tunnel upgrade', () => {
     expect((await call('notes')).status).toBe(200);
   });
 
-  it('connection attempts per tunnel per minute → 429 with Retry-After; a proxy refused so backs off instead of hammering', async () => {
-    await start({ gateway: (c) => (c.limits.connectAttemptsPerMinute = 3) }); // the harness proxy used one
-    for (let i = 0; i < 2; i++) {
+  it('failed connection attempts per tunnel and source per minute → 429 with Retry-After; a proxy refused so backs off instead of hammering', async () => {
+    await start({ gateway: (c) => (c.limits.connectAttemptsPerMinute = 3) }); // the harness proxy's success does not count
+    for (let i = 0; i < 3; i++) {
       const c = await rawClient();
-      if ('ws' in c) c.ws.close();
+      if ('ws' in c) {
+        c.ws.close();
+        await once(c.ws, 'close');
+      }
     }
-    const refused = await rawClient();
+    const refused = await waitFor(async () => {
+      const r = await rawClient();
+      return 'status' in r ? r : false;
+    });
     expect(refused).toMatchObject({ status: 429 });
     const retryAfter = Number((refused as { retryAfter: string }).retryAfter);
     expect(retryAfter).toBeGreaterThan(50);
     expect(retryAfter).toBeLessThanOrEqual(60);
-    expect(refusals()[0]).toMatchObject({ limit: 'connectAttemptsPerMinute', reason: '3 connection attempts for tunnel "corp" in the last minute (limit 3)' });
+    expect(refusals()[0]).toMatchObject({ limit: 'connectAttemptsPerMinute', reason: '3 failed connection attempts for tunnel "corp" from 127.0.0.1 in the last minute (limit 3)' });
 
     const second = startProxy({ ...structuredClone(h.proxyConfig), name: 'second' }, { logger: h.logs.logger, auditLogger: h.proxyAudit.logger, random: () => 0 });
     res.defer(() => second.close(0));
@@ -175,6 +181,48 @@ describe('connection limits at the tunnel upgrade', () => {
     expect(inFlight).toBe(1);
     for (const r of held.splice(0)) r();
     expect((await first).status).toBe(200);
+  });
+});
+
+describe('regression (issue 8 defect 11): anonymous upgrades cannot lock a tunnel out', () => {
+  it('a storm of bare upgrades to a tunnel id from another address while the real proxy reconnects: the proxy still gets in', async () => {
+    await start({ gateway: (c) => (c.limits.connectAttemptsPerMinute = 5) });
+    // The storm: far more bare upgrades than the limit, each closed without a handshake (anyone can).
+    let refusedStorm = 0;
+    for (let i = 0; i < 20; i++) {
+      const c = await rawClient('127.0.0.2');
+      if ('ws' in c) {
+        c.ws.close();
+        await once(c.ws, 'close');
+      } else refusedStorm++;
+    }
+    expect(refusedStorm).toBeGreaterThan(0); // the storm itself is limited...
+    // ...but it spent only its own source's allowance: a proxy (re)connecting gets in at once.
+    const again = startProxy({ ...structuredClone(h.proxyConfig), name: 'reconnecting' }, { logger: h.logs.logger, auditLogger: h.proxyAudit.logger });
+    res.defer(() => again.close(0));
+    let refusedProxy = false;
+    const sub = again.status$.subscribe((st) => {
+      if (st.state === 'waiting' && st.code === 'TUNNEL_TOO_MANY_CONNECTIONS') refusedProxy = true;
+    });
+    res.defer(() => sub.unsubscribe());
+    await Promise.race([again.ready, waitFor(() => refusedProxy).then(() => Promise.reject(new Error('the proxy was locked out (429)')))]);
+    expect(h.gateway.registry.connections('corp')).toHaveLength(2);
+    expect((await call('notes')).status).toBe(200);
+  });
+
+  it('the public /healthz reveals no tunnel ids', async () => {
+    await start();
+    const body = await new Promise<string>((resolve, reject) => {
+      http
+        .get(`${h.gateway.url}/healthz`, { agent: false }, (r) => {
+          const chunks: Buffer[] = [];
+          r.on('data', (c: Buffer) => chunks.push(c));
+          r.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        })
+        .on('error', reject);
+    });
+    expect(JSON.parse(body)).toEqual({ status: 'ok' });
+    expect(body).not.toContain('corp');
   });
 });
 

@@ -17,6 +17,8 @@ function validFile(): Record<string, unknown> {
 
 const DEFAULTS: GatewayConfig = {
   listen: { host: '127.0.0.1', port: 8080 },
+  allowedHosts: [],
+  allowedOrigins: [],
   tls: null,
   tunnels: [],
   servers: [],
@@ -31,6 +33,7 @@ const DEFAULTS: GatewayConfig = {
     maxUnauthenticatedPerAddress: 16,
     maxUnauthenticated: 256,
     connectAttemptsPerMinute: 120,
+    maxOpenStreamsPerClient: 10000,
   },
   flow: { streamWindow: 262144, connectionWindow: 16777216, maxFrameSize: 65536 },
   heartbeat: { intervalMs: 15000 },
@@ -98,6 +101,9 @@ describe('loadGatewayConfig: sources', () => {
         MCP_TUNNEL_MAX_UNAUTHENTICATED_PER_ADDRESS: '3',
         MCP_TUNNEL_MAX_UNAUTHENTICATED: '30',
         MCP_TUNNEL_CONNECT_ATTEMPTS_PER_MINUTE: '12',
+        MCP_TUNNEL_MAX_OPEN_STREAMS_PER_CLIENT: '7',
+        MCP_TUNNEL_ALLOWED_HOSTS: 'mcp.example.com, mcp.example.com:8443,[::1]',
+        MCP_TUNNEL_ALLOWED_ORIGINS: 'https://app.example.com,http://localhost:5173',
         MCP_TUNNEL_FLOW_STREAM_WINDOW: '1000',
         MCP_TUNNEL_FLOW_CONNECTION_WINDOW: '2000',
         MCP_TUNNEL_FLOW_MAX_FRAME_SIZE: '500',
@@ -116,7 +122,10 @@ describe('loadGatewayConfig: sources', () => {
       maxUnauthenticatedPerAddress: 3,
       maxUnauthenticated: 30,
       connectAttemptsPerMinute: 12,
+      maxOpenStreamsPerClient: 7,
     });
+    expect(config.allowedHosts).toEqual(['mcp.example.com', 'mcp.example.com:8443', '[::1]']);
+    expect(config.allowedOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
     expect(config.flow).toEqual({ streamWindow: 1000, connectionWindow: 2000, maxFrameSize: 500 });
     expect(config.heartbeat.intervalMs).toBe(1000);
     expect(config.log.level).toBe('debug');
@@ -223,6 +232,15 @@ describe('loadGatewayConfig: listen', () => {
     const err = configError(() => load({}, { MCP_TUNNEL_LISTEN_PORT: String(port) }));
     expect(err.key).toBe('listen.port');
     expect(err.problem).toBe('must be an integer from 0 to 65535');
+  });
+
+  it('refuses allowedHosts and allowedOrigins entries the request check could never match', () => {
+    expect(configError(() => load({}, { MCP_TUNNEL_ALLOWED_HOSTS: 'ok.example,evil@127.0.0.1' })).key).toBe('allowedHosts[1]');
+    expect(configError(() => load({}, { MCP_TUNNEL_ALLOWED_HOSTS: 'gw.example:99999' })).key).toBe('allowedHosts[0]');
+    expect(configError(() => load({}, { MCP_TUNNEL_ALLOWED_ORIGINS: 'https://app.example/path' })).key).toBe('allowedOrigins[0]');
+    expect(configError(() => load({}, { MCP_TUNNEL_ALLOWED_ORIGINS: 'null' })).key).toBe('allowedOrigins[0]');
+    expect(load({ allowedOrigins: ['*'] }).allowedOrigins).toEqual(['*']);
+    expect(load({ allowedHosts: ['[::1]:8080'] }).allowedHosts).toEqual(['[::1]:8080']);
   });
 
   it('refuses an empty host and a non-integer limit', () => {
@@ -447,6 +465,9 @@ describe('describeGatewaySchema', () => {
         'limits.maxUnauthenticatedPerAddress',
         'limits.maxUnauthenticated',
         'limits.connectAttemptsPerMinute',
+        'limits.maxOpenStreamsPerClient',
+        'allowedHosts',
+        'allowedOrigins',
         'flow.streamWindow',
         'flow.connectionWindow',
         'flow.maxFrameSize',

@@ -48,6 +48,7 @@ describe('loadProxyConfig: defaults and env', () => {
         headersTimeoutMs: 300000,
         connectTimeoutMs: 10000,
         connectionsPerOrigin: 128,
+        streamConnectionsPerOrigin: 16384,
         allow: [],
       },
       log: { level: 'info' },
@@ -79,6 +80,7 @@ describe('loadProxyConfig: defaults and env', () => {
       MCP_TUNNEL_UPSTREAM_HEADERS_TIMEOUT_MS: '0',
       MCP_TUNNEL_UPSTREAM_CONNECT_TIMEOUT_MS: '500',
       MCP_TUNNEL_UPSTREAM_CONNECTIONS: '4',
+      MCP_TUNNEL_UPSTREAM_STREAM_CONNECTIONS: '5000',
       MCP_TUNNEL_ALLOW: ' mcp.internal:9000, *.corp.example ,10.0.0.0/8,[::1]:9000',
       MCP_TUNNEL_LOG_LEVEL: 'warn',
       MCP_TUNNEL_AUDIT: 'stderr',
@@ -95,6 +97,7 @@ describe('loadProxyConfig: defaults and env', () => {
       headersTimeoutMs: 0,
       connectTimeoutMs: 500,
       connectionsPerOrigin: 4,
+      streamConnectionsPerOrigin: 5000,
       allow: ['mcp.internal:9000', '*.corp.example', '10.0.0.0/8', '[::1]:9000'],
     });
     expect(config.log.level).toBe('warn');
