@@ -1,20 +1,21 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fromEvent } from 'rxjs';
-import { BodyCapture, McpRequestInspector, RequestAudit, type AuditTrail, type BodyCaptureConfig } from '../audit';
+import { BodyCapture, RequestAudit, type AuditTrail, type BodyCaptureConfig } from '../audit';
 import { describeError } from '../errors';
 import { fromNodeRawHeaders, getHeader, requestHeadersForUpstream, responseHeadersForClient, toNodeHeaders, type HeaderList } from '../http';
 import { F, type Logger } from '../log';
 import { ConnectionClosedError, StreamResetError, type MuxStream } from '../mux';
 import { ErrorCode, type ResponseHead } from '../protocol';
 import type { ClientAuthenticator, ClientIdentity } from './auth';
+import { checkBodyHeaders, hasRequestBody, pumpRequestBody } from './body';
 import { GatewayError } from './errors';
 import { sendError } from './http-errors';
 import { gatewayPathFor, upstreamUrl } from './routes';
 import { SseEndpointRewriter } from './sse-endpoint';
 import type { TunnelConnection, TunnelRegistry } from './tunnels';
 import { applyCors, withGatewayCors } from './cors';
-import { ToolsFilterError, admitRequest, sendFilteredResponse, subjectKey, toolsSseFilter, type CompiledPolicy, type PolicyRuntime } from './policy';
+import { ToolsFilterError, admitRequest, sendFilteredResponse, subjectKey, toolsSseFilter, withoutLength, type CompiledPolicy, type PolicyRuntime } from './policy';
 
 /** What the forwarder reads per request; replaced as a whole when the configuration reloads. */
 export interface ForwardState {
@@ -65,12 +66,6 @@ function streamFailure(err: unknown, server: string): GatewayError {
   return new GatewayError('TUNNEL_INTERNAL', 502, `request to server "${server}" failed: ${describeError(err)}`);
 }
 
-function hasRequestBody(req: IncomingMessage): boolean {
-  const len = req.headers['content-length'];
-  if (len !== undefined) return Number(len) > 0;
-  return req.headers['transfer-encoding'] !== undefined;
-}
-
 function sessionKeyOf(req: IncomingMessage, search: string): string | null {
   const h = req.headers['mcp-session-id'];
   if (typeof h === 'string' && h.length > 0) return h;
@@ -107,6 +102,7 @@ export async function forwardMcpRequest(
     const extra: Record<string, string> = {};
     if (err.retryAfter !== null) extra['retry-after'] = String(err.retryAfter);
     if (err.status === 401 || err.code === 'TUNNEL_INSUFFICIENT_SCOPE') extra['www-authenticate'] = state.clients.challenge(err, req, serverName);
+    if (err.code === 'TUNNEL_UNSUPPORTED_ENCODING') extra['accept-encoding'] = 'identity'; // RFC 7694
     sendError(res, err.status, err, { server: serverName, rid }, extra);
     audit.finish();
     req.resume(); // discard an unread body so the connection can be reused
@@ -125,6 +121,8 @@ export async function forwardMcpRequest(
   audit.annotate({ tunnel: server.tunnel });
   const denied = state.clients.authorize(client, serverName);
   if (denied) return reject(denied);
+  const badBody = checkBodyHeaders(req);
+  if (badBody) return reject(badBody);
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > state.maxRequestBodyBytes) {
     return reject(new GatewayError('TUNNEL_BODY_TOO_LARGE', 413, `request body of ${declared} bytes exceeds the limit of ${state.maxRequestBodyBytes} bytes`));
@@ -151,7 +149,7 @@ export async function forwardMcpRequest(
   audit.annotate({ conn: conn.id });
 
   const url = upstreamUrl(server.url, route.rest, route.search);
-  const withBody = hasRequestBody(req);
+  const withBody = admission.body.kind !== 'none';
   let stream: MuxStream;
   try {
     stream = conn.mux.openStream(
@@ -163,7 +161,6 @@ export async function forwardMcpRequest(
   }
   const tunnelId = server.tunnel;
   const connId = conn.id;
-  const inspector = new McpRequestInspector();
   let responded = false;
   let tooLarge = false;
 
@@ -212,7 +209,8 @@ export async function forwardMcpRequest(
         sendFilteredResponse(stream, res, head.status, headers, admission.toolsFilter);
         return;
       }
-      res.writeHead(head.status, toNodeHeaders(headers));
+      // A GET stream's events are rewritten (endpoint, tools filter): no upstream Content-Length.
+      res.writeHead(head.status, toNodeHeaders(isSse && req.method === 'GET' ? withoutLength(headers) : headers));
       if (isSse) res.flushHeaders();
       if (isSse && req.method === 'GET') {
         const rewriter = new SseEndpointRewriter((endpoint) => {
@@ -267,49 +265,19 @@ export async function forwardMcpRequest(
     });
   });
 
-  if (withBody && admission.body !== null) {
-    // Read and checked by the policy already (bytes and MCP fields audited there): forward as is.
-    audit.annotate({ requestSha256: createHash('sha256').update(admission.body).digest('hex') });
-    if (state.auditBodies) {
-      const capture = new BodyCapture(state.auditBodies);
-      capture.push(admission.body);
-      audit.annotate({ requestBody: capture.result(req.headers['content-type']) });
-    }
-    stream.end(admission.body);
-  } else if (withBody) {
-    const limit = state.maxRequestBodyBytes;
-    let bytes = 0;
-    const requestHash = createHash('sha256');
-    const requestCapture = state.auditBodies ? new BodyCapture(state.auditBodies) : null;
-    // Registered before pipe(), so an oversized chunk is caught before it is forwarded.
-    req.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      if (bytes > limit && !tooLarge) {
+  if (admission.body.kind !== 'none') {
+    pumpRequestBody({
+      req, stream, body: admission.body, maxBytes: state.maxRequestBodyBytes, audit, auditBodies: state.auditBodies,
+      onTooLarge: () => {
         tooLarge = true;
-        req.unpipe(stream);
         stream.destroy();
-        if (!responded) {
-          const e = new GatewayError('TUNNEL_BODY_TOO_LARGE', 413, `request body exceeds the limit of ${limit} bytes`);
-          audit.setStatus(413).fail(e.code);
-          log().info({ [F.code]: e.code, [F.reason]: e.message }, 'request rejected');
-          sendError(res, 413, e, { server: serverName, rid }, { connection: 'close' });
-        }
-        return;
-      }
-      if (!tooLarge) {
-        inspector.push(chunk);
-        requestHash.update(chunk);
-        requestCapture?.push(chunk);
-      }
+        if (responded) return;
+        const e = new GatewayError('TUNNEL_BODY_TOO_LARGE', 413, `request body exceeds the limit of ${state.maxRequestBodyBytes} bytes`);
+        audit.setStatus(413).fail(e.code);
+        log().info({ [F.code]: e.code, [F.reason]: e.message }, 'request rejected');
+        sendError(res, 413, e, { server: serverName, rid }, { connection: 'close' });
+      },
     });
-    req.once('end', () => {
-      audit.addBytesIn(bytes);
-      if (!tooLarge) audit.annotate({ requestSha256: requestHash.digest('hex') });
-      if (!tooLarge && requestCapture) audit.annotate({ requestBody: requestCapture.result(req.headers['content-type']) });
-      audit.setMcp(inspector.finish());
-    });
-    req.once('error', () => stream.destroy());
-    req.pipe(stream);
   }
 
   await done;
