@@ -42,6 +42,11 @@ export const AUDIT = {
   requestBody: 'requestBody',
   /** Gateway, only with `audit.bodies.enabled`: the response body (parsed, redacted, bounded). */
   responseBody: 'responseBody',
+  /**
+   * Gateway: how much of the request body the MCP fields were read from: `complete` (the whole body,
+   * parsed once), `partial` (a prefix of a body over the inspection limit), `none` (no body read).
+   */
+  inspection: 'inspection',
   /** Proxy: the egress allowlist's decision when it refused the target (`denied: no rule matches …`), else null. */
   egress: 'egress',
 } as const;

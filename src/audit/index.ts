@@ -54,6 +54,7 @@ export {
   type GatewayAuditRecord,
   type GatewayAuditStart,
   type AuditPolicyDecision,
+  type AuditInspection,
   type ProxyAuditRecord,
   type ProxyAuditStart,
 } from './records';
@@ -63,8 +64,9 @@ export {
   MAX_BATCH_METHODS,
   type McpMessageKind,
   type McpRequestInfo,
+  type McpMessageShape,
 } from './mcp-info';
-export { McpRequestInspector, inspectorTap } from './inspector';
+export { McpRequestInspector, describeMessage, inspectorTap } from './inspector';
 export {
   createAuditLogger,
   closeAuditLogger,

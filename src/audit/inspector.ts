@@ -91,7 +91,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function describeMessage(value: unknown): McpMessageShape {
+/**
+ * The MCP shape of an already parsed JSON-RPC body (the gateway's one parse of a whole body); the
+ * same rules `finish()` applies to a body within the limit.
+ */
+export function describeMessage(value: unknown): McpMessageShape {
   if (Array.isArray(value)) {
     // JSON-RPC 2.0: an empty batch is an invalid request.
     if (value.length === 0) return INVALID;

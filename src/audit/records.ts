@@ -45,6 +45,12 @@ export interface GatewayAuditRecord extends AuditResultFields {
   /** `Mcp-Session-Id`, first 64 characters; an identifier, not a credential, in MCP. */
   sessionId: string | null;
   /**
+   * Where `mcpMethod`/`jsonrpcId`/`tool` come from: `complete` = the whole body, decoded and parsed
+   * once (the bytes forwarded); `partial` = a prefix of a body over the inspection limit (a member
+   * after the cut is not seen); `none` = no body was read (none sent, or refused before reading).
+   */
+  inspection: AuditInspection;
+  /**
    * The request policy's decision (docs/policy.md) and the rule that decided it; null when no
    * policy rule applied to the request.
    */
@@ -61,6 +67,9 @@ export interface GatewayAuditRecord extends AuditResultFields {
   /** Only with `audit.bodies.enabled`: the response body (JSON, or the SSE stream's messages), redacted. */
   responseBody?: unknown;
 }
+
+/** How much of the request body the gateway inspected. */
+export type AuditInspection = 'complete' | 'partial' | 'none';
 
 /** A policy decision as recorded: `filtered` = a `tools/list` whose result was filtered. */
 export interface AuditPolicyDecision {
@@ -93,7 +102,7 @@ export type GatewayAuditStart = Pick<
   GatewayAuditRecord,
   'rid' | 'client' | 'server' | 'tunnel' | 'httpMethod' | 'path'
 > &
-  Partial<Pick<GatewayAuditRecord, 'conn' | 'mcpMethod' | 'jsonrpcId' | 'tool' | 'sessionId' | 'policy' | 'requestSha256' | 'responseSha256' | 'requestBody' | 'responseBody'>>;
+  Partial<Pick<GatewayAuditRecord, 'conn' | 'mcpMethod' | 'jsonrpcId' | 'tool' | 'sessionId' | 'inspection' | 'policy' | 'requestSha256' | 'responseSha256' | 'requestBody' | 'responseBody'>>;
 
 /** What the proxy knows when an upstream call starts. */
 export type ProxyAuditStart = Omit<AuditStaticFields<ProxyAuditRecord>, 'egress'> & Partial<Pick<ProxyAuditRecord, 'egress'>>;
@@ -115,6 +124,7 @@ export const GATEWAY_RECORD_FIELDS = [
   AUDIT.jsonrpcId,
   AUDIT.tool,
   AUDIT.sessionId,
+  AUDIT.inspection,
   AUDIT.policy,
   AUDIT.requestSha256,
   AUDIT.responseSha256,

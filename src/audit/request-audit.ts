@@ -67,6 +67,7 @@ export class RequestAudit<R extends AuditRecord> {
       jsonrpcId: start.jsonrpcId ?? null,
       tool: start.tool ?? null,
       sessionId: start.sessionId ?? null,
+      inspection: start.inspection ?? 'none',
       policy: start.policy ?? null,
       requestSha256: start.requestSha256 ?? null,
       responseSha256: start.responseSha256 ?? null,

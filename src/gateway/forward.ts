@@ -1,13 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fromEvent } from 'rxjs';
-import { BodyCapture, McpRequestInspector, RequestAudit, type AuditTrail, type BodyCaptureConfig } from '../audit';
+import { BodyCapture, RequestAudit, type AuditTrail, type BodyCaptureConfig } from '../audit';
 import { describeError } from '../errors';
 import { fromNodeRawHeaders, getHeader, requestHeadersForUpstream, responseHeadersForClient, toNodeHeaders, type HeaderList } from '../http';
 import { F, type Logger } from '../log';
 import { ConnectionClosedError, StreamResetError, type MuxStream } from '../mux';
 import { ErrorCode, type ResponseHead } from '../protocol';
 import type { ClientAuthenticator, ClientIdentity } from './auth';
+import { checkBodyHeaders, hasRequestBody, pumpRequestBody } from './body';
 import { GatewayError } from './errors';
 import { sendError } from './http-errors';
 import { SseEndpointRewriter } from './sse-endpoint';
@@ -15,7 +16,7 @@ import { announceLegacyEndpoint, resolveTarget } from './target';
 import type { TunnelConnection, TunnelRegistry } from './tunnels';
 import { applyCors, withGatewayCors } from './cors';
 import { endRequestWithResponse, requestStillArriving, responseHeadProblem, tunnelStreamClosed } from './stream-lifecycle';
-import { ToolsFilterError, admitRequest, admitStream, sendFilteredResponse, subjectKey, toolsSseFilter, type CompiledPolicy, type PolicyRuntime } from './policy';
+import { ToolsFilterError, admitRequest, admitStream, sendFilteredResponse, subjectKey, toolsSseFilter, withoutLength, type CompiledPolicy, type PolicyRuntime } from './policy';
 
 /** What the forwarder reads per request; replaced as a whole when the configuration reloads. */
 export interface ForwardState {
@@ -72,12 +73,6 @@ function streamFailure(err: unknown, server: string): GatewayError {
   return new GatewayError('TUNNEL_INTERNAL', 502, `request to server "${server}" failed: ${describeError(err)}`);
 }
 
-function hasRequestBody(req: IncomingMessage): boolean {
-  const len = req.headers['content-length'];
-  if (len !== undefined) return Number(len) > 0;
-  return req.headers['transfer-encoding'] !== undefined;
-}
-
 /**
  * Serves one MCP request at `/mcp/{server}[/{path}]`: authenticate the client, check the server
  * and policy, pick a tunnel connection (waiting a bounded time for one), open a stream, and pump
@@ -104,6 +99,7 @@ export async function forwardMcpRequest(
     const extra: Record<string, string> = {};
     if (err.retryAfter !== null) extra['retry-after'] = String(err.retryAfter);
     if (err.status === 401 || err.code === 'TUNNEL_INSUFFICIENT_SCOPE') extra['www-authenticate'] = state.clients.challenge(err, req, serverName);
+    if (err.code === 'TUNNEL_UNSUPPORTED_ENCODING') extra['accept-encoding'] = 'identity'; // RFC 7694
     sendError(res, err.status, err, { server: serverName, rid }, extra);
     audit.finish();
     req.resume(); // discard an unread body so the connection can be reused
@@ -122,6 +118,8 @@ export async function forwardMcpRequest(
   audit.annotate({ tunnel: server.tunnel });
   const denied = state.clients.authorize(client, serverName);
   if (denied) return reject(denied);
+  const badBody = checkBodyHeaders(req);
+  if (badBody) return reject(badBody);
   const tooManyStreams = admitStream(req, res, client, state.maxOpenStreamsPerClient, deps.policy.limiter);
   if (tooManyStreams) return reject(tooManyStreams);
   const declared = Number(req.headers['content-length'] ?? 0);
@@ -133,7 +131,7 @@ export async function forwardMcpRequest(
   const sessionKey = target.sessionKey;
   if (sessionKey) audit.annotate({ sessionId: sessionKey.slice(0, 64) });
   const admission = await admitRequest({
-    req, res, rid, server: serverName, subject: client, sessionKey, hasBody: hasRequestBody(req),
+    req, res, rid, server: serverName, subject: client, sessionKey, legacy: target.legacy, hasBody: hasRequestBody(req),
     policy: state.policy, runtime: deps.policy, maxRequestBodyBytes: state.maxRequestBodyBytes, audit, log, reject,
   });
   if (admission === null) return; // answered by the policy; nothing entered the tunnel
@@ -152,8 +150,9 @@ export async function forwardMcpRequest(
   audit.annotate({ conn: conn.id });
 
   const url = target.url;
-  const withBody = hasRequestBody(req);
-  const piped = withBody && admission.body === null;
+  const withBody = admission.body.kind !== 'none';
+  // A body larger than the inspection bound: the client is still sending while we forward.
+  const piped = admission.body.kind === 'prefix';
   let stream: MuxStream;
   try {
     stream = conn.mux.openStream(
@@ -165,7 +164,6 @@ export async function forwardMcpRequest(
   }
   const tunnelId = server.tunnel;
   const connId = conn.id;
-  const inspector = new McpRequestInspector();
   let responded = false;
   let tooLarge = false;
 
@@ -221,7 +219,8 @@ export async function forwardMcpRequest(
         sendFilteredResponse(stream, res, head.status, headers, admission.toolsFilter);
         return;
       }
-      res.writeHead(head.status, toNodeHeaders(headers));
+      // A GET stream's events are rewritten (endpoint, tools filter): no upstream Content-Length.
+      res.writeHead(head.status, toNodeHeaders(isSse && req.method === 'GET' ? withoutLength(headers) : headers));
       if (isSse) res.flushHeaders();
       if (isSse && req.method === 'GET') {
         const rewriter = new SseEndpointRewriter((endpoint) =>
@@ -270,55 +269,26 @@ export async function forwardMcpRequest(
     });
   });
 
-  if (withBody && admission.body !== null) {
-    // Read and checked by the policy already (bytes and MCP fields audited there): forward as is.
-    audit.annotate({ requestSha256: createHash('sha256').update(admission.body).digest('hex') });
-    if (state.auditBodies) {
-      const capture = new BodyCapture(state.auditBodies);
-      capture.push(admission.body);
-      audit.annotate({ requestBody: capture.result(req.headers['content-type']) });
-    }
-    stream.end(admission.body);
-  } else if (withBody) {
-    const limit = state.maxRequestBodyBytes;
-    let bytes = 0;
-    const requestHash = createHash('sha256');
-    const requestCapture = state.auditBodies ? new BodyCapture(state.auditBodies) : null;
-    // Registered before pipe(), so an oversized chunk is caught before it is forwarded.
-    req.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      if (bytes > limit && !tooLarge) {
+  if (admission.body.kind !== 'none') {
+    pumpRequestBody({
+      req, stream, body: admission.body, maxBytes: state.maxRequestBodyBytes, audit, auditBodies: state.auditBodies,
+      onTooLarge: () => {
         tooLarge = true;
-        req.unpipe(stream);
         stream.destroy();
-        if (!responded) {
-          const e = new GatewayError('TUNNEL_BODY_TOO_LARGE', 413, `request body exceeds the limit of ${limit} bytes`);
-          audit.setStatus(413).fail(e.code);
-          log().info({ [F.code]: e.code, [F.reason]: e.message }, 'request rejected');
-          sendError(res, 413, e, { server: serverName, rid }, { connection: 'close' });
-        }
-        return;
-      }
-      if (!tooLarge) {
-        inspector.push(chunk);
-        requestHash.update(chunk);
-        requestCapture?.push(chunk);
-      }
+        if (responded) return;
+        const e = new GatewayError('TUNNEL_BODY_TOO_LARGE', 413, `request body exceeds the limit of ${state.maxRequestBodyBytes} bytes`);
+        audit.setStatus(413).fail(e.code);
+        log().info({ [F.code]: e.code, [F.reason]: e.message }, 'request rejected');
+        sendError(res, 413, e, { server: serverName, rid }, { connection: 'close' });
+      },
     });
-    req.once('end', () => {
-      if (!tooLarge) audit.annotate({ requestSha256: requestHash.digest('hex') });
-      if (!tooLarge && requestCapture) audit.annotate({ requestBody: requestCapture.result(req.headers['content-type']) });
-      audit.setMcp(inspector.finish());
-    });
-    req.once('error', () => stream.destroy());
-    req.pipe(stream);
-    endRequestWithResponse(req, stream, () => log().debug({ [F.reason]: 'response complete first' }, 'request body cut short; client connection will close'));
+    if (piped) endRequestWithResponse(req, stream, () => log().debug({ [F.reason]: 'response complete first' }, 'request body cut short; client connection will close'));
   }
 
   await done;
   // bytesIn is what went into the tunnel: wait until the stream closed (the proxy may still be
   // discarding a body its upstream did not read), so both sides' records agree.
   await tunnelStreamClosed(stream);
-  if (piped) audit.addBytesIn(stream.bytesSent);
+  if (withBody) audit.addBytesIn(stream.bytesSent);
   audit.finish();
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayAuditRecord, RequestAudit } from '../../audit';
-import { capString, idValue } from '../../audit/mcp-info';
+import { capString } from '../../audit/mcp-info';
+import { NO_BODY, type RequestBody } from '../body';
 import { F, type Logger } from '../../log';
 import { GatewayError } from '../errors';
 import { HEADER_MISMATCH_CODE, headerMismatch, isHeaderEra } from './era';
@@ -8,6 +9,8 @@ import { subjectKey, type CompiledPolicy, type PolicySubject } from './engine';
 import type { ClientLimiter } from './limiter';
 import type { SessionOwners } from './sessions';
 import type { ToolsListFilterSpec } from './respond';
+import { answerJsonRpc, type JsonRpcId } from './answer';
+import { readRequest } from './read-request';
 
 /** Policy state that outlives a configuration generation (rate buckets, in-flight counts, session owners). */
 export interface PolicyRuntime {
@@ -20,8 +23,6 @@ export type PolicyDecision = NonNullable<GatewayAuditRecord['policy']>;
 
 /** JSON-RPC error code of a call denied by a tool rule (implementation-defined range). */
 export const TOOL_DENIED_CODE = -32000;
-/** JSON-RPC parse error, for a body the policy must read but cannot parse. */
-const PARSE_ERROR_CODE = -32700;
 
 /** Rule names recorded for the checks that are not configured rules. */
 export const SESSION_BINDING_RULE = 'session-binding';
@@ -35,6 +36,8 @@ export interface AdmitContext {
   subject: PolicySubject;
   /** `Mcp-Session-Id` (or legacy `sessionId`), if any. */
   sessionKey: string | null;
+  /** A POST to an announced legacy HTTP+SSE message endpoint (its answers travel on the GET stream). */
+  legacy: boolean;
   hasBody: boolean;
   policy: CompiledPolicy;
   runtime: PolicyRuntime;
@@ -47,15 +50,14 @@ export interface AdmitContext {
 
 /** What the forwarder does with an admitted request. */
 export interface Admission {
-  /** The request body, read and checked; forward these bytes instead of piping the request. Null: stream it. */
-  body: Buffer | null;
+  /** The request body as read (docs/policy.md, "How the gateway reads a request"): forward exactly this. */
+  body: RequestBody;
   /** Filter the `tools/list` result(s) of the response. */
   toolsFilter: ToolsListFilterSpec | null;
 }
 
-const STREAM_THROUGH: Admission = Object.freeze({ body: null, toolsFilter: null });
+const NO_BODY_ADMISSION: Admission = Object.freeze({ body: NO_BODY, toolsFilter: null });
 
-type JsonRpcId = string | number;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -109,44 +111,21 @@ export async function admitRequest(ctx: AdmitContext): Promise<Admission | null>
   if (tools !== null && req.method === 'GET') {
     // A GET stream may carry tools/list answers too (legacy HTTP+SSE; a resumed stream): filter any.
     decide({ decision: 'allow', rule: tools.name });
-    return { body: null, toolsFilter: { ids: null, allowed: tools.allows } };
+    return { body: NO_BODY, toolsFilter: { ids: null, allowed: tools.allows } };
   }
-  if (tools === null || req.method !== 'POST' || !ctx.hasBody) {
-    const rule = tools?.name ?? applied.concurrency?.rule ?? applied.rate?.rule ?? null;
-    if (rule !== null) decide({ decision: 'allow', rule });
-    return STREAM_THROUGH;
+  const passRule = tools?.name ?? applied.concurrency?.rule ?? applied.rate?.rule ?? null;
+  if (!ctx.hasBody) {
+    if (passRule !== null) decide({ decision: 'allow', rule: passRule });
+    return NO_BODY_ADMISSION;
   }
-
-  const policyBound = ctx.policy.inspectLimitBytes;
-  const limit = Math.min(policyBound, ctx.maxRequestBodyBytes);
-  const read = await readBounded(req, limit);
-  if (read === 'aborted') {
-    audit.abort('TUNNEL_CLIENT_GONE');
-    audit.finish();
-    return null;
+  // Only POSTs carry a body here (checkBodyHeaders refused the rest).
+  const read = await readRequest(ctx, tools?.name ?? null);
+  if (read === null) return null;
+  if (tools === null || !('value' in read)) {
+    if (passRule !== null) decide({ decision: 'allow', rule: passRule });
+    return { body: read.body, toolsFilter: null };
   }
-  if (read === 'too-large') {
-    decide({ decision: 'deny', rule: tools.name });
-    const err =
-      limit < policyBound
-        ? new GatewayError('TUNNEL_BODY_TOO_LARGE', 413, `request body exceeds the limit of ${limit} bytes`)
-        : new GatewayError('TUNNEL_POLICY_BODY_TOO_LARGE', 413, `request body exceeds ${limit} bytes, the most the gateway reads to check tool rules (policy.inspectLimitBytes)`);
-    ctx.reject(err);
-    return null;
-  }
-  audit.addBytesIn(read.length);
-
-  let text = read.toString('utf8');
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    decide({ decision: 'deny', rule: tools.name });
-    answerJsonRpc(ctx, 400, 'TUNNEL_POLICY_INVALID_BODY', [{ id: null, code: PARSE_ERROR_CODE, message: 'Parse error: the request body is not JSON (required where a tool rule applies)' }]);
-    return null;
-  }
-  setMcpFields(audit, value);
+  const value = read.value;
 
   if (isHeaderEra(header(req, 'mcp-protocol-version'))) {
     const problem = headerMismatch(
@@ -186,7 +165,7 @@ export async function admitRequest(ctx: AdmitContext): Promise<Admission | null>
     const message = `tool "${denied.tool}" is not allowed for client "${subject.name}" on server "${server}" (policy rule ${denied.rule})`;
     // Legacy HTTP+SSE (2024-11-05): answers travel on the GET stream and the POST expects 202,
     // so a JSON-RPC answer here would never be read; an HTTP error makes the client's send fail.
-    if (req.headers['mcp-session-id'] === undefined && ctx.sessionKey !== null) {
+    if (ctx.legacy) {
       ctx.reject(new GatewayError('TUNNEL_TOOL_DENIED', 403, message));
       return null;
     }
@@ -196,10 +175,10 @@ export async function admitRequest(ctx: AdmitContext): Promise<Admission | null>
   }
   if (listIds.size > 0) {
     decide({ decision: 'filtered', rule: tools.name });
-    return { body: read, toolsFilter: { ids: listIds, allowed: tools.allows } };
+    return { body: read.body, toolsFilter: { ids: listIds, allowed: tools.allows } };
   }
   decide({ decision: 'allow', rule: tools.name });
-  return { body: read, toolsFilter: null };
+  return { body: read.body, toolsFilter: null };
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -209,74 +188,4 @@ function header(req: IncomingMessage, name: string): string | undefined {
 
 function rpcId(v: unknown): JsonRpcId | null {
   return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) ? v : null;
-}
-
-function setMcpFields(audit: RequestAudit<GatewayAuditRecord>, value: unknown): void {
-  if (Array.isArray(value)) {
-    audit.setMcp({ mcpMethod: 'batch', jsonrpcId: null, tool: null });
-    return;
-  }
-  if (!isObject(value)) return;
-  const method = typeof value.method === 'string' ? capString(value.method) : null;
-  const params = isObject(value.params) ? value.params : {};
-  const tool = method === 'tools/call' && typeof params.name === 'string' ? capString(params.name) : null;
-  audit.setMcp({ mcpMethod: method, jsonrpcId: idValue(value.id), tool });
-}
-
-/**
- * Answers the request here with JSON-RPC error response(s) (`data.code` is the stable gateway
- * code, as in every gateway error), audits and finishes the record. Nothing reaches the tunnel.
- */
-function answerJsonRpc(
-  ctx: AdmitContext,
-  status: number,
-  code: string,
-  errors: Array<{ id: JsonRpcId | null; code: number; message: string; rule?: string }>,
-  batch = false,
-): void {
-  const { res, audit } = ctx;
-  const responses = errors.map((e) => ({
-    jsonrpc: '2.0',
-    id: e.id,
-    error: { code: e.code, message: e.message, data: { code, server: ctx.server, requestId: ctx.rid, ...(e.rule !== undefined ? { rule: e.rule } : {}) } },
-  }));
-  const body = JSON.stringify(batch ? responses : responses[0]);
-  audit.setStatus(status).fail(code);
-  if (!res.headersSent && !res.destroyed) {
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-request-id': ctx.rid });
-    res.end(body);
-  }
-  audit.finish();
-}
-
-/** Reads the whole body if it fits in `limit` bytes; stops reading (and leaves the rest) when it does not. */
-function readBounded(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    const finish = (r: Buffer | 'too-large' | 'aborted'): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onAbort);
-      req.off('close', onClose);
-      resolve(r);
-    };
-    const onData = (chunk: Buffer): void => {
-      bytes += chunk.length;
-      if (bytes > limit) {
-        req.pause();
-        return finish('too-large');
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => finish(Buffer.concat(chunks, bytes));
-    const onAbort = (): void => finish('aborted');
-    const onClose = (): void => {
-      if (!req.complete) finish('aborted');
-    };
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', onAbort);
-    req.once('close', onClose);
-  });
 }

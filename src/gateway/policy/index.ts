@@ -11,7 +11,7 @@ export { SessionOwners, MAX_SESSION_OWNERS } from './sessions';
 export { admitStream, DEFAULT_MAX_OPEN_STREAMS_PER_CLIENT } from './streams';
 export { HEADER_MISMATCH_CODE, HEADER_ERA_VERSION, decodeMirroredValue, headerMismatch, isHeaderEra, type MirroredHeaders } from './era';
 export { MAX_FILTERED_BYTES, ToolsFilterError, ToolsListSseFilter, filterToolsJsonBody, filterToolsMessage } from './tools-filter';
-export { sendFilteredResponse, toolsSseFilter, type ToolsListFilterSpec } from './respond';
+export { sendFilteredResponse, toolsSseFilter, withoutLength, type ToolsListFilterSpec } from './respond';
 export {
   admitRequest,
   HEADER_CHECK_RULE,

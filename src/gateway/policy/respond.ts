@@ -24,7 +24,9 @@ export function sendFilteredResponse(stream: Readable, res: ServerResponse, stat
   const type = getHeader(headers, 'content-type') ?? '';
   const encoding = (getHeader(headers, 'content-encoding') ?? 'identity').trim().toLowerCase();
   if (type.startsWith('text/event-stream')) {
-    res.writeHead(status, toNodeHeaders(headers));
+    // Events are rewritten, so the upstream's length would be wrong: the client would wait for
+    // bytes that never come (or cut the stream short). Node then frames the body itself.
+    res.writeHead(status, toNodeHeaders(withoutLength(headers)));
     res.flushHeaders();
     if (encoding !== 'identity') {
       stream.destroy(new ToolsFilterError(`a ${encoding}-encoded tools/list response cannot be filtered`));
@@ -51,7 +53,7 @@ export function sendFilteredResponse(stream: Readable, res: ServerResponse, stat
   stream.on('data', onData);
   stream.once('end', () => {
     const body = filterToolsJsonBody(Buffer.concat(chunks, bytes), spec.ids, spec.allowed);
-    const out: HeaderList = headers.filter(([k]) => k.toLowerCase() !== 'content-length' && k.toLowerCase() !== 'transfer-encoding');
+    const out = withoutLength(headers);
     out.push(['content-length', String(body.length)]);
     if (res.destroyed) return;
     res.writeHead(status, toNodeHeaders(out));
@@ -64,4 +66,9 @@ export function toolsSseFilter(source: Readable, spec: ToolsListFilterSpec): Too
   const filter = new ToolsListSseFilter(spec.ids, spec.allowed);
   filter.once('error', (err) => source.destroy(err));
   return filter;
+}
+
+/** `headers` without `Content-Length` (and `Transfer-Encoding`), for a body the gateway rewrites. */
+export function withoutLength(headers: HeaderList): HeaderList {
+  return headers.filter(([k]) => k.toLowerCase() !== 'content-length' && k.toLowerCase() !== 'transfer-encoding');
 }

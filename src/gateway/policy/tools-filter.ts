@@ -62,20 +62,22 @@ export function filterToolsJsonBody(body: Buffer, ids: ReadonlySet<JsonRpcId> | 
 const EVENT_END = /\r\n\r\n|\n\n|\r\r|\r\n\r(?!\n)|\n\r\n|\r\n\n|\n\r(?!\n)/;
 
 /**
- * Filters `result.tools` in the SSE `message` event that carries the response to a `tools/list`
- * request. Every other event — progress and log notifications, server requests, comments
- * (keep-alives), priming events — is passed on byte for byte as soon as it is complete, one event
- * at a time; once the response was seen, the rest of the stream passes through untouched.
+ * Filters `result.tools` in every SSE `message` event that carries a response to one of the
+ * `tools/list` requests (`ids`), for the whole life of the stream: a batch answered on one stream
+ * carries several, and an upstream may send more than one event per id. Every other event —
+ * progress and log notifications, server requests, comments (keep-alives), priming events — is
+ * passed on byte for byte as soon as it is complete, one event at a time.
  *
  * With `ids` null (a GET stream: legacy HTTP+SSE answers, resumed streams) every response with a
- * `result.tools` array is filtered, for the whole life of the stream.
+ * `result.tools` array is filtered.
  *
  * A single event larger than `maxEventBytes` cannot be checked: the stream fails with
- * {@link ToolsFilterError} rather than pass an unfiltered tool list (fail closed).
+ * {@link ToolsFilterError} rather than pass an unfiltered tool list (fail closed). The rewritten
+ * stream has other lengths than the upstream's: never send it with the upstream `Content-Length`.
  */
 export class ToolsListSseFilter extends Transform {
   #pending: Buffer = Buffer.alloc(0);
-  #done = false;
+  #filtered = 0;
 
   constructor(
     private readonly ids: ReadonlySet<JsonRpcId> | null,
@@ -85,20 +87,19 @@ export class ToolsListSseFilter extends Transform {
     super();
   }
 
-  /** Whether the tools/list response went past (filtered). */
+  /** Whether a tools/list response went past (filtered). */
   get filtered(): boolean {
-    return this.#done;
+    return this.#filtered > 0;
+  }
+
+  /** How many tools/list responses were filtered so far. */
+  get filteredCount(): number {
+    return this.#filtered;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    if (this.#done) return cb(null, chunk);
     this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
     for (;;) {
-      if (this.#done) {
-        if (this.#pending.length > 0) this.push(this.#pending);
-        this.#pending = Buffer.alloc(0);
-        return cb();
-      }
       // latin1 keeps one character per byte, so indexes in the text are byte offsets.
       const m = EVENT_END.exec(this.#pending.toString('latin1'));
       if (!m) break;
@@ -115,7 +116,7 @@ export class ToolsListSseFilter extends Transform {
 
   override _flush(cb: TransformCallback): void {
     // An unterminated last event is not dispatched by an SSE client; still, check it like the others.
-    if (this.#pending.length > 0) this.push(this.#done ? this.#pending : this.#rewrite(this.#pending));
+    if (this.#pending.length > 0) this.push(this.#rewrite(this.#pending));
     this.#pending = Buffer.alloc(0);
     cb();
   }
@@ -139,7 +140,7 @@ export class ToolsListSseFilter extends Transform {
     }
     const filtered = filterToolsMessage(value, this.ids, this.allowed);
     if (filtered === null) return event;
-    if (this.ids !== null) this.#done = true;
+    this.#filtered++;
     const kept = lines.filter((l) => l !== '' && !l.startsWith('data:') && l !== 'data');
     return Buffer.from(`${[...kept, `data: ${JSON.stringify(filtered)}`].join('\n')}\n\n`, 'utf8');
   }

@@ -33,6 +33,7 @@ const record: GatewayAuditRecord = {
   jsonrpcId: 4,
   tool: 'search',
   sessionId: null,
+  inspection: 'complete',
   policy: null,
   requestSha256: null,
   responseSha256: null,

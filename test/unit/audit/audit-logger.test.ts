@@ -50,6 +50,7 @@ const gatewayRecord: GatewayAuditRecord = {
   jsonrpcId: 4,
   tool: 'search',
   sessionId: 'sess-1',
+  inspection: 'complete',
   policy: { decision: 'allow', rule: 'search-only' },
   requestSha256: 'a'.repeat(64),
   responseSha256: 'b'.repeat(64),

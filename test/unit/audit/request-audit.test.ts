@@ -30,6 +30,7 @@ describe('RequestAudit', () => {
       jsonrpcId: null,
       tool: null,
       sessionId: 'sess-9',
+      inspection: 'none',
       policy: null,
       requestSha256: null,
       responseSha256: null,

@@ -71,6 +71,13 @@ describe('ToolsListSseFilter', () => {
     expect(out.map((e) => (JSON.parse(e.slice(6)) as { result: { tools?: Array<{ name: string }> } }).result.tools?.map((x) => x.name))).toEqual([['ok'], ['ok2'], undefined]);
   });
 
+  // Defect 4 (issue 8): the filter stopped after the first matching event, so a second tools/list
+  // answer on the same stream (a batch answered as SSE) passed unfiltered.
+  it('filters every tools/list answer of a batch answered on one SSE stream, not only the first', async () => {
+    const { out } = await run([`data: ${list(7, ['ok', 'no'])}\n\n`, `data: ${list(8, ['no', 'ok8'])}\n\n`, `data: ${list(7, ['no7'])}\n\n`], new Set([7, 8]));
+    expect(out.map((e) => (JSON.parse(e.slice(6)) as { result: { tools: Array<{ name: string }> } }).result.tools.map((x) => x.name))).toEqual([['ok'], ['ok8'], []]);
+  });
+
   it('fails closed on an event larger than its bound', async () => {
     await expect(run([`data: ${'x'.repeat(2000)}`])).rejects.toThrow(/cannot be checked/);
   });

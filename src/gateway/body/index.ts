@@ -1,0 +1,9 @@
+/**
+ * How the gateway reads a request body (docs/policy.md, "How the gateway reads a request"): the
+ * header rules, the one decoding and parse, the bounded read and the pump into the tunnel.
+ */
+export { checkBodyHeaders, hasRequestBody } from './rules';
+export { parseContentType, paramValues, type MediaType } from './content-type';
+export { findDuplicateKey, readJsonBody, type JsonBody } from './strict-json';
+export { NO_BODY, readBodyUpTo, type RequestBody } from './read';
+export { pumpRequestBody, type BodyPump } from './pump';
