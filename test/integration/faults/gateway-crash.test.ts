@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI_PATH, stopAllProcesses } from '../../helpers';
 import { startRelay, type Relay } from '../../helpers/relay';
-import { Load, callTool, newCredentials, spawnGateway, spawnProxy, startToolUpstream, summarize, writeGatewayConfig, type ToolUpstream } from './helpers';
+import { Load, callTool, stopAllLoads, newCredentials, spawnGateway, spawnProxy, startToolUpstream, summarize, writeGatewayConfig, type ToolUpstream } from './helpers';
 
 const CONNECT_WAIT_MS = 300;
 const BASE_MS = 100;
@@ -33,7 +33,10 @@ describe('fault: gateway crash (kill -9) and restart on the same port', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-tunnel-fault-gw-'));
   });
   afterEach(async () => {
+    // A failed assertion skips `load.stop()`; its calls must not outlive the test.
+    const loads = stopAllLoads();
     await stopAllProcesses();
+    await loads;
     await relay?.close();
     relay = null;
     await upstream?.close();

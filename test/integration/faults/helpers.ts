@@ -153,7 +153,14 @@ export function callTool(gatewayUrl: string, apiKey: string, opts: { server?: st
   });
 }
 
-/** Keeps `concurrency` calls running back to back until `stop()`, and records every outcome. */
+/** Loads not stopped yet, for {@link stopAllLoads}. */
+const runningLoads = new Set<Load>();
+
+/**
+ * Keeps `concurrency` calls running back to back until `stop()`, and records every outcome. A test
+ * whose assertion fails before `stop()` leaves it calling forever (the jest worker then cannot
+ * exit): call {@link stopAllLoads} in `afterEach`.
+ */
 export class Load {
   readonly outcomes: CallOutcome[] = [];
   private running = true;
@@ -163,6 +170,7 @@ export class Load {
     private readonly call: () => Promise<CallOutcome>,
     concurrency: number,
   ) {
+    runningLoads.add(this);
     for (let i = 0; i < concurrency; i++) this.loops.push(this.loop());
   }
 
@@ -173,6 +181,7 @@ export class Load {
   /** Stops starting new calls and waits for the ones in flight. */
   async stop(): Promise<CallOutcome[]> {
     this.running = false;
+    runningLoads.delete(this);
     await Promise.all(this.loops);
     return this.outcomes;
   }
@@ -180,6 +189,15 @@ export class Load {
   failures(): CallOutcome[] {
     return this.outcomes.filter((o) => o.status !== 200);
   }
+}
+
+/**
+ * For `afterEach`: stops every {@link Load} still running. Call it before stopping the processes
+ * (no new calls start) and await it after (calls in flight to a killed gateway end at once):
+ * `const loads = stopAllLoads(); await stopAllProcesses(); await loads;`.
+ */
+export async function stopAllLoads(): Promise<void> {
+  await Promise.all([...runningLoads].map((l) => l.stop()));
 }
 
 /** Secrets and keys of one test's tunnel. */

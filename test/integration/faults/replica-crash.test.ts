@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import { CLI_PATH, stopAllProcesses, waitFor } from '../../helpers';
 import { startHarness, type Harness } from '../../helpers/tunnel-harness';
-import { Load, callTool, spawnProxy, startToolUpstream, summarize, type ToolUpstream } from './helpers';
+import { Load, callTool, stopAllLoads, spawnProxy, startToolUpstream, summarize, type ToolUpstream } from './helpers';
 
 const SLOW_CALLS = 8;
 const SLOW_MS = 3000;
@@ -24,7 +24,10 @@ describe('fault: a proxy replica crashes (kill -9) under load', () => {
     if (!fs.existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run \`npm run build\` first`);
   });
   afterEach(async () => {
+    // A failed assertion skips `load.stop()`; its calls must not outlive the test.
+    const loads = stopAllLoads();
     await stopAllProcesses();
+    await loads;
     await h?.close();
     h = null;
     await upstream?.close();

@@ -3,7 +3,7 @@ import { startStreamableUpstream, type StreamableUpstreamHandle } from '../../fi
 import { waitFor } from '../../helpers/wait-for';
 import { startHarness, type Harness } from '../../helpers/tunnel-harness';
 import { ErrorCode } from '../../../src/protocol';
-import { callLoop, expectedIds, mcpClients, readStream, recordStatus } from '../rotation/helpers';
+import { callLoop, expectedIds, mcpClients, readStream, recordStatus, stopCallLoops } from '../rotation/helpers';
 
 describe('make-before-break connection replacement', () => {
   let upstream: StreamableUpstreamHandle;
@@ -15,6 +15,7 @@ describe('make-before-break connection replacement', () => {
     upstream = await startStreamableUpstream();
   });
   afterEach(async () => {
+    await stopCallLoops();
     for (const c of cleanups.splice(0)) c();
     await Promise.all(clients.splice(0).map((c) => c.close()));
     await h.close();

@@ -80,7 +80,19 @@ export async function readStream(h: Harness, server: string, query: string, onFi
   return result;
 }
 
-/** Tool calls in a loop on `clients` until `stop()`; counts successes and failures. */
+/** `stop` functions of call loops still running, for {@link stopCallLoops}. */
+const runningLoops = new Set<() => Promise<void>>();
+
+/**
+ * For `afterEach`, before the clients are closed: stops every {@link callLoop} a failed assertion
+ * left running. Otherwise the loop, whose calls fail at once on a closed client, never yields to the
+ * event loop again and the jest worker hangs.
+ */
+export async function stopCallLoops(): Promise<void> {
+  await Promise.all([...runningLoops].map((stop) => stop()));
+}
+
+/** Tool calls in a loop on `clients` until `stop()` (or {@link stopCallLoops}); counts successes and failures. */
 export function callLoop(clients: ConnectedClient[]): { ok: number; failed: string[]; stop(): Promise<void> } {
   const stats = { ok: 0, failed: [] as string[] };
   let running = true;
@@ -97,12 +109,13 @@ export function callLoop(clients: ConnectedClient[]): { ok: number; failed: stri
       }
     }
   });
-  return Object.assign(stats, {
-    stop: async () => {
-      running = false;
-      await Promise.all(loops);
-    },
-  });
+  const stop = async (): Promise<void> => {
+    running = false;
+    runningLoops.delete(stop);
+    await Promise.all(loops);
+  };
+  runningLoops.add(stop);
+  return Object.assign(stats, { stop });
 }
 
 export async function mcpClients(h: Harness, n: number): Promise<ConnectedClient[]> {

@@ -7,7 +7,7 @@ import { startStreamableUpstream, type StreamableUpstreamHandle } from '../../fi
 import { waitFor } from '../../helpers/wait-for';
 import { startHarness, type Harness } from '../../helpers/tunnel-harness';
 import type { ConnectedClient } from '../../helpers/mcp-client';
-import { callLoop, expectedIds, k8sSecretVolume, mcpClients, newSecret, readStream, recordStatus, replaceFile, tempDir, type SseStreamResult } from './helpers';
+import { callLoop, expectedIds, stopCallLoops, k8sSecretVolume, mcpClients, newSecret, readStream, recordStatus, replaceFile, tempDir, type SseStreamResult } from './helpers';
 
 const STREAMS = 50;
 const EVENTS = 250; // 250 × 20 ms: every stream spans the whole rotation
@@ -25,6 +25,7 @@ describe('hot secret rotation under load (make-before-break)', () => {
     upstream = await startStreamableUpstream();
   });
   afterEach(async () => {
+    await stopCallLoops();
     for (const c of cleanups.splice(0)) c();
     await Promise.all(clients.map((c) => c.close()));
     clients = [];

@@ -203,10 +203,14 @@ describe('memory under a stalled reader (gateway and proxy as CLI child processe
 
     // Meanwhile another stream on the same tunnel flows to the end, while RSS is sampled.
     const sampler = setInterval(sample, 25);
-    const side = await download(bulk('side', SIDE_BYTES), apiKey);
-    open.push(side.res);
-    await side.done;
-    clearInterval(sampler);
+    let side: Awaited<ReturnType<typeof download>>;
+    try {
+      side = await download(bulk('side', SIDE_BYTES), apiKey);
+      open.push(side.res);
+      await side.done;
+    } finally {
+      clearInterval(sampler); // also when the download fails: the interval would keep the worker alive
+    }
     sample();
     const tSide = Date.now();
     expect(side.received).toBe(SIDE_BYTES);
