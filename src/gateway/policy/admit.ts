@@ -1,21 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayAuditRecord, RequestAudit } from '../../audit';
 import { capString } from '../../audit/mcp-info';
-import { NO_BODY, type RequestBody } from '../body';
+import { NO_BODY, type BodyLimit, type RequestBody } from '../body';
 import { F, type Logger } from '../../log';
 import { GatewayError } from '../errors';
 import { HEADER_MISMATCH_CODE, headerMismatch, isHeaderEra } from './era';
-import { subjectKey, type CompiledPolicy, type PolicySubject } from './engine';
+import type { CompiledPolicy, PolicySubject } from './engine';
 import type { ClientLimiter } from './limiter';
-import type { SessionOwners } from './sessions';
 import type { ToolsListFilterSpec } from './respond';
 import { answerJsonRpc, type JsonRpcId } from './answer';
 import { readRequest } from './read-request';
 
-/** Policy state that outlives a configuration generation (rate buckets, in-flight counts, session owners). */
+/**
+ * Policy state that outlives a configuration generation (rate buckets, in-flight counts). Session
+ * owners live in the gateway's `SessionBinding` (../session-binding.ts), checked by ../target.ts.
+ */
 export interface PolicyRuntime {
   limiter: ClientLimiter;
-  sessions: SessionOwners;
 }
 
 /** The policy decision written to the gateway audit record. */
@@ -34,14 +35,13 @@ export interface AdmitContext {
   rid: string;
   server: string;
   subject: PolicySubject;
-  /** `Mcp-Session-Id` (or legacy `sessionId`), if any. */
-  sessionKey: string | null;
   /** A POST to an announced legacy HTTP+SSE message endpoint (its answers travel on the GET stream). */
   legacy: boolean;
   hasBody: boolean;
   policy: CompiledPolicy;
   runtime: PolicyRuntime;
-  maxRequestBodyBytes: number;
+  /** The request's body limit (`limits.maxRequestBodyBytes`), counted once across read and pump. */
+  limit: BodyLimit;
   audit: RequestAudit<GatewayAuditRecord>;
   log: () => Logger;
   /** Answers with a gateway error, audits and finishes the record (forward.ts `reject`). */
@@ -58,14 +58,13 @@ export interface Admission {
 
 const NO_BODY_ADMISSION: Admission = Object.freeze({ body: NO_BODY, toolsFilter: null });
 
-
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
- * Applies the request policy before anything is sent into the tunnel: session binding, rate and
- * concurrency limits, and — only when a tool rule applies to this client and server — the tool
+ * Applies the request policy before anything is sent into the tunnel (session binding was checked
+ * when the target was resolved, ../target.ts): rate and concurrency limits, and — only when a tool rule applies to this client and server — the tool
  * check, which reads the body (bounded), parses it once, and checks the protocol-era headers.
  *
  * Resolves the admission, or null when the request was answered here (denied, limited, client
@@ -76,23 +75,13 @@ export async function admitRequest(ctx: AdmitContext): Promise<Admission | null>
   const { req, res, server, subject, audit } = ctx;
   const decide = (decision: PolicyDecision): void => void audit.annotate({ policy: decision });
 
-  if (ctx.sessionKey !== null) {
-    const owner = ctx.runtime.sessions.ownerOf(server, ctx.sessionKey);
-    if (owner !== null && owner !== subjectKey(subject)) {
-      decide({ decision: 'deny', rule: SESSION_BINDING_RULE });
-      ctx.log().warn({ [F.client]: subject.name, [F.code]: 'TUNNEL_SESSION_NOT_FOUND' }, 'session presented by a client that did not create it');
-      ctx.reject(new GatewayError('TUNNEL_SESSION_NOT_FOUND', 404, `session not found on server "${server}"`));
-      return null;
-    }
-  }
-
   const applied = ctx.policy.resolve(subject, server);
   if (applied.rate !== null) {
     const waitMs = ctx.runtime.limiter.takeToken(applied.rate.key, applied.rate.ratePerSec, applied.rate.burst);
     if (waitMs > 0) {
       decide({ decision: 'deny', rule: applied.rate.rule });
       const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
-      ctx.reject(new GatewayError('TUNNEL_RATE_LIMITED', 429, `client "${subject.name}" exceeded its rate limit (rule "${applied.rate.rule}": ${applied.rate.ratePerSec}/s, burst ${applied.rate.burst})`, { retryAfter }));
+      ctx.reject(new GatewayError('TUNNEL_RATE_LIMITED', `client "${subject.name}" exceeded its rate limit (rule "${applied.rate.rule}": ${applied.rate.ratePerSec}/s, burst ${applied.rate.burst})`, { retryAfter }));
       return null;
     }
   }
@@ -101,7 +90,7 @@ export async function admitRequest(ctx: AdmitContext): Promise<Admission | null>
     const slot = ctx.runtime.limiter.acquire(applied.concurrency.key, applied.concurrency.max);
     if (slot === null) {
       decide({ decision: 'deny', rule: applied.concurrency.rule });
-      ctx.reject(new GatewayError('TUNNEL_CONCURRENCY_LIMITED', 429, `client "${subject.name}" has ${applied.concurrency.max} request(s) in flight, the most rule "${applied.concurrency.rule}" allows`, { retryAfter: 1 }));
+      ctx.reject(new GatewayError('TUNNEL_CONCURRENCY_LIMITED', `client "${subject.name}" has ${applied.concurrency.max} request(s) in flight, the most rule "${applied.concurrency.rule}" allows`, { retryAfter: 1 }));
       return null;
     }
     res.once('close', () => slot.release());
@@ -166,7 +155,7 @@ export async function admitRequest(ctx: AdmitContext): Promise<Admission | null>
     // Legacy HTTP+SSE (2024-11-05): answers travel on the GET stream and the POST expects 202,
     // so a JSON-RPC answer here would never be read; an HTTP error makes the client's send fail.
     if (ctx.legacy) {
-      ctx.reject(new GatewayError('TUNNEL_TOOL_DENIED', 403, message));
+      ctx.reject(new GatewayError('TUNNEL_TOOL_DENIED', message));
       return null;
     }
     const ids = members.filter(isObject).filter((m) => Object.hasOwn(m, 'method') && Object.hasOwn(m, 'id')).map((m) => rpcId(m.id));
