@@ -5,7 +5,7 @@ import { NO_BODY, type BodyLimit, type RequestBody } from '../body';
 import { F, type Logger } from '../../log';
 import { GatewayError } from '../errors';
 import { HEADER_MISMATCH_CODE, headerMismatch, isHeaderEra } from './era';
-import type { CompiledPolicy, PolicySubject } from './engine';
+import type { AppliedPolicy, CompiledPolicy, PolicySubject, ToolRule } from './engine';
 import type { ClientLimiter } from './limiter';
 import type { ToolsListFilterSpec } from './respond';
 import { answerJsonRpc, type JsonRpcId } from './answer';
@@ -62,39 +62,22 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+
 /**
  * Applies the request policy before anything is sent into the tunnel (session binding was checked
- * when the target was resolved, ../target.ts): rate and concurrency limits, and — only when a tool rule applies to this client and server — the tool
- * check, which reads the body (bounded), parses it once, and checks the protocol-era headers.
+ * when the target was resolved, ../target.ts): rate and concurrency limits, and — only when a tool
+ * rule applies to this client and server — the tool check, which reads the body (bounded), parses
+ * it once, and checks the protocol-era headers.
  *
  * Resolves the admission, or null when the request was answered here (denied, limited, client
  * gone); then the audit record is finished and nothing reached the tunnel. A concurrency slot is
  * released when the response closes.
  */
 export async function admitRequest(ctx: AdmitContext): Promise<Admission | null> {
-  const { req, res, server, subject, audit } = ctx;
+  const { req, audit } = ctx;
   const decide = (decision: PolicyDecision): void => void audit.annotate({ policy: decision });
-
-  const applied = ctx.policy.resolve(subject, server);
-  if (applied.rate !== null) {
-    const waitMs = ctx.runtime.limiter.takeToken(applied.rate.key, applied.rate.ratePerSec, applied.rate.burst);
-    if (waitMs > 0) {
-      decide({ decision: 'deny', rule: applied.rate.rule });
-      const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
-      ctx.reject(new GatewayError('TUNNEL_RATE_LIMITED', `client "${subject.name}" exceeded its rate limit (rule "${applied.rate.rule}": ${applied.rate.ratePerSec}/s, burst ${applied.rate.burst})`, { retryAfter }));
-      return null;
-    }
-  }
-  // Only POSTs count: a standalone GET stream stays open for hours and would hold a slot forever.
-  if (applied.concurrency !== null && req.method === 'POST') {
-    const slot = ctx.runtime.limiter.acquire(applied.concurrency.key, applied.concurrency.max);
-    if (slot === null) {
-      decide({ decision: 'deny', rule: applied.concurrency.rule });
-      ctx.reject(new GatewayError('TUNNEL_CONCURRENCY_LIMITED', `client "${subject.name}" has ${applied.concurrency.max} request(s) in flight, the most rule "${applied.concurrency.rule}" allows`, { retryAfter: 1 }));
-      return null;
-    }
-    res.once('close', () => slot.release());
-  }
+  const applied = ctx.policy.resolve(ctx.subject, ctx.server);
+  if (!withinLimits(ctx, applied, decide)) return null;
 
   const tools = applied.tools;
   if (tools !== null && req.method === 'GET') {
@@ -114,8 +97,40 @@ export async function admitRequest(ctx: AdmitContext): Promise<Admission | null>
     if (passRule !== null) decide({ decision: 'allow', rule: passRule });
     return { body: read.body, toolsFilter: null };
   }
-  const value = read.value;
+  if (!headersAgree(ctx, read.value, decide)) return null;
+  return checkTools(ctx, tools, { body: read.body, value: read.value }, decide);
+}
 
+type Decide = (decision: PolicyDecision) => void;
+
+/** Rate and concurrency limits; false when the request was answered (429). */
+function withinLimits(ctx: AdmitContext, applied: AppliedPolicy, decide: Decide): boolean {
+  const { req, res, subject } = ctx;
+  if (applied.rate !== null) {
+    const waitMs = ctx.runtime.limiter.takeToken(applied.rate.key, applied.rate.ratePerSec, applied.rate.burst);
+    if (waitMs > 0) {
+      decide({ decision: 'deny', rule: applied.rate.rule });
+      const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
+      ctx.reject(new GatewayError('TUNNEL_RATE_LIMITED', `client "${subject.name}" exceeded its rate limit (rule "${applied.rate.rule}": ${applied.rate.ratePerSec}/s, burst ${applied.rate.burst})`, { retryAfter }));
+      return false;
+    }
+  }
+  // Only POSTs count: a standalone GET stream stays open for hours and would hold a slot forever.
+  if (applied.concurrency !== null && req.method === 'POST') {
+    const slot = ctx.runtime.limiter.acquire(applied.concurrency.key, applied.concurrency.max);
+    if (slot === null) {
+      decide({ decision: 'deny', rule: applied.concurrency.rule });
+      ctx.reject(new GatewayError('TUNNEL_CONCURRENCY_LIMITED', `client "${subject.name}" has ${applied.concurrency.max} request(s) in flight, the most rule "${applied.concurrency.rule}" allows`, { retryAfter: 1 }));
+      return false;
+    }
+    res.once('close', () => slot.release());
+  }
+  return true;
+}
+
+/** The 2026-era header check (Mcp-Method / Mcp-Name / MCP-Protocol-Version against the body); false when answered (400). */
+function headersAgree(ctx: AdmitContext, value: unknown, decide: Decide): boolean {
+  const { req, subject } = ctx;
   if (isHeaderEra(header(req, 'mcp-protocol-version'))) {
     const problem = headerMismatch(
       { protocolVersion: header(req, 'mcp-protocol-version'), method: header(req, 'mcp-method'), name: header(req, 'mcp-name') },
@@ -125,10 +140,16 @@ export async function admitRequest(ctx: AdmitContext): Promise<Admission | null>
       decide({ decision: 'deny', rule: HEADER_CHECK_RULE });
       ctx.log().info({ [F.client]: subject.name, [F.reason]: problem }, 'request rejected: header mismatch');
       answerJsonRpc(ctx, 400, 'TUNNEL_HEADER_MISMATCH', [{ id: isObject(value) ? rpcId(value.id) : null, code: HEADER_MISMATCH_CODE, message: `Header mismatch: ${problem}` }]);
-      return null;
+      return false;
     }
   }
+  return true;
+}
 
+/** The tool rule on a parsed body: deny a call it refuses, or plan the `tools/list` filter. */
+function checkTools(ctx: AdmitContext, tools: ToolRule, read: { body: Exclude<RequestBody, { kind: 'none' }>; value: unknown }, decide: Decide): Admission | null {
+  const { subject, server } = ctx;
+  const value = read.value;
   // Batches (2025-03-26) are denied as a whole when any call in them is denied.
   const members = Array.isArray(value) ? value : [value];
   const listIds = new Set<JsonRpcId>();
@@ -169,6 +190,7 @@ export async function admitRequest(ctx: AdmitContext): Promise<Admission | null>
   decide({ decision: 'allow', rule: tools.name });
   return { body: read.body, toolsFilter: null };
 }
+
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
