@@ -10,3 +10,8 @@ export { diffJson, type PatchOp, type DiffOptions } from './diff';
 export { Matcher, matchShape, type MatchResult } from './matcher';
 export { startReplayServer, type ReplayServer, type ServeOptions, type Timing } from './serve';
 export { ReplayError, ReplayErrorCode } from './errors';
+export { runReplay, ReplayRun, type RunOptions, type RunResult } from './run';
+export { compareExchange, type Difference, type Severity, type Observed } from './compare';
+export { jsonReport, markdownReport, junitReport, type JsonReport } from './report';
+export { toHar, type HarEventSourceEvent } from './har';
+export { runReplayServe, runReplayRun, runReplayExport, parseTiming, EXIT, type ReplayIo } from './commands';
