@@ -57,7 +57,7 @@ export class Rewriter {
 
 /** Serialises one SSE event (the recorded fields; `id` already rewritten by the caller). */
 export function sseText(ev: { id?: string; event?: string; data?: string; retry?: number; comment?: string }): string {
-  if (ev.comment !== undefined) return `:${ev.comment}\n\n`;
+  if (ev.comment !== undefined) return `: ${ev.comment}\n\n`;
   let out = '';
   if (ev.retry !== undefined && ev.data === undefined) return `retry: ${ev.retry}\n\n`;
   if (ev.id !== undefined) out += `id: ${ev.id}\n`;
