@@ -61,7 +61,8 @@ export class RotatingSink {
   }
 
   private async openPart(): Promise<void> {
-    this.handle = await open(RotatingSink.partPath(this.file, this.part), 'a');
+    // Owner-only: a recording holds request and response bodies even after redaction.
+    this.handle = await open(RotatingSink.partPath(this.file, this.part), 'a', 0o600);
     this.bytes = (await this.handle.stat()).size;
     const head = Buffer.from(this.header(this.part), 'utf8');
     await this.append(head);
