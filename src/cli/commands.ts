@@ -15,17 +15,11 @@ import { hasCode } from '../errors';
 import { F, componentLogger, type Logger } from '../log';
 import { parseFlags, type FlagSpec } from './args';
 import { auditCommand } from './audit-command';
-import { PROGRAM, renderCommandHelp, type CommandHelp } from './help';
+import { PROGRAM, renderCommandHelp } from './help';
 import { EXIT, flushLogger, serveUntilSignal, signalExitCode } from './lifecycle';
 import { startGatewayReloads } from './reload';
 import { secretCommand } from './secret-command';
-import type { CliIo, Closable } from './types';
-
-/** A subcommand: its help and how to run it. */
-export interface Command extends CommandHelp {
-  /** Runs the command with the arguments after its name; resolves with the exit code. */
-  run(args: readonly string[], io: CliIo): Promise<number>;
-}
+import type { CliIo, Closable, Command } from './types';
 
 const CONFIG_FLAG: FlagSpec = {
   name: 'config',

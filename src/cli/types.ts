@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
 import type { AuditConfig, GatewayConfig, ProxyConfig } from '../config';
 import type { Logger } from '../log';
+import type { CommandHelp } from './help';
 
 /** The signals that stop a running command. */
 export type ShutdownSignal = 'SIGINT' | 'SIGTERM';
@@ -55,4 +56,13 @@ export interface CliIo {
   /** The process logger, writing to stdout or stderr. */
   createLogger: (opts: { level: string; stream: 'stdout' | 'stderr' }) => Logger;
   runners: Runners;
+}
+
+/**
+ * A subcommand: its help and how to run it. Declared here, beside `CliIo`, so that the command
+ * modules and the command list (commands.ts) depend on this file and not on each other.
+ */
+export interface Command extends CommandHelp {
+  /** Runs the command with the arguments after its name; resolves with the exit code. */
+  run(args: readonly string[], io: CliIo): Promise<number>;
 }
