@@ -10,4 +10,4 @@ export { EXIT, signalExitCode, processSignals$, serveUntilSignal, flushLogger, t
 export { processIo } from './process-io';
 export { parseFlags, UsageError, type FlagSpec, type ParsedFlags } from './args';
 export { renderUsage, renderCommandHelp, type CommandHelp } from './help';
-export type { CliIo, Command, Runners, Closable, ComponentDeps, ShutdownSignal } from './types';
+export type { AuditHandle, CliIo, Command, Runners, Closable, ComponentDeps, ShutdownSignal } from './types';
