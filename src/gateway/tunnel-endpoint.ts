@@ -6,7 +6,7 @@ import { F, type Logger } from '../log';
 import { Multiplexer, wsTransport } from '../mux';
 import { CloseCode, closeCodeName, FRAME_HEADER_BYTES, type PeerSettings } from '../protocol';
 import { acceptHandshake, gatewayChannelBinding, type AcceptedSession, type GatewayChannelBinding } from '../session';
-import type { ConnectionAdmission } from './admission';
+import type { TunnelAdmission } from './tunnel-admission';
 import type { TunnelConnection, TunnelRegistry } from './tunnels';
 
 export interface TunnelEndpointOptions {
@@ -22,8 +22,8 @@ export interface TunnelEndpointOptions {
    * returned teardown runs when the connection closes or the endpoint closes.
    */
   onAuthenticated?: (conn: TunnelConnection, session: AcceptedSession, log: Logger) => () => void;
-  /** Connection limits checked at the upgrade (see admission.ts); none when absent. */
-  admission?: ConnectionAdmission;
+  /** Connection limits checked at the upgrade (see tunnel-admission.ts); none when absent. */
+  admission?: TunnelAdmission;
 }
 
 /**
