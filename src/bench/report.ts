@@ -147,7 +147,8 @@ export function contextBlock(o: BenchOptions, c: Context): string {
 
 /** The generated markdown. */
 export function render(r: Results, o: BenchOptions, c: Context): string {
-  return [contextBlock(o, c), '', resultsTable(r, o, c), '', '### Targets', '', targetsTable(r, o)].join('\n');
+  const notes = r.notes.length === 0 ? [] : ['', 'Streams not fully served:', '', ...r.notes.map((n) => `- ${n.replace(/\|/g, '\\|')}`)];
+  return [contextBlock(o, c), '', resultsTable(r, o, c), ...notes, '', '### Targets', '', targetsTable(r, o)].join('\n');
 }
 
 /** Writes `generated` between the markers of `path` (the whole file when it has none). */

@@ -5,7 +5,7 @@
 import { postLoad, streamOnce } from './load';
 import { delay, rssBytes, RssPeaks, type Procs, type Started } from './procs';
 
-import { sseLoad, type SseOptions } from './sse';
+import { sseLoad, type SseOptions, type SseResult } from './sse';
 import { median } from './stats';
 import { postOnce, type Target } from './target';
 import type { TunnelTarget } from './tunnel';
@@ -13,6 +13,8 @@ import type { TunnelTarget } from './tunnel';
 /** Every measured value, by metric and target, one per round. */
 export class Results {
   private readonly values = new Map<string, Map<string, number[]>>();
+  /** What the table cannot show (why streams failed), printed under it. */
+  readonly notes: string[] = [];
 
   add(metric: string, target: string, value: number): void {
     const byTarget = this.values.get(metric) ?? new Map<string, number[]>();
@@ -71,7 +73,18 @@ export async function sseRound(t: Target, o: SseOptions, prefix: string, r: Resu
   r.add(`${prefix}.errors`, t.name, s.errors);
   for (const [g, bytes] of Object.entries(peak)) r.add(`${prefix}.peak:${g}`, t.name, bytes);
   if (Object.keys(peak).length > 0) r.add(`${prefix}.peak`, t.name, total(peak));
-  if (s.firstError !== null) console.error(`  ${t.name}: ${s.errors} SSE stream(s) failed, first: ${s.firstError}`);
+  note(r, t, `${o.streams} SSE streams`, s);
+}
+
+/** A note when some streams were not fully served: how many got some or no events, and why they failed. */
+function note(r: Results, t: Target, what: string, s: SseResult): void {
+  if (s.fullyServed === s.streams) return;
+  const none = s.streams - s.fullyServed - s.partlyServed;
+  const reasons = Object.entries(s.reasons).map(([why, n]) => `${n} × ${why}`);
+  const text = `${what}, ${t.name}: ${s.fullyServed} got every event, ${s.partlyServed} some, ${none} none` +
+    (reasons.length > 0 ? `; failed: ${reasons.join('; ')}` : '');
+  r.notes.push(text);
+  console.error(`  ${text}`);
 }
 
 /**
@@ -90,7 +103,7 @@ export async function capacityRun(t: Target, o: SseOptions, r: Results): Promise
   r.add('cap.served', t.name, s.fullyServed);
   r.add('cap.open', t.name, open);
   r.add('cap.ttfe99', t.name, s.ttfeP99);
-  if (s.firstError !== null) console.error(`  ${t.name}: ${s.errors} stream(s) failed, first: ${s.firstError}`);
+  note(r, t, `${o.streams} SSE streams (capacity)`, s);
 }
 
 /** RSS of each side after start-up and a few requests, once things settle. */

@@ -27,9 +27,11 @@ export interface SseResult {
   ttfeP99: number;
   latencyP50: number;
   latencyP99: number;
-  /** Streams that failed (connection error, non-200) and the first reason. */
+  /** Streams that got some events but not all. */
+  partlyServed: number;
+  /** Streams that failed (connection error, non-200), by reason. */
   errors: number;
-  firstError: string | null;
+  reasons: Record<string, number>;
 }
 
 export interface SseRun {
@@ -53,7 +55,7 @@ class SseState {
   openNow = 0;
   finished = 0;
   errors = 0;
-  firstError: string | null = null;
+  readonly reasons = new Map<string, number>();
 
   constructor(
     private readonly t: Target,
@@ -64,7 +66,9 @@ class SseState {
 
   fail(why: string): void {
     this.errors += 1;
-    this.firstError ??= why;
+    // Ids and hashes differ per stream: without them, equal reasons group together.
+    const reason = why.replace(/[0-9a-f-]{16,}/gi, '…').slice(0, 160);
+    this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
   }
 
   /** Opens one stream and follows it to its end. */
@@ -137,8 +141,9 @@ class SseState {
       ttfeP99: percentile(ttfe, 0.99),
       latencyP50: percentile(latency, 0.5),
       latencyP99: percentile(latency, 0.99),
+      partlyServed: this.ttfe.length - this.fullyServed,
       errors: this.errors,
-      firstError: this.firstError,
+      reasons: Object.fromEntries(this.reasons),
     };
   }
 }
