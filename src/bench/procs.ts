@@ -48,6 +48,10 @@ export class Procs {
       child.once('exit', () => resolve());
       child.once('error', () => resolve());
     });
+    // Registered from its spawn, not once ready: an interrupt during a start must end it too.
+    const started: Started = { name, child, pid: child.pid ?? -1, match: null, exited };
+    this.running.add(started);
+    void exited.then(() => this.running.delete(started));
     const tail: string[] = [];
     return new Promise<Started>((resolve, reject) => {
       let seen = 0;
@@ -56,6 +60,8 @@ export class Procs {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        // A child that timed out is still running: end it before reporting.
+        void this.stop(started, 'SIGKILL', 0);
         reject(new Error(`${name}: ${why}\n  ${tail.join('\n  ')}`));
       };
       const timer = setTimeout(() => fail(`not ready after ${opts.timeoutMs ?? 20_000} ms`), opts.timeoutMs ?? 20_000);
@@ -65,10 +71,7 @@ export class Procs {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        const started: Started = { name, child, pid: child.pid ?? -1, match, exited };
-        this.running.add(started);
-        void exited.then(() => this.running.delete(started));
-        resolve(started);
+        resolve({ ...started, match });
       };
       const onLine = (line: string): void => {
         tail.push(line.slice(0, 300));
@@ -97,7 +100,7 @@ export class Procs {
     await Promise.race([s.exited, killed]);
     clearTimeout(timer);
     for (const pid of tree) if (pid !== s.pid) signalPid(pid, 'SIGKILL');
-    this.running.delete(s);
+    for (const r of this.running) if (r.pid === s.pid) this.running.delete(r);
   }
 
   /** Ends every registered process (load generators first is the caller's business). */
@@ -107,6 +110,8 @@ export class Procs {
 }
 
 function signalPid(pid: number, signal: NodeJS.Signals): void {
+  // A child that failed to spawn has no pid (-1 here): kill(-1) would signal every process we may.
+  if (!Number.isInteger(pid) || pid <= 0) return;
   try {
     process.kill(pid, signal);
   } catch {
