@@ -1,142 +1,140 @@
 #!/usr/bin/env node
 /**
- * `npm run bench`: requests per second, latency and throughput, direct vs through the tunnel,
- * measured in one run on this machine. Gateway, proxy and upstream run as separate processes
- * (the real CLI), the load generator in this one. Loopback only.
+ * `npm run bench`: the yardstick of issue 10. One upstream process (upstream.ts) is reached
+ * directly, through the tunnel (the real CLI: gateway and proxy as child processes, audit trail on)
+ * and through each installed peer (`ssh -R`, nginx); the load generators run in this process. The
+ * targets take turns in interleaved rounds; the table gives medians over the rounds and ratios to
+ * direct, and goes to docs/benchmarks.md (a quick run: to a temp file). See docs/benchmarks.md for
+ * what each row measures and the environment variables (options.ts).
  *
- * Options (env): BENCH_SECONDS (per scenario, default 3), BENCH_MB (throughput body, default 64).
+ * Everything listens on 127.0.0.1; every child process is ended on exit, on error and on SIGINT.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { Pool } from 'undici';
+import { benchOptions, type BenchOptions } from './options';
+import { startNginx, startSsh } from './peers';
+import { Procs } from './procs';
+import { render, writeReport, type Context } from './report';
+import { capacityRun, idleRss, postRound, restarts, Results, sseRound, streamRound, tunnelConnectionBytes } from './scenarios';
+import { directTarget, type Target } from './target';
+import { startTunnel, type TunnelTarget } from './tunnel';
 
-const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
-const MB = Number(process.env['BENCH_MB'] ?? 64);
-const CLI = join(__dirname, '..', 'cli', 'main.js');
-const children: ChildProcess[] = [];
+const progress = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
 
-function start(args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    const timer = setTimeout(() => reject(new Error(`timeout waiting for ${String(ready)} from ${args.join(' ')}`)), 15_000);
-    const onLine = (line: string): void => {
-      const m = line.match(ready);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, match: m });
-      }
-    };
-    createInterface({ input: child.stdout }).on('line', onLine);
-    createInterface({ input: child.stderr }).on('line', onLine);
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
-  });
+/** Starts every target; a peer that is missing or fails to start is skipped with the reason. */
+async function startTargets(o: BenchOptions, procs: Procs, dir: string, skipped: string[]): Promise<{ targets: Target[]; tunnel: TunnelTarget }> {
+  const up = await procs.start('upstream', process.execPath, [join(__dirname, 'upstream.js')], { ready: /^UPSTREAM_URL=(\S+)/ });
+  const upstreamOrigin = up.match![1]!;
+  const upstreamPort = Number(new URL(upstreamOrigin).port);
+  const tunnel = await startTunnel({ procs, upstreamOrigin, dir });
+  const targets: Target[] = [directTarget(upstreamOrigin), tunnel];
+  const peers: Array<[string, () => Promise<Target | null>]> = [
+    ['ssh -R', () => startSsh(procs, upstreamPort, dir)],
+    ['nginx', () => startNginx(procs, upstreamPort, dir)],
+  ];
+  for (const [name, start] of peers) {
+    if (!o.peers) {
+      skipped.push(`${name} (BENCH_PEERS=0)`);
+      continue;
+    }
+    try {
+      const t = await start();
+      if (t === null) skipped.push(`${name} (not installed)`);
+      else targets.push(t);
+    } catch (err) {
+      skipped.push(`${name} (failed to start: ${(err as Error).message.split('\n')[0]})`);
+    }
+  }
+  return { targets, tunnel };
 }
 
-interface Result {
-  rps: number;
-  p50: number;
-  p99: number;
+/** Rotates the order each round, so no target always runs first after a pause. */
+const turn = <T>(list: T[], round: number): T[] => list.map((_, i) => list[(i + round) % list.length]!);
+
+async function measure(o: BenchOptions, procs: Procs, targets: Target[], tunnel: TunnelTarget, r: Results): Promise<void> {
+  for (const t of targets) await idleRss(t, r);
+  progress('RSS per idle tunnel connection');
+  await tunnelConnectionBytes(tunnel, procs, r);
+  for (let round = 0; round < o.rounds; round++) {
+    const order = turn(targets, round);
+    for (const t of order) {
+      progress(`round ${round + 1}/${o.rounds}: POST c=1/16/128 ${t.name}`);
+      await postRound(t, o.postSeconds, r);
+    }
+    for (const t of order) {
+      progress(`round ${round + 1}/${o.rounds}: ${o.streamBytes / 2 ** 20} MiB response ${t.name}`);
+      await streamRound(t, o.streamBytes, r);
+    }
+    for (const t of order) {
+      progress(`round ${round + 1}/${o.rounds}: ${o.sse.streams} SSE streams ${t.name}`);
+      await sseRound(t, o.sse, 'sse', r);
+    }
+  }
+  for (const t of targets) {
+    if (t.restartAgent === undefined && t.restartGateway === undefined) continue;
+    progress(`restarts ${t.name}`);
+    await restarts(t, o.restarts, r);
+  }
+  // Capacity: direct as the reference and the tunnel (peers skipped: minutes each at this size).
+  // After the restarts: fresh processes, so the RSS per stream is not hidden in a heap grown earlier.
+  for (const t of targets.slice(0, 2)) {
+    progress(`${o.capacity.streams} SSE streams ${t.name}`);
+    await capacityRun(t, o.capacity, r);
+  }
 }
 
-async function load(origin: string, path: string, headers: Record<string, string>, concurrency: number): Promise<Result> {
-  const pool = new Pool(origin, { connections: concurrency, pipelining: 1 });
-  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x'.repeat(900) } } });
-  const one = async (): Promise<void> => {
-    const r = await pool.request({ method: 'POST', path, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body });
-    await r.body.dump();
-    if (r.statusCode !== 200) throw new Error(`status ${r.statusCode}`);
-  };
-  const warmUntil = Date.now() + 500;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (Date.now() < warmUntil) await one();
-  }));
-  const lat: number[] = [];
-  const until = Date.now() + SECONDS * 1000;
-  const t0 = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (Date.now() < until) {
-        const s = process.hrtime.bigint();
-        await one();
-        lat.push(Number(process.hrtime.bigint() - s) / 1e6);
-      }
-    }),
-  );
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  await pool.close();
-  lat.sort((a, b) => a - b);
-  return { rps: lat.length / secs, p50: lat[Math.floor(lat.length * 0.5)] ?? 0, p99: lat[Math.floor(lat.length * 0.99)] ?? 0 };
-}
-
-async function throughput(origin: string, path: string, headers: Record<string, string>): Promise<number> {
-  const pool = new Pool(origin, { connections: 1 });
-  const t0 = process.hrtime.bigint();
-  const r = await pool.request({ method: 'GET', path, headers });
-  let n = 0;
-  for await (const c of r.body) n += (c as Buffer).length;
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  await pool.close();
-  if (n !== MB * 1024 * 1024) throw new Error(`short body: ${n}`);
-  return n / 1024 / 1024 / secs;
+/** Figures are never checked (the machine is noisy), but a scenario that delivered nothing is broken. */
+function brokenScenarios(r: Results, targets: Target[]): string[] {
+  const broken: string[] = [];
+  for (const t of targets) {
+    // A run can be too short for one slow answer on a loaded machine: only no 200 at all is broken.
+    if (!['post1.rps', 'post16.rps', 'post128.rps'].some((m) => (r.get(m, t.name) ?? 0) > 0)) broken.push(`${t.name}: no successful POST`);
+    if (!((r.get('stream.mbps', t.name) ?? 0) > 0)) broken.push(`${t.name}: no streamed response`);
+    if (!((r.get('sse.delivered', t.name) ?? 0) > 0)) broken.push(`${t.name}: no SSE event delivered`);
+  }
+  return broken;
 }
 
 async function main(): Promise<void> {
+  const o = benchOptions();
+  const procs = new Procs();
   const dir = mkdtempSync(join(tmpdir(), 'mcp-tunnel-bench-'));
-  try {
-    const secret = randomBytes(32).toString('base64url');
-    const apiKey = randomBytes(24).toString('base64url');
-    const up = await start([join(__dirname, 'upstream.js')], {}, /^UPSTREAM_URL=(\S+)/);
-    const upstreamUrl = up.match[1]!;
-    const cfg = join(dir, 'gateway.json');
-    writeFileSync(
-      cfg,
-      JSON.stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        tunnels: [{ id: 'bench', secrets: [secret] }],
-        // The gateway routes only to configured URLs (decisions.md D8): the bytes route is a server of its own.
-        servers: [
-          { name: 'bench', tunnel: 'bench', url: `${upstreamUrl}/mcp` },
-          { name: 'bench-bytes', tunnel: 'bench', url: `${upstreamUrl}/bytes` },
-        ],
-        clients: [{ name: 'bench', apiKey, servers: ['bench', 'bench-bytes'] }],
-      }),
-    );
-    const quiet = { MCP_TUNNEL_LOG_LEVEL: 'warn', MCP_TUNNEL_AUDIT: process.env['BENCH_AUDIT'] ?? join(dir, 'audit.log') };
-    const gw = await start([CLI, 'gateway', '--config', cfg], { ...quiet, MCP_TUNNEL_LOG_LEVEL: 'info' }, /"url":"(http:\/\/127\.0\.0\.1:\d+)".*gateway listening|gateway listening.*"url":"(http:\/\/127\.0\.0\.1:\d+)"/);
-    const gatewayUrl = gw.match[1] ?? gw.match[2]!;
-    await start([CLI, 'proxy'], { ...quiet, MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_URL: `${gatewayUrl.replace('http', 'ws')}/tunnel/bench`, MCP_TUNNEL_SECRET: secret }, /tunnel connected and authenticated/);
-
-    const auth = { authorization: `Bearer ${apiKey}` };
-    const rows: Array<[string, Result, Result]> = [];
-    for (const c of [1, 16]) {
-      const direct = await load(upstreamUrl, '/mcp', {}, c);
-      const tunnel = await load(gatewayUrl, '/mcp/bench', auth, c);
-      rows.push([`POST ~1 KB, concurrency ${c}`, direct, tunnel]);
-    }
-    const tDirect = await throughput(upstreamUrl, `/bytes?n=${MB * 1024 * 1024}`, {});
-    const tTunnel = await throughput(gatewayUrl, `/mcp/bench-bytes?n=${MB * 1024 * 1024}`, auth);
-
-    const f = (n: number, d = 0): string => n.toFixed(d);
-    console.log(`\nmcp-tunnel bench — ${SECONDS}s per scenario, node ${process.version}, one run (compare ratios, not absolutes)\n`);
-    console.log('| scenario | direct req/s | tunnel req/s | ratio | direct p50/p99 ms | tunnel p50/p99 ms |');
-    console.log('|---|---|---|---|---|---|');
-    for (const [name, d, t] of rows) {
-      console.log(`| ${name} | ${f(d.rps)} | ${f(t.rps)} | ${f(t.rps / d.rps, 2)} | ${f(d.p50, 2)} / ${f(d.p99, 2)} | ${f(t.p50, 2)} / ${f(t.p99, 2)} |`);
-    }
-    console.log(`| GET ${MB} MB body | ${f(tDirect)} MB/s | ${f(tTunnel)} MB/s | ${f(tTunnel / tDirect, 2)} | | |`);
-  } finally {
-    for (const c of children) c.kill('SIGTERM');
+  const cleanup = async (): Promise<void> => {
+    await procs.stopAll();
     rmSync(dir, { recursive: true, force: true });
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      progress(`${signal}: stopping`);
+      void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
+  const startedAt = new Date();
+  const skipped: string[] = [];
+  try {
+    const { targets, tunnel } = await startTargets(o, procs, dir, skipped);
+    const r = new Results();
+    await measure(o, procs, targets, tunnel, r);
+    const c: Context = {
+      targets: targets.map((t) => t.name),
+      groups: Object.fromEntries(targets.map((t) => [t.name, Object.keys(t.pids())])),
+      skipped,
+      startedAt,
+      seconds: (Date.now() - startedAt.getTime()) / 1000,
+    };
+    const md = render(r, o, c);
+    process.stdout.write(`\n${md}\n\n`);
+    writeReport(o.out, md);
+    progress(`written to ${o.out}`);
+    const broken = brokenScenarios(r, targets);
+    if (broken.length > 0) throw new Error(`broken scenarios:\n  ${broken.join('\n  ')}`);
+  } finally {
+    await cleanup();
   }
 }
 
 main().catch((err: unknown) => {
   console.error(err);
-  for (const c of children) c.kill('SIGKILL');
   process.exitCode = 1;
 });

@@ -2,8 +2,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
- * A minimal upstream for benchmarks: answers every POST with a ~1 KB JSON-RPC result, and
- * `GET /bytes?n=N` with N bytes, so we measure the tunnel, not an MCP SDK.
+ * A minimal upstream for benchmarks, so we measure the tunnel, not an MCP SDK:
+ * - any POST: a ~1 KB JSON-RPC result;
+ * - `GET /bytes?n=N`: N bytes;
+ * - `GET /sse?events=E&intervalMs=I`: an SSE stream of E JSON-RPC notifications, the first at once
+ *   and then one every I ms (default 1000), then the end of the response. Each event carries
+ *   `"t":"<ns>"`, `process.hrtime.bigint()` when it was written: CLOCK_MONOTONIC, the same clock in
+ *   every process of this machine, so the reader's own hrtime minus `t` is the event's latency.
  * Run as a child process: prints `UPSTREAM_URL=<url>`.
  */
 const reply = Buffer.from(
@@ -11,28 +16,50 @@ const reply = Buffer.from(
 );
 const chunk = Buffer.alloc(64 * 1024, 97);
 
-const server = http.createServer({ noDelay: true, keepAliveTimeout: 60_000 }, (req, res) => {
-  if (req.method === 'GET' && req.url?.startsWith('/bytes')) {
-    let left = Number(new URL(req.url, 'http://x').searchParams.get('n') ?? 0);
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': left });
-    const write = (): void => {
-      while (left > 0) {
-        const n = Math.min(left, chunk.length);
-        left -= n;
-        if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void res.once('drain', write);
-      }
+function bytes(url: URL, res: http.ServerResponse): void {
+  let left = Number(url.searchParams.get('n') ?? 0);
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': left });
+  const write = (): void => {
+    while (left > 0) {
+      const n = Math.min(left, chunk.length);
+      left -= n;
+      if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void res.once('drain', write);
+    }
+    res.end();
+  };
+  write();
+}
+
+function sse(url: URL, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const events = Number(url.searchParams.get('events') ?? 10);
+  const intervalMs = Number(url.searchParams.get('intervalMs') ?? 1000);
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  let sent = 0;
+  const send = (): void => {
+    const t = process.hrtime.bigint().toString();
+    res.write(`id: ${sent}\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":{"i":${sent},"t":"${t}"}}}\n\n`);
+    if (++sent >= events) {
+      clearInterval(timer);
       res.end();
-    };
-    write();
-    return;
-  }
+    }
+  };
+  const timer = setInterval(send, intervalMs);
+  req.socket.once('close', () => clearInterval(timer));
+  send();
+}
+
+const server = http.createServer({ noDelay: true, keepAliveTimeout: 60_000 }, (req, res) => {
+  const url = new URL(req.url ?? '/', 'http://x');
+  if (req.method === 'GET' && url.pathname.startsWith('/bytes')) return bytes(url, res);
+  if (req.method === 'GET' && url.pathname.startsWith('/sse')) return sse(url, req, res);
   req.resume();
   req.on('end', () => {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': reply.length });
     res.end(reply);
   });
 });
-server.listen(0, '127.0.0.1', () => {
+// Many SSE streams connect at once: a deep accept queue (the kernel caps it at net.core.somaxconn).
+server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
   process.stdout.write(`UPSTREAM_URL=http://127.0.0.1:${(server.address() as AddressInfo).port}\n`);
 });
 process.on('SIGTERM', () => {

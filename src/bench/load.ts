@@ -1,0 +1,82 @@
+/**
+ * Load generation for the POST and the large-response scenarios.
+ *
+ * POSTs come from autocannon (programmatic, in this process, pipelining 1). Its own latency
+ * histogram stores whole milliseconds, so latencies are taken from its `response` event instead:
+ * `responseTime` there is measured with `process.hrtime` (ns) from the request's write to the end of
+ * its response, and kept here at µs resolution; percentiles are exact (nearest rank over every
+ * response of the run).
+ */
+import autocannon from 'autocannon';
+import http from 'node:http';
+import { cpuSeconds } from './procs';
+import { percentile } from './stats';
+import { POST_BODY, POST_HEADERS, type Target } from './target';
+
+export interface PostResult {
+  /** Responses with status 200 per second. */
+  rps: number;
+  /** ms, µs resolution. */
+  p50: number;
+  p99: number;
+  /** Connection errors, timeouts and non-200 responses. */
+  failures: number;
+  /** CPU ms of the hop's processes (all sides) per 1,000 POSTs; null when the target has none. */
+  cpuMsPer1000: number | null;
+}
+
+/** Sends ~1 KB POSTs to `t` from `connections` connections for `seconds` (after a 0.5 s warm-up). */
+export async function postLoad(t: Target, connections: number, seconds: number): Promise<PostResult> {
+  const base = {
+    url: `${t.origin}${t.postPath}`,
+    method: 'POST' as const,
+    headers: { ...POST_HEADERS, ...t.headers },
+    body: POST_BODY,
+    connections,
+    pipelining: 1,
+    timeout: 10,
+  };
+  await autocannon({ ...base, duration: 0.5 });
+
+  const pids = Object.values(t.pids()).flat();
+  const latencies: number[] = [];
+  let failures = 0;
+  const cpu0 = cpuSeconds(pids);
+  const t0 = process.hrtime.bigint();
+  const instance = autocannon({ ...base, duration: seconds });
+  // The instance emits (client, statusCode, resBytes, responseTime ms); @types/autocannon leaves out the client.
+  (instance as unknown as NodeJS.EventEmitter).on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+    if (status === 200) latencies.push(ms);
+    else failures += 1;
+  });
+  const result = await instance;
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = cpuSeconds(pids) - cpu0;
+  failures += result.errors;
+  latencies.sort((a, b) => a - b);
+  return {
+    rps: latencies.length / secs,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    failures,
+    cpuMsPer1000: pids.length === 0 || latencies.length === 0 ? null : (cpu * 1000) / (latencies.length / 1000),
+  };
+}
+
+/** GETs one `bytes`-byte response through `t` and returns MB/s (10^6 bytes per second). */
+export function streamOnce(t: Target, bytes: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const req = http.get(`${t.origin}${t.bytesPath(bytes)}`, { agent: false, headers: { ...t.headers } }, (res) => {
+      let n = 0;
+      res.on('data', (c: Buffer) => (n += c.length));
+      res.once('error', reject);
+      res.once('end', () => {
+        const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+        if (res.statusCode !== 200 || n !== bytes) reject(new Error(`${t.name}: status ${res.statusCode}, ${n} of ${bytes} bytes`));
+        else resolve(bytes / 1e6 / secs);
+      });
+    });
+    req.once('error', reject);
+  });
+}

@@ -1,0 +1,64 @@
+/**
+ * Bench settings from the environment. `BENCH_QUICK=1` is the ~30-second CI version: one round,
+ * short runs, few streams; it never fails on figures, only on errors, and never writes
+ * docs/benchmarks.md.
+ */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SseOptions } from './sse';
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Interleaved rounds (every target once per round). */
+  rounds: number;
+  /** Seconds of each POST run (after a 0.5 s warm-up). */
+  postSeconds: number;
+  /** Size of the large streamed response. */
+  streamBytes: number;
+  sse: SseOptions;
+  capacity: SseOptions;
+  /** Restarts of each end measured (median reported). */
+  restarts: number;
+  /** Run the peers (ssh -R, nginx) when installed. */
+  peers: boolean;
+  /** Where the markdown goes (BENCH_OUT): docs/benchmarks.md for a full run, a temp file for a quick one. */
+  out: string;
+}
+
+function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number (got "${raw}")`);
+  return n;
+}
+
+export const DOC_PATH = join(__dirname, '..', '..', 'docs', 'benchmarks.md');
+
+export function benchOptions(): BenchOptions {
+  const quick = process.env['BENCH_QUICK'] === '1';
+  const q = <T>(quickValue: T, full: T): T => (quick ? quickValue : full);
+  const out = process.env['BENCH_OUT'] ?? (quick ? join(tmpdir(), `mcp-tunnel-bench-quick-${process.pid}.md`) : DOC_PATH);
+  return {
+    quick,
+    rounds: envNumber('BENCH_ROUNDS', q(1, 2)),
+    postSeconds: envNumber('BENCH_SECONDS', q(1, 3)),
+    streamBytes: envNumber('BENCH_MIB', q(16, 200)) * 1024 * 1024,
+    sse: {
+      streams: envNumber('BENCH_SSE_STREAMS', q(100, 1000)),
+      events: envNumber('BENCH_SSE_EVENTS', q(2, 10)),
+      intervalMs: 1000,
+      rampMs: 0,
+    },
+    capacity: {
+      streams: envNumber('BENCH_CAPACITY_STREAMS', q(500, 10_000)),
+      // Streams outlive the ramp and the 2 s after it, so all are open when their memory is measured.
+      events: envNumber('BENCH_CAPACITY_EVENTS', q(4, 10)),
+      intervalMs: 1000,
+      rampMs: envNumber('BENCH_CAPACITY_RAMP_MS', q(500, 5000)),
+    },
+    restarts: envNumber('BENCH_RESTARTS', q(1, 3)),
+    peers: process.env['BENCH_PEERS'] !== '0',
+    out,
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * The tunnel under test: the real CLI (`dist/cli/main.js gateway …` and `… proxy`) as two child
+ * processes, configured as in production: info logs, the audit trail hash-chained into a file on each
+ * side with HMAC checkpoints. The gateway listens on a fixed free port so that a restarted gateway is
+ * found again by the proxy.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, type Procs, type Started } from './procs';
+import { untilServed, type Target } from './target';
+
+const CLI = join(__dirname, '..', 'cli', 'main.js');
+const GATEWAY_READY = /gateway listening/;
+const PROXY_READY = /tunnel connected and authenticated/;
+
+export interface TunnelOptions {
+  procs: Procs;
+  upstreamOrigin: string;
+  /** Scratch folder (config, keys, audit files). */
+  dir: string;
+}
+
+/** The tunnel as a {@link Target}, plus extra proxies for the per-connection memory figure. */
+export interface TunnelTarget extends Target {
+  /** Starts another proxy on the same tunnel with `connections` tunnel connections; resolves once all are up. */
+  extraProxy(connections: number): Promise<Started>;
+}
+
+export async function startTunnel(opts: TunnelOptions): Promise<TunnelTarget> {
+  const { procs, dir } = opts;
+  const secret = randomBytes(32).toString('base64url');
+  const apiKey = randomBytes(24).toString('base64url');
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const cfg = join(dir, 'gateway.json');
+  const hmacKey = join(dir, 'audit-hmac.key');
+  writeFileSync(hmacKey, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      listen: { host: '127.0.0.1', port },
+      tunnels: [{ id: 'bench', secrets: [secret] }],
+      // The gateway routes only to configured URLs (decisions.md D8): each upstream route is a server.
+      servers: [
+        { name: 'bench', tunnel: 'bench', url: `${opts.upstreamOrigin}/mcp` },
+        { name: 'bench-bytes', tunnel: 'bench', url: `${opts.upstreamOrigin}/bytes` },
+        { name: 'bench-sse', tunnel: 'bench', url: `${opts.upstreamOrigin}/sse` },
+      ],
+      clients: [{ name: 'bench', apiKey, servers: ['bench', 'bench-bytes', 'bench-sse'] }],
+    }),
+  );
+  const common = { MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT_HMAC_KEY_FILE: hmacKey };
+  const gatewayEnv = { ...common, MCP_TUNNEL_AUDIT: join(dir, 'audit-gateway.log') };
+  const proxyEnv = {
+    ...common,
+    MCP_TUNNEL_AUDIT: join(dir, 'audit-proxy.log'),
+    MCP_TUNNEL_URL: `ws://127.0.0.1:${port}/tunnel/bench`,
+    MCP_TUNNEL_SECRET: secret,
+  };
+
+  const startGateway = (ready: RegExp | null): Promise<Started> =>
+    procs.start('gateway', process.execPath, [CLI, 'gateway', '--config', cfg], { env: gatewayEnv, ready });
+  const startProxy = (ready: RegExp | null, connections = 2): Promise<Started> =>
+    procs.start('proxy', process.execPath, [CLI, 'proxy'], {
+      env: { ...proxyEnv, MCP_TUNNEL_CONNECTIONS: String(connections) },
+      ready,
+      readyCount: connections,
+    });
+
+  let gateway = await startGateway(GATEWAY_READY);
+  let proxy = await startProxy(PROXY_READY);
+
+  const target: TunnelTarget = {
+    name: 'tunnel',
+    origin,
+    postPath: '/mcp/bench',
+    bytesPath: (n) => `/mcp/bench-bytes?n=${n}`,
+    ssePath: (events, intervalMs) => `/mcp/bench-sse?events=${events}&intervalMs=${intervalMs}`,
+    headers: { authorization: `Bearer ${apiKey}` },
+    pids: () => ({ gateway: [gateway.pid], proxy: [proxy.pid] }),
+    async restartAgent() {
+      await procs.stop(proxy);
+      const t0 = process.hrtime.bigint();
+      proxy = await startProxy(null);
+      return untilServed(target, t0);
+    },
+    async restartGateway() {
+      await procs.stop(gateway);
+      const t0 = process.hrtime.bigint();
+      gateway = await startGateway(null);
+      return untilServed(target, t0);
+    },
+    extraProxy: (connections) => startProxy(PROXY_READY, connections),
+    async close() {
+      await procs.stop(proxy);
+      await procs.stop(gateway);
+    },
+  };
+  return target;
+}
