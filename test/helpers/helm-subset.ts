@@ -4,7 +4,7 @@ import { parse, stringify } from 'yaml';
 
 /**
  * A renderer for the subset of Helm's template language that charts/mcp-tunnel-proxy uses (Helm
- * itself is not installable here; docs/decisions.md D23). Supported, with Go text/template + sprig
+ * itself is not installable here; docs/decisions.md D26). Supported, with Go text/template + sprig
  * semantics: `{{- … -}}` trimming; `.Values…`, `.Release.Name/Namespace/Service`, `.Chart.Name/
  * Version/AppVersion`, `.`; pipelines `a | f x`; `if`/`else`/`end`; `define`/`include`; the functions
  * `toYaml nindent indent quote default required printf trunc trimSuffix b64enc not and or eq`.
