@@ -1,0 +1,17 @@
+/** Operations: the ops listener (/healthz, /readyz, /metrics), metrics, sd_notify and `mcp-tunnel health`. */
+export { OPS_CODES, OpsError, type OpsCode } from './errors';
+export { DEFAULT_OPS_LISTEN, parseOpsListen, isLoopbackHost, type OpsListenAddress } from './listen-address';
+export { LoopMonitor, systemLoopClock, type LoopClock, type LoopMonitorOptions, type LoopStatus } from './loop-monitor';
+export {
+  Metrics,
+  ServerMetrics,
+  TunnelMetrics,
+  CONNECTION_STATES,
+  DEFAULT_DURATION_BUCKETS,
+  type ConnectionState,
+  type MetricsOptions,
+  type MetricsRole,
+} from './metrics';
+export { startOpsServer, type OpsServer, type OpsServerOptions, type Readiness, type TunnelReadiness, type Liveness } from './ops-server';
+export { SdNotifier, loadUnixDgramSender, type DatagramSender, type SdNotifierOptions } from './sd-notify';
+export { runHealth, parseHealthArgs, HEALTH_USAGE, type HealthIo } from './health-command';
