@@ -1,21 +1,13 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { NEVER } from 'rxjs';
 import { startStreamableUpstream, type StreamableUpstreamHandle } from '../../fixtures/mcp-upstream';
 import { connectClient } from '../../helpers';
+import { captureIo } from '../../helpers/replay-io';
 import { startRecordingProxy } from '../../helpers/recording-proxy';
 import { Recorder, runReplayRun, type JsonReport } from '../../../src/replay';
 
-function io(): { stdout: PassThrough; stderr: PassThrough; out: () => string; signals$: typeof NEVER } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const chunks: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => chunks.push(c));
-  stderr.on('data', (c: Buffer) => chunks.push(c));
-  return { stdout, stderr, out: () => Buffer.concat(chunks).toString('utf8'), signals$: NEVER };
-}
+const io = captureIo;
 
 describe('replay run --cut-sse-at (SSE fault injection)', () => {
   let dir: string;
