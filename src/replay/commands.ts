@@ -78,7 +78,7 @@ async function guarded(io: ReplayIo, body: () => Promise<number>): Promise<numbe
 
 const SERVE_USAGE = 'usage: mcp-tunnel replay serve FILE [--listen HOST:PORT] [--timing instant|recorded|scaled:F] [--ignore POINTER]...';
 const RUN_USAGE =
-  "usage: mcp-tunnel replay run FILE --target URL [--server NAME] [--header 'Name: value']... [--report OUT.json] [--junit OUT.xml] [--ignore POINTER]...";
+  "usage: mcp-tunnel replay run FILE --target URL [--server NAME] [--header 'Name: value']... [--report OUT.json] [--junit OUT.xml] [--ignore POINTER]... [--cut-sse-at N]";
 const EXPORT_USAGE = 'usage: mcp-tunnel replay export FILE --har OUT.har';
 
 /**
@@ -122,7 +122,9 @@ function pickServer(recording: Recording, wanted: string | undefined): string {
 /** `replay run`: exit 0 without a breaking difference, 1 with one, 2 on a usage or I/O error. */
 export function runReplayRun(argv: readonly string[], io: ReplayIo): Promise<number> {
   return guarded(io, async () => {
-    const p = parse(argv, { target: 'one', server: 'one', header: 'many', report: 'one', junit: 'one', ignore: 'many' }, RUN_USAGE);
+    const p = parse(argv, { target: 'one', server: 'one', header: 'many', report: 'one', junit: 'one', ignore: 'many', 'cut-sse-at': 'one' }, RUN_USAGE);
+    const cut = p.flags.get('cut-sse-at')?.[0];
+    if (cut !== undefined && !/^[1-9]\d{0,5}$/.test(cut)) throw new ReplayError('TUNNEL_REPLAY_USAGE', `--cut-sse-at must be a positive event number (got ${cut})`);
     const target = p.flags.get('target')?.[0];
     if (target === undefined || !/^https?:\/\//.test(target)) throw new ReplayError('TUNNEL_REPLAY_USAGE', `--target URL is required\n${RUN_USAGE}`);
     const headers = (p.flags.get('header') ?? []).map((h): [string, string] => {
@@ -132,7 +134,13 @@ export function runReplayRun(argv: readonly string[], io: ReplayIo): Promise<num
     });
     const recording = await loadRecording(p.file);
     const server = pickServer(recording, p.flags.get('server')?.[0]);
-    const result = await runReplay(recording, { target, server, headers, ignore: p.flags.get('ignore') ?? [] });
+    const result = await runReplay(recording, {
+      target,
+      server,
+      headers,
+      ignore: p.flags.get('ignore') ?? [],
+      ...(cut === undefined ? {} : { cutSseAt: Number(cut) }),
+    });
     const rep = jsonReport(p.file, result);
     io.stdout.write(markdownReport(rep));
     const out = p.flags.get('report')?.[0];

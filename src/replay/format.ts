@@ -86,6 +86,12 @@ export interface SseRecord extends EventBase {
   comment?: string;
 }
 
+/**
+ * The `reason` a tap gives to `reset` when the CLIENT went away first (closed its stream). Replay does
+ * not replay such a reset as a server cut: the stream stays open until the live client leaves.
+ */
+export const CLIENT_GONE_REASON = 'client gone';
+
 /** The exchange finished normally (`end`) or was reset/aborted (`reset`, with the reason). */
 export interface EndRecord extends EventBase {
   type: 'end' | 'reset';

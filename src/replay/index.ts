@@ -1,7 +1,7 @@
 /** Record and replay of MCP traffic (docs/replay.md). */
 export { Recorder, toPairs, type ExchangeMeta, type ExchangeTap, type RecorderOptions, type RecorderStats, type TapHeaders } from './recorder';
 export { Redactor, isPlaceholder, DEFAULT_REDACTED_HEADERS, DEFAULT_REDACTED_QUERY, type RedactionOptions } from './redact';
-export { FORMAT_NAME, FORMAT_VERSION, encodeBody, decodeBody } from './format';
+export { FORMAT_NAME, FORMAT_VERSION, CLIENT_GONE_REASON, encodeBody, decodeBody } from './format';
 export type { RecordingLine, HeaderRecord, FooterRecord, WireRecord, SseRecord, HeaderPairs, BodyData } from './format';
 export { RECORDING_LINE_SCHEMA } from './schema';
 export { loadRecording, parseLines, fromLines, type Recording, type RecordedExchange, type RecordedSse } from './reader';

@@ -149,7 +149,23 @@ export function fromLines(lines: RecordingLine[], truncated: boolean, name = 're
     }
   }
   const exchanges = [...map.values()].sort((a, b) => a.seq - b.seq);
+  for (const ex of exchanges) ex.session ??= legacySession(ex);
   return { header, exchanges, footers, dropped, truncated, servers: [...new Set(exchanges.map((e) => e.server))] };
+}
+
+/**
+ * The session of a legacy HTTP+SSE exchange (which has no `Mcp-Session-Id`): the `sessionId` query
+ * parameter of a POST to the message endpoint, or of the URL the GET stream announced in its first
+ * `event: endpoint`. `null` for anything else.
+ */
+export function legacySession(ex: RecordedExchange): string | null {
+  const announced = ex.response?.sse?.find((e) => e.data !== undefined);
+  const url = announced?.event === 'endpoint' ? announced.data! : ex.request.path;
+  try {
+    return new URL(url, 'http://recording').searchParams.get('sessionId');
+  } catch {
+    return null;
+  }
 }
 
 /** A header's value (first line of that name), case-insensitive. */

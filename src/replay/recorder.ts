@@ -238,7 +238,10 @@ export class Recorder {
   private enqueue(item: QueueItem, size: number): void {
     if (this.closed) return;
     const lim = this.limits();
-    if (this.failed || this.queue.length >= lim.events || this.queuedBytes + size > lim.bytes) {
+    // Heads, end and reset are small and say where an exchange starts and stops: only the event
+    // bound drops them, so a recorder that is behind on bytes still records how each exchange ended.
+    const bulk = item.kind === 'request-chunk' || item.kind === 'response-chunk' || item.kind === 'sse-event';
+    if (this.failed || this.queue.length >= lim.events || (bulk && this.queuedBytes + size > lim.bytes)) {
       this.dropped(size, item.x);
       return;
     }
@@ -264,7 +267,7 @@ export class Recorder {
     this.pumping = (async () => {
       try {
         while (this.queue.length > 0) {
-          const batch = this.queue.splice(0, 512);
+          const batch = this.queue.splice(0, batchLength(this.queue));
           for (const it of batch) this.queuedBytes -= it.size ?? 0;
           const lines = batch.map((it) => this.encoder.encode(it)).join('');
           if (lines.length > 0) await this.sink.write(lines);
@@ -281,6 +284,17 @@ export class Recorder {
     })();
     return this.pumping;
   }
+}
+
+/**
+ * How many queued items the writer encodes in one go: at most 512 and about 1 MiB, so encoding a
+ * full queue (16 MiB) is spread over several turns instead of stalling traffic in one long one.
+ */
+function batchLength(queue: readonly QueueItem[]): number {
+  let bytes = 0;
+  let n = 0;
+  while (n < queue.length && n < 512 && (n === 0 || bytes < 1024 * 1024)) bytes += queue[n++]!.size ?? 0;
+  return n;
 }
 
 function round(ms: number): number {

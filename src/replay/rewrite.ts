@@ -9,6 +9,14 @@ export class Rewriter {
   private readonly tokens = new Map<string, unknown>();
 
   constructor(recordedBody: Buffer, liveBody: Buffer) {
+    this.add(recordedBody, liveBody);
+  }
+
+  /**
+   * Adds the mapping of one more recorded ↔ live request pair (a legacy session's stream carries the
+   * answers to every POST of the session, so its rewriter learns each POST as it is matched).
+   */
+  add(recordedBody: Buffer, liveBody: Buffer): void {
     const rec = parseRpc(recordedBody)?.messages ?? [];
     const live = parseRpc(liveBody)?.messages ?? [];
     rec.forEach((r, i) => {

@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log';
 import { F } from '../log';
 import { ReplayErrorCode } from './errors';
+import { CLIENT_GONE_REASON } from './format';
+import { announcedSession, liveEndpoint, routeOf } from './legacy';
 import { isRequest, isResponse, parseRpc, describeCall } from './jsonrpc';
 import { Matcher, type MatchResult } from './matcher';
 import type { RecordedExchange, RecordedSse, Recording } from './reader';
@@ -53,6 +55,10 @@ class ReplayHandler {
   private readonly matcher: Matcher;
   private readonly triggers: Map<number, string>;
   private readonly fired = new Set<string>();
+  /** Per recorded session: the ids of every matched request, for answers that travel on a GET stream. */
+  private readonly sessionRewriters = new Map<string, Rewriter>();
+  /** Legacy HTTP+SSE: live session id → the endpoint path announced to it and its open stream. */
+  private readonly legacy = new Map<string, { path: string; stream: ServerResponse }>();
   private readonly bus = new EventEmitter();
   private readonly answers = new Map<string, () => void>();
   private readonly liveToRec = new Map<string, string>();
@@ -74,8 +80,8 @@ class ReplayHandler {
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://replay');
-    const m = /^\/mcp\/([^/]+)$/.exec(url.pathname);
-    const server = m === null ? undefined : decodeURIComponent(m[1]!);
+    const route = routeOf(url.pathname);
+    const server = route?.server;
     if (server === undefined || !this.recording.servers.includes(server)) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'replay: no such recorded server' } }));
@@ -83,7 +89,12 @@ class ReplayHandler {
     }
     const method = req.method ?? 'GET';
     const body = await readBody(req);
-    const sid = req.headers['mcp-session-id'];
+    const sid = route?.rest === undefined ? req.headers['mcp-session-id'] : this.legacySession(url, method);
+    if (route?.rest !== undefined && sid === undefined) {
+      // Like the SDK's SSEServerTransport: only the endpoint announced to a live stream takes POSTs.
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('replay: unknown legacy message endpoint or sessionId');
+      return;
+    }
     const recSession = typeof sid === 'string' ? this.liveToRec.get(sid) : undefined;
     const result = this.matcher.match(server, method, body, recSession);
     const rpc = parseRpc(body);
@@ -97,9 +108,10 @@ class ReplayHandler {
         await this.respond(result.closest.exchange, body, res);
         return;
       }
-      this.noMatch(res, server, method, body, result);
+      this.noMatch(res, server, method, body, result, typeof sid === 'string' ? this.legacy.get(sid)?.stream : undefined);
       return;
     }
+    this.streamRewriter(result.exchange).add(result.exchange.request.body, body);
     this.fired.add(result.exchange.id);
     this.bus.emit('fired');
     if (isAnswer) this.answered(server, body, true);
@@ -118,7 +130,8 @@ class ReplayHandler {
     if (rec.sse !== undefined) {
       res.flushHeaders();
       await this.writeSse(ex, rec.sse, rw, res);
-      if (ex.end.type === 'reset') res.destroy();
+      // A reset the client caused (it left first) is the client's doing, not the server's: not replayed.
+      if (ex.end.type === 'reset' && ex.end.reason !== CLIENT_GONE_REASON) res.destroy();
       else if (ex.end.type === 'end') res.end();
       return; // still open in the recording: stays open until the client leaves or the server closes
     }
@@ -139,6 +152,35 @@ class ReplayHandler {
         resolve();
       });
     });
+  }
+
+  /** The live session of a POST to a legacy message endpoint, when that endpoint was announced. */
+  private legacySession(url: URL, method: string): string | undefined {
+    const live = url.searchParams.get('sessionId');
+    const known = live === null ? undefined : this.legacy.get(live);
+    return method === 'POST' && known !== undefined && known.path === url.pathname ? live! : undefined;
+  }
+
+  /** The rewriter of a recorded session (one per exchange without a session). */
+  private streamRewriter(ex: RecordedExchange): Rewriter {
+    if (ex.session === null) return new Rewriter(Buffer.alloc(0), Buffer.alloc(0));
+    const key = `${ex.server}\n${ex.session}`;
+    let rw = this.sessionRewriters.get(key);
+    if (rw === undefined) {
+      rw = new Rewriter(Buffer.alloc(0), Buffer.alloc(0));
+      this.sessionRewriters.set(key, rw);
+    }
+    return rw;
+  }
+
+  /** The `endpoint` event's data for the live client; registers the live legacy session. */
+  private announce(ex: RecordedExchange, recorded: string, res: ServerResponse): string {
+    const recSession = announcedSession(recorded) ?? ex.session ?? ex.id;
+    const live = this.liveSession(recSession);
+    const data = liveEndpoint(recorded, ex.server, live);
+    this.legacy.set(live, { path: new URL(data, 'http://replay').pathname, stream: res });
+    res.once('close', () => this.legacy.delete(live));
+    return data;
   }
 
   private liveSession(recorded: string): string {
@@ -196,6 +238,8 @@ class ReplayHandler {
 
   private async writeSse(ex: RecordedExchange, events: RecordedSse[], rw: Rewriter, res: ServerResponse): Promise<void> {
     const tag = `r${++this.counts.streams}`;
+    // A GET stream carries messages about the session's other requests: map with the session's ids.
+    const mapper = ex.request.body.length > 0 ? rw : this.streamRewriter(ex);
     let prevT = ex.response?.t ?? ex.t;
     let n = 0;
     for (const ev of events) {
@@ -204,16 +248,26 @@ class ReplayHandler {
       await this.pace(prevT, ev.t, res);
       prevT = ev.t;
       if (res.destroyed) return;
-      const data = ev.data === undefined ? undefined : rw.text(ev.data);
+      const data =
+        ev.data === undefined ? undefined : ev.event === 'endpoint' ? this.announce(ex, ev.data, res) : mapper.text(ev.data);
       const out = { ...ev, ...(data === undefined ? {} : { data }), ...(ev.id === undefined ? {} : { id: `${tag}-${++n}` }) };
-      res.write(sseText(out));
+      // One event per write, the next only once this one reached the socket: a client that handles
+      // notifications a tick later than responses (the SDK) must not get a result before its progress.
+      await new Promise<void>((resolve) => res.write(sseText(out), () => setImmediate(resolve)));
       const msg = data === undefined ? undefined : parseRpc(data)?.messages[0];
       // A server-to-client request: the recorded stream went on only after the client answered.
       if (msg !== undefined && isRequest(msg)) await this.waitAnswer(ex.server, msg.id, res);
     }
   }
 
-  private noMatch(res: ServerResponse, server: string, method: string, body: Buffer, result: MatchResult & { ok: false }): void {
+  private noMatch(
+    res: ServerResponse,
+    server: string,
+    method: string,
+    body: Buffer,
+    result: MatchResult & { ok: false },
+    legacyStream: ServerResponse | undefined,
+  ): void {
     this.counts.unmatched += 1;
     const rpc = parseRpc(body);
     const closest = result.closest;
@@ -233,6 +287,12 @@ class ReplayHandler {
       },
     };
     const id = rpc?.messages.find(isRequest)?.id ?? null;
+    if (legacyStream !== undefined && id !== null) {
+      // Legacy HTTP+SSE: the POST is accepted and the answer (here the error) travels on the stream.
+      legacyStream.write(sseText({ event: 'message', data: JSON.stringify({ jsonrpc: '2.0', id, error }) }));
+      res.writeHead(202).end('Accepted');
+      return;
+    }
     res.writeHead(method === 'GET' ? 405 : rpc === undefined || id === null ? 400 : 200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ jsonrpc: '2.0', id, error }));
   }

@@ -1,12 +1,14 @@
 /**
  * A tiny HTTP proxy that records through the replay `Recorder` API, standing in for the gateway and
  * proxy taps until they are wired: `/mcp/{server}` is forwarded to that server's upstream URL, bytes
- * first, then copied to the tap (never buffered).
+ * first, then copied to the tap (never buffered). Like the gateway (protocol.md §9), a legacy
+ * HTTP+SSE stream's `event: endpoint` is rewritten to `/mcp/{server}/…` and `/mcp/{server}/{path}`
+ * is forwarded to that path on the upstream's origin.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Recorder } from '../../src/replay';
+import { CLIENT_GONE_REASON, type Recorder } from '../../src/replay';
 
 export interface RecordingProxy {
   /** `http://127.0.0.1:PORT/mcp/{server}`. */
@@ -20,13 +22,14 @@ export async function startRecordingProxy(recorder: Recorder, upstreams: Record<
   let getStreams = 0;
   const open = new Set<ServerResponse>();
   const forward = (req: IncomingMessage, res: ServerResponse): void => {
-    const m = /^\/mcp\/([^/?]+)/.exec(req.url ?? '');
+    const m = /^\/mcp\/([^/?]+)(\/[^?]+)?(\?.*)?$/.exec(req.url ?? '');
     const target = m === null ? undefined : upstreams[m[1]!];
     if (target === undefined) {
       res.writeHead(404).end();
       return;
     }
-    const up = new URL(target);
+    const up = m![2] === undefined ? new URL(target) : new URL(`${m![2]}${m![3] ?? ''}`, target);
+    let announced = false;
     const sid = req.headers['mcp-session-id'];
     const tap = recorder.exchange({ id: randomUUID(), server: m![1]!, session: typeof sid === 'string' ? sid : null });
     tap.requestHead({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.rawHeaders });
@@ -37,7 +40,14 @@ export async function startRecordingProxy(recorder: Recorder, upstreams: Record<
       res.flushHeaders();
       tap.responseHead({ status: upRes.statusCode ?? 502, headers: upRes.rawHeaders });
       if (req.method === 'GET' && upRes.statusCode === 200) getStreams += 1;
-      upRes.on('data', (c: Buffer) => {
+      upRes.on('data', (chunk: Buffer) => {
+        let c = chunk;
+        if (!announced && req.method === 'GET') {
+          announced = true;
+          const text = c.toString('latin1');
+          const rewritten = text.replace(/^(event: endpoint\r?\ndata: )\//, `$1/mcp/${m![1]!}/`);
+          if (rewritten !== text) c = Buffer.from(rewritten, 'latin1');
+        }
         res.write(c);
         tap.responseChunk(c);
       });
@@ -63,7 +73,7 @@ export async function startRecordingProxy(recorder: Recorder, upstreams: Record<
     res.on('close', () => {
       if (!res.writableFinished) {
         out.destroy();
-        tap.reset('client gone');
+        tap.reset(CLIENT_GONE_REASON);
       }
     });
   };

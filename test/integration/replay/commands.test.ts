@@ -61,7 +61,12 @@ describe('replay commands', () => {
       log: { version: string; entries: Array<{ request: { method: string }; response: { status: number }; _eventSource?: Array<{ data?: string }> }> };
     };
     expect(har.log.version).toBe('1.2');
-    expect(har.log.entries.map((e) => e.request.method)).toEqual(['POST', 'POST', 'GET', 'POST', 'POST', 'POST', 'POST', 'POST', 'POST', 'DELETE']);
+    expect(har.log.entries.map((e) => e.request.method)).toEqual([
+      ...['POST', 'POST', 'GET', 'POST', 'POST', 'POST', 'POST', 'POST', 'POST'],
+      ...['POST', 'POST', 'POST', 'POST', 'POST', 'DELETE'], // resources list, subscribe, touch, read, unsubscribe
+    ]);
+    const standalone = har.log.entries[2]!._eventSource!.map((e) => (JSON.parse(e.data || '{}') as { method?: string }).method);
+    expect(standalone).toContain('notifications/resources/updated');
     const progress = har.log.entries[5]!._eventSource!.map((e) => JSON.parse(e.data!) as { method?: string });
     expect(progress.map((m) => m.method ?? 'result')).toEqual(['notifications/progress', 'notifications/progress', 'notifications/progress', 'result']);
     expect(await runReplayExport([FIXTURE], io())).toBe(2);

@@ -4,12 +4,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { NEVER } from 'rxjs';
 import { z } from 'zod';
 import { connectClient } from '../../helpers';
+import { captureIo } from '../../helpers/replay-io';
 import { startRecordingProxy, type RecordingProxy } from '../../helpers/recording-proxy';
 import { Recorder, runReplayRun, type JsonReport } from '../../../src/replay';
 
@@ -52,14 +51,7 @@ async function startUpstream(variant: Variant): Promise<{ url: string; close(): 
   };
 }
 
-function io(): { stdout: PassThrough; stderr: PassThrough; out: () => string; signals$: typeof NEVER } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const chunks: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => chunks.push(c));
-  stderr.on('data', (c: Buffer) => chunks.push(c));
-  return { stdout, stderr, out: () => Buffer.concat(chunks).toString('utf8'), signals$: NEVER };
-}
+const io = captureIo;
 
 describe('replay run', () => {
   let dir: string;

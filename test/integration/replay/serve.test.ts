@@ -1,12 +1,27 @@
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStreamableUpstream, type StreamableUpstreamHandle } from '../../fixtures/mcp-upstream';
+import { COUNTER_URI, startStreamableUpstream, type StreamableUpstreamHandle } from '../../fixtures/mcp-upstream';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { connectClient, waitFor } from '../../helpers';
 import { startRecordingProxy, type RecordingProxy } from '../../helpers/recording-proxy';
 import { loadRecording, Recorder, startReplayServer, type ReplayServer } from '../../../src/replay';
 
-/** The SDK suite's traffic: tools with progress, a sampling round trip, notifications on the GET stream. */
+/** Resources subscribe and update: subscribe to the counter, change it, get the update, read it. */
+async function subscribeAndTouch(client: Client): Promise<unknown> {
+  const updates: string[] = [];
+  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri));
+  const list = await client.listResources();
+  await client.subscribeResource({ uri: COUNTER_URI });
+  const touched = await client.callTool({ name: 'touch', arguments: {} });
+  await waitFor(() => updates.length >= 1);
+  const read = await client.readResource({ uri: COUNTER_URI });
+  await client.unsubscribeResource({ uri: COUNTER_URI });
+  return { list, touched, updates, read };
+}
+
+/** The SDK suite's traffic: tools with progress, a sampling round trip, resources subscribe and update, notifications on the GET stream. */
 async function exercise(url: string, beforeStandalone: () => Promise<unknown>): Promise<unknown> {
   const c = await connectClient(url, {
     onSample: (req) => {
@@ -26,8 +41,9 @@ async function exercise(url: string, beforeStandalone: () => Promise<unknown>): 
     await beforeStandalone();
     const log = await c.client.callTool({ name: 'notifyLog', arguments: { count: 2, via: 'standalone' } });
     await waitFor(() => c.logs.length >= 2);
+    const resources = await subscribeAndTouch(c.client);
     await c.transport.terminateSession();
-    return { tools, echo, prog, progress, sample, log, logs: c.logs.map((l) => l.data), errors: c.errors.map(String) };
+    return { tools, echo, prog, progress, sample, log, resources, logs: c.logs.map((l) => l.data), errors: c.errors.map(String) };
   } finally {
     await c.close();
   }

@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench:record`: how much recording slows a big SSE stream when the recording file sits on
+ * a throttled destination (issue 12 done-when: at most 5 %). A source process streams SSE, this
+ * process runs the HTTP hop (with or without a `Recorder` tap on it), a client process reads the
+ * stream to its end and times it. The recording file is a FIFO drained at a fixed rate by a child
+ * process, so the recorder falls behind at once and must drop (and count) instead of slowing traffic.
+ * Rounds alternate the two variants; the figure is the ratio of the medians.
+ *
+ * Options (env): RECORD_BENCH_MB (stream size, default 200), RECORD_BENCH_ROUNDS (default 7),
+ * RECORD_BENCH_RATE_KB (destination drain rate in KiB/s, default 1024), RECORD_BENCH_MAX_PCT
+ * (exit 1 above it, default 5), RECORD_BENCH_QUEUE_MB (the recorder's queue bound; default its own). Modes used internally: `--source`, `--client URL`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Recorder, type FooterRecord } from '../replay';
+import { startHop, startSseSource, throttledFile, timeStream } from './record-hop';
+
+const MB = Number(process.env['RECORD_BENCH_MB'] ?? 200);
+const ROUNDS = Number(process.env['RECORD_BENCH_ROUNDS'] ?? 7);
+const RATE = Number(process.env['RECORD_BENCH_RATE_KB'] ?? 1024) * 1024;
+const MAX_PCT = Number(process.env['RECORD_BENCH_MAX_PCT'] ?? 5);
+/** The recorder's queue bound (MiB); unset: the recorder's default (16 MiB). */
+const QUEUE_MB = process.env['RECORD_BENCH_QUEUE_MB'];
+
+/** Starts this script in `mode` and resolves with the first stdout line matching `ready`. */
+function child(args: string[], ready: RegExp): Promise<{ proc: ChildProcess; line: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [__filename, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    createInterface({ input: proc.stdout }).on('line', (line) => {
+      if (ready.test(line)) resolve({ proc, line });
+    });
+    proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${String(code)} before it was ready`)));
+  });
+}
+
+async function clientRun(url: string): Promise<{ bytes: number; ms: number }> {
+  const { proc, line } = await child(['--client', url], /^RESULT /);
+  proc.kill();
+  return JSON.parse(line.slice('RESULT '.length)) as { bytes: number; ms: number };
+}
+
+interface WithRecorder {
+  ms: number;
+  bytes: number;
+  footer: FooterRecord;
+}
+
+/** One stream through the hop with a recorder writing to a throttled FIFO. */
+async function recorded(source: string, dir: string, round: number): Promise<WithRecorder> {
+  const dest = await throttledFile(join(dir, `rec-${round}.fifo`), join(dir, `rec-${round}.jsonl`), RATE);
+  try {
+    const recorder = await Recorder.open({
+      file: dest.path,
+      side: 'test',
+      ...(QUEUE_MB === undefined ? {} : { queueLimitBytes: Number(QUEUE_MB) * 1024 * 1024 }),
+    });
+    const hop = await startHop(source, recorder);
+    const r = await clientRun(`${hop.url}/sse?n=${MB * 1024 * 1024}`);
+    await hop.close();
+    dest.unthrottle();
+    await recorder.close();
+    await dest.done;
+    const lines = (await readFile(dest.out, 'utf8')).trimEnd().split('\n');
+    return { ...r, footer: JSON.parse(lines[lines.length - 1]!) as FooterRecord };
+  } finally {
+    dest.kill();
+  }
+}
+
+async function plain(source: string): Promise<{ ms: number; bytes: number }> {
+  const hop = await startHop(source, undefined);
+  try {
+    return await clientRun(`${hop.url}/sse?n=${MB * 1024 * 1024}`);
+  } finally {
+    await hop.close();
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function main(): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'record-bench-'));
+  const { proc: src, line } = await child(['--source'], /^SOURCE_URL=/);
+  const source = line.slice('SOURCE_URL='.length);
+  try {
+    const without: number[] = [];
+    const withRec: WithRecorder[] = [];
+    await plain(source); // warm-up: JIT, sockets
+    for (let i = 0; i < ROUNDS; i++) {
+      // Alternate which variant goes first, so drift on a shared machine hits both alike.
+      if (i % 2 === 0) {
+        without.push((await plain(source)).ms);
+        withRec.push(await recorded(source, dir, i));
+      } else {
+        withRec.push(await recorded(source, dir, i));
+        without.push((await plain(source)).ms);
+      }
+    }
+    const a = median(without);
+    const b = median(withRec.map((r) => r.ms));
+    const pct = ((b - a) / a) * 100;
+    const mbps = (ms: number): string => ((MB / ms) * 1000).toFixed(0);
+    console.log(`\nrecording overhead — ${MB} MB SSE stream through one HTTP hop, destination drained at ${RATE / 1024} KiB/s, queue ${QUEUE_MB ?? 16} MiB, ${ROUNDS} rounds, node ${process.version}\n`);
+    console.log('| variant | median ms | MB/s | dropped events (min–max) | recorded bytes (min–max) |');
+    console.log('|---|---|---|---|---|');
+    console.log(`| no recorder | ${a.toFixed(0)} | ${mbps(a)} | | |`);
+    const drops = withRec.map((r) => r.footer.dropped.events);
+    const bytes = withRec.map((r) => r.footer.counts.bytes);
+    console.log(`| recorder on throttled file | ${b.toFixed(0)} | ${mbps(b)} | ${Math.min(...drops)}–${Math.max(...drops)} | ${Math.min(...bytes)}–${Math.max(...bytes)} |`);
+    console.log(`\noverhead: ${pct.toFixed(1)} % (limit ${MAX_PCT} %) — ${pct <= MAX_PCT ? 'PASS' : 'FAIL'}`);
+    const short = withRec.filter((r) => r.bytes < MB * 1024 * 1024);
+    if (short.length > 0) console.log(`FAIL: ${short.length} recorded run(s) delivered fewer bytes than sent`);
+    return pct <= MAX_PCT && short.length === 0 ? 0 : 1;
+  } finally {
+    src.kill();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function entry(argv: string[]): Promise<number> {
+  if (argv[0] === '--source') {
+    const s = await startSseSource();
+    console.log(`SOURCE_URL=${s.url}`);
+    process.once('SIGTERM', () => void s.close());
+    return new Promise<number>(() => undefined); // serves until killed
+  }
+  if (argv[0] === '--client') {
+    console.log(`RESULT ${JSON.stringify(await timeStream(argv[1]!))}`);
+    return 0;
+  }
+  return main();
+}
+
+entry(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    console.error(err);
+    process.exitCode = 2;
+  },
+);

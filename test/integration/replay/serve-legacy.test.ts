@@ -1,0 +1,94 @@
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { COUNTER_URI, startLegacySseUpstream, type LegacySseUpstreamHandle } from '../../fixtures/mcp-upstream';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { connectClient, waitFor } from '../../helpers';
+import { startRecordingProxy, type RecordingProxy } from '../../helpers/recording-proxy';
+import { loadRecording, Recorder, startReplayServer, type ReplayServer } from '../../../src/replay';
+
+/** Resources subscribe and update: subscribe to the counter, change it, get the update, read it. */
+async function subscribeAndTouch(client: Client): Promise<unknown> {
+  const updates: string[] = [];
+  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri));
+  const list = await client.listResources();
+  await client.subscribeResource({ uri: COUNTER_URI });
+  const touched = await client.callTool({ name: 'touch', arguments: {} });
+  await waitFor(() => updates.length >= 1);
+  const read = await client.readResource({ uri: COUNTER_URI });
+  await client.unsubscribeResource({ uri: COUNTER_URI });
+  return { list, touched, updates, read };
+}
+
+/** The SDK suite over the legacy HTTP+SSE transport: tools with progress, a sampling round trip, logs, resources subscribe and update. */
+async function exercise(url: string): Promise<unknown> {
+  const c = await connectClient(url, {
+    transport: 'sse',
+    onSample: (req) => {
+      const first = req.params.messages[0]?.content;
+      const text = first !== undefined && 'text' in first ? String(first.text) : '?';
+      return { role: 'assistant', model: 'test-model', content: { type: 'text', text: `sampled: ${text}` } };
+    },
+  });
+  try {
+    const tools = await c.client.listTools();
+    const echo = await c.client.callTool({ name: 'echo', arguments: { text: 'hello' } });
+    const progress: number[] = [];
+    const prog = await c.client.callTool({ name: 'progress', arguments: { steps: 3, intervalMs: 5 } }, undefined, {
+      onprogress: (p) => progress.push(p.progress),
+    });
+    const sample = await c.client.callTool({ name: 'sample', arguments: { prompt: 'pick a colour' } });
+    const log = await c.client.callTool({ name: 'notifyLog', arguments: { count: 2 } });
+    const resources = await subscribeAndTouch(c.client);
+    return { tools, echo, prog, progress, sample, log, resources, logs: c.logs.map((l) => l.data), errors: c.errors.map(String) };
+  } finally {
+    await c.close();
+  }
+}
+
+describe('replay serve (legacy HTTP+SSE)', () => {
+  let dir: string;
+  let upstream: LegacySseUpstreamHandle | undefined;
+  let proxy: RecordingProxy | undefined;
+  let replay: ReplayServer | undefined;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'replay-legacy-'));
+  });
+  afterEach(async () => {
+    await replay?.close();
+    await proxy?.close();
+    await upstream?.close();
+    replay = proxy = upstream = undefined;
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('announces an endpoint under /mcp/{server}/, answers POSTs 202 and on the stream, with the same results as live', async () => {
+    upstream = await startLegacySseUpstream();
+    const file = join(dir, 'legacy.jsonl');
+    const recorder = await Recorder.open({ file, side: 'test' });
+    proxy = await startRecordingProxy(recorder, { notes: upstream.url });
+    const live = await exercise(proxy.url('notes'));
+    await proxy.close();
+    proxy = undefined;
+    await recorder.close();
+
+    if (process.env.REPLAY_SAVE_LEGACY_FIXTURE !== undefined) await copyFile(file, process.env.REPLAY_SAVE_LEGACY_FIXTURE);
+    const recording = await loadRecording(file);
+    const get = recording.exchanges.find((e) => e.request.method === 'GET')!;
+    expect(get.session).not.toBeNull();
+    expect(recording.exchanges.filter((e) => e.request.method === 'POST').every((e) => e.session === get.session)).toBe(true);
+
+    replay = await startReplayServer(recording, { host: '127.0.0.1', port: 0 });
+    const url = replay.urls[0]!.url;
+    const replayed = await exercise(url);
+    expect(replayed).toEqual(live);
+    expect(replay.unmatched()).toBe(0);
+    expect(replay.answerMismatches()).toBe(0);
+
+    // Only the endpoint announced to a live stream takes POSTs.
+    const stray = await fetch(`${url}/messages?sessionId=not-announced`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(stray.status).toBe(404);
+  });
+});
