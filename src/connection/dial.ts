@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { TLSSocket, checkServerIdentity, rootCertificates, type PeerCertificate } from 'node:tls';
 import { Observable } from 'rxjs';
 import WebSocket from 'ws';
-import { wsTransport, type FrameTransport } from '../mux';
+import type { FrameTransport } from '../mux';
+import { wsTransport } from './ws-transport';
 import { DialError } from './errors';
 import { checkPins } from './pin';
 

@@ -1,5 +1,5 @@
 import { Observable } from 'rxjs';
-import { CloseCode, PERMANENT_CLOSE_CODES, SUPPORTED_VERSIONS, closeCodeName, type AuthMessage, type PeerSettings } from '../protocol';
+import { CloseCode, closeCodeOf, PERMANENT_CLOSE_CODES, SUPPORTED_VERSIONS, closeCodeName, type AuthMessage, type PeerSettings } from '../protocol';
 import type { FrameTransport } from '../mux';
 import { describeError } from '../errors';
 import { controlMessage, parseHandshakeMessage } from './frames';
@@ -79,11 +79,9 @@ export function authenticate(transport: FrameTransport, opts: AuthenticateOption
         try {
           msg = parseHandshakeMessage(message, opts.local.maxHeaderBytes);
         } catch (err) {
-          if ((err as { code?: string }).code === 'TUNNEL_PROTOCOL_TOO_LARGE') {
-            const reason = describeError(err);
-            return fail(new HandshakeError('TUNNEL_HANDSHAKE_PROTOCOL', reason, { closeCode: CloseCode.TOO_LARGE, permanent: false }), { code: CloseCode.TOO_LARGE, reason });
-          }
-          return protocolFail(describeError(err));
+          const reason = describeError(err);
+          const closeCode = closeCodeOf(err);
+          return fail(new HandshakeError('TUNNEL_HANDSHAKE_PROTOCOL', reason, { closeCode, permanent: false }), { code: closeCode, reason });
         }
         if (state === 'hello') {
           if (msg.type !== 'hello') return protocolFail(`expected hello, got ${msg.type}`);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { describeError } from '../errors';
 import { F, type Logger } from '../log';
-import { CloseCode, parseSessionControl, type SessionControlMessage } from '../protocol';
+import { CloseCode, closeCodeOf, parseSessionControl, type SessionControlMessage } from '../protocol';
 import { computeProof, matchProof, newNonce } from './proof';
 
 /**
@@ -47,7 +47,7 @@ function parseOrClose(payload: Buffer, limit: number, channel: ControlChannel, l
   } catch (err) {
     const code = (err as { code?: string }).code ?? 'TUNNEL_PROTOCOL_ERROR';
     log.warn({ [F.code]: code, [F.reason]: describeError(err) }, 'closing tunnel connection: malformed control message');
-    channel.close(code === 'TUNNEL_PROTOCOL_TOO_LARGE' ? CloseCode.TOO_LARGE : CloseCode.PROTOCOL_ERROR, 'malformed control message');
+    channel.close(closeCodeOf(err), 'malformed control message');
     return null;
   }
   if (msg === null) log.debug('ignoring an unknown control message');
