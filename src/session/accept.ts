@@ -26,7 +26,7 @@ export interface AcceptOptions {
   versions?: readonly number[];
 }
 
-export interface AcceptedSession {
+export interface GatewaySession {
   connectionId: string;
   version: number;
   tunnelId: string;
@@ -46,8 +46,8 @@ export interface AcceptedSession {
  * with a specific close code and the observable errors with a HandshakeError. Until then the
  * connection holds only a nonce and a timer.
  */
-export function acceptHandshake(transport: FrameTransport, opts: AcceptOptions): Observable<AcceptedSession> {
-  return new Observable<AcceptedSession>((subscriber) => {
+export function acceptHandshake(transport: FrameTransport, opts: AcceptOptions): Observable<GatewaySession> {
+  return new Observable<GatewaySession>((subscriber) => {
     const versions = opts.versions ?? SUPPORTED_VERSIONS;
     const nonce = newNonce();
     let done = false;

@@ -24,7 +24,7 @@ export interface AuthenticateOptions {
   versions?: readonly number[];
 }
 
-export interface AuthenticatedSession {
+export interface ProxySession {
   connectionId: string;
   version: number;
   /** The gateway's receive settings. */
@@ -46,8 +46,8 @@ const CLOSE_TO_CODE: Record<number, string> = {
  * HMAC proof, wait for `ready`. Emits once and completes; the caller takes over the transport in
  * `next`. Errors with a HandshakeError whose `permanent` flag drives the reconnect policy.
  */
-export function authenticate(transport: FrameTransport, opts: AuthenticateOptions): Observable<AuthenticatedSession> {
-  return new Observable<AuthenticatedSession>((subscriber) => {
+export function authenticate(transport: FrameTransport, opts: AuthenticateOptions): Observable<ProxySession> {
+  return new Observable<ProxySession>((subscriber) => {
     const ours = opts.versions ?? SUPPORTED_VERSIONS;
     let state: 'hello' | 'ready' | 'done' = 'hello';
     let version = 0;

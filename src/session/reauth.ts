@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Subject, type Observable, type Subscription } from 'rxjs';
+import { Subject, asyncScheduler, timer, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { describeError } from '../errors';
 import { F, type Logger } from '../log';
 import { CloseCode, closeCodeOf, parseSessionControl, type SessionControlMessage } from '../protocol';
@@ -199,6 +199,8 @@ export interface ProxyReauthOptions extends ReauthBinding {
   initialSecret: string;
   maxControlBytes: number;
   logger: Logger;
+  /** Time for the `request` deadline (default `asyncScheduler`). */
+  scheduler?: SchedulerLike;
 }
 
 /** Outcome of one `reauth` as the gateway reported it. */
@@ -219,7 +221,7 @@ export class ProxyReauth {
   private current: string;
   /** Secrets (ids) of the proofs sent and not yet answered, oldest first. */
   private readonly sent: string[] = [];
-  private requestTimer: NodeJS.Timeout | null = null;
+  private requestTimer: Subscription | null = null;
   private readonly sub: Subscription;
   private readonly outcomes = new Subject<ReauthOutcome>();
 
@@ -242,20 +244,19 @@ export class ProxyReauth {
    */
   request(timeoutMs: number): void {
     this.opts.channel.sendControl({ type: 'reauth_request' });
-    if (this.requestTimer) clearTimeout(this.requestTimer);
-    this.requestTimer = setTimeout(() => {
+    this.requestTimer?.unsubscribe();
+    this.requestTimer = timer(timeoutMs, this.opts.scheduler ?? asyncScheduler).subscribe(() => {
       this.requestTimer = null;
       this.opts.logger.error(
         { [F.code]: 'TUNNEL_REAUTH_TIMEOUT', [F.reason]: `no answer within ${timeoutMs} ms` },
         'gateway did not complete in-band re-authentication; the connection stays on its current secret',
       );
-    }, timeoutMs);
-    this.requestTimer.unref();
+    });
   }
 
   dispose(): void {
     this.sub.unsubscribe();
-    if (this.requestTimer) clearTimeout(this.requestTimer);
+    this.requestTimer?.unsubscribe();
     this.requestTimer = null;
     this.outcomes.complete();
   }
@@ -282,7 +283,7 @@ export class ProxyReauth {
         return;
       }
       case 'reauth_result': {
-        if (this.requestTimer) clearTimeout(this.requestTimer);
+        this.requestTimer?.unsubscribe();
         this.requestTimer = null;
         const used = this.sent.shift();
         if (used === undefined) {
