@@ -21,6 +21,9 @@ export interface SecretRotationOptions {
 /** What rotation needs of the handshake's result (the version, which secret matched, the binding). */
 type HandshakeFacts = Pick<GatewaySession, 'version' | 'secretIndex' | 'channelBinding'>;
 
+/** After the last stream of a revoked connection, before its 4401 close: the response's tail reaches its client first. */
+const DRAIN_LINGER_MS = 50;
+
 type RotationState = 'current' | 'revoked' | 'draining';
 
 interface Tracked {
@@ -126,6 +129,7 @@ export class SecretRotation {
         graceMs: Infinity, // nothing is cut: the connection closes when its last stream is done
         goAway: { code: ErrorCode.NO_ERROR, reason: 'secret revoked; draining' },
         close: { code: CloseCode.AUTH_FAILED, reason },
+        lingerMs: DRAIN_LINGER_MS,
         scheduler: this.opts.scheduler,
       }).subscribe(({ closedByDrain }) => {
         if (closedByDrain) t.log.warn({ [F.code]: 'TUNNEL_SECRET_REVOKED', [F.reason]: reason }, 'drained tunnel connection closed (4401)');

@@ -21,6 +21,8 @@ export abstract class MultiplexerCore implements StreamHost {
   protected readonly connSend: SendWindow;
   /** Streams that have a pending write but no connection credit, in arrival order. */
   protected readonly blocked = new Set<MuxStream>();
+  /** Streams whose readable side has not ended or been destroyed (see {@link isIdle}). */
+  protected readonly unread = new Set<MuxStream>();
   protected readonly writer: FrameWriter;
   protected readonly liveness: Liveness;
   protected closeInfo: CloseInfo | null = null;
@@ -110,13 +112,14 @@ export abstract class MultiplexerCore implements StreamHost {
   }
 
   /**
-   * No stream is open and none can still arrive unannounced: closed, or no open stream and - if
+   * No stream is open and none can still arrive unannounced: closed, or no open stream (nor one whose
+   * received data the application has not read to its end yet) and - if
    * this side accepts streams (proxy) and sent GOAWAY - the peer has acknowledged that GOAWAY
    * (the fence: a stream it opened just before reading it may still be on the wire).
    */
   get isIdle(): boolean {
     if (this.isClosed) return true;
-    if (this.streams.size > 0) return false;
+    if (this.streams.size > 0 || this.unread.size > 0) return false;
     return this.opts.role === 'gateway' || !this.goAwaySent || this.goAwaySeen;
   }
 
@@ -254,6 +257,14 @@ export abstract class MultiplexerCore implements StreamHost {
       Math.min(64 * 1024, this.opts.local.streamWindow),
     );
     this.streams.add(stream);
+    // Released (both ends on the wire) is not yet delivered: the application may still be reading
+    // the tail, and a drain that closed now would log "drained" before the client had it all.
+    this.unread.add(stream);
+    const delivered = (): void => {
+      if (this.unread.delete(stream) && this.streams.size === 0) this.idleCheck.next();
+    };
+    stream.once('end', delivered);
+    stream.once('close', delivered);
     return stream;
   }
 
@@ -283,6 +294,7 @@ export abstract class MultiplexerCore implements StreamHost {
     this.writer.stop();
     const err = new ConnectionClosedError(info.code, info.reason, info.local);
     for (const s of this.streams.drainAll()) s.onReset(err);
+    this.unread.clear();
     this.blocked.clear();
     this.closedSubject.next(info);
     this.closedSubject.complete();

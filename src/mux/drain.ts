@@ -1,5 +1,8 @@
-import { NEVER, Observable, asyncScheduler, map, observeOn, race, take, timer, type SchedulerLike } from 'rxjs';
+import { NEVER, Observable, asyncScheduler, delay, map, observeOn, race, take, timer, type SchedulerLike } from 'rxjs';
 import type { Multiplexer } from './multiplexer';
+
+/** What a drain needs of a connection (a {@link Multiplexer}; an interface so virtual-time tests can fake it). */
+export type Drainable = Pick<Multiplexer, 'goAway' | 'close' | 'idle$' | 'isClosed' | 'activeStreams'>;
 
 export interface DrainOptions {
   /** How long in-flight streams may take; `Infinity` waits for them however long they take. */
@@ -9,6 +12,12 @@ export interface DrainOptions {
   /** Close code and reason once idle, or when the grace is over. */
   close: { code: number; reason: string };
   scheduler?: SchedulerLike;
+  /**
+   * Keep the idle connection open this long before closing (default 0). The multiplexer knows when
+   * the application has read a stream to its end, not when its HTTP client has the last bytes; the
+   * gateway lingers briefly so that a close never overtakes the tail of a response (docs/decisions.md).
+   */
+  lingerMs?: number;
 }
 
 export interface DrainResult {
@@ -28,14 +37,15 @@ export interface DrainResult {
  * Every drain goes through here: a replaced proxy connection, the proxy's shutdown, and the
  * gateway's drain of a connection whose secret was revoked.
  */
-export function drain(mux: Multiplexer, opts: DrainOptions): Observable<DrainResult> {
+export function drain(mux: Drainable, opts: DrainOptions): Observable<DrainResult> {
   const scheduler = opts.scheduler ?? asyncScheduler;
   return new Observable<DrainResult>((subscriber) => {
     mux.goAway(opts.goAway.code, opts.goAway.reason);
     const grace$ = Number.isFinite(opts.graceMs) ? timer(Math.max(0, opts.graceMs), scheduler).pipe(map(() => false)) : NEVER;
     // observeOn: the idle moment is inside the multiplexer's release of a stream; close after it.
+    const linger = opts.lingerMs ?? 0;
     const idle$ = mux.idle$.pipe(
-      observeOn(scheduler),
+      linger > 0 ? delay(linger, scheduler) : observeOn(scheduler),
       map(() => true),
     );
     return race(idle$, grace$)

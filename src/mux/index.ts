@@ -4,4 +4,4 @@ export { ReceiveWindow, SendWindow } from './flow';
 export { StreamResetError, ConnectionClosedError, StreamRefusedError, BadResponseHeadError, StreamProtocolError } from './errors';
 export { createLinkedTransportPair, type FrameTransport, type TransportHandler } from './transport';
 export { discardIncoming, DEFAULT_DISCARD_BUDGET, type DiscardBudget, type DiscardResult } from './discard';
-export { drain, type DrainOptions, type DrainResult } from './drain';
+export { drain, type Drainable, type DrainOptions, type DrainResult } from './drain';
