@@ -1,9 +1,9 @@
-import { Subject, type Observable } from 'rxjs';
+import { Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { drain, type Drainable, type DrainResult } from '../../../src/mux';
 
 /** A connection whose idleness the test controls. */
-function fakeMux(): Drainable & { idle: Subject<void>; calls: string[] } {
+function fakeMux(): Drainable & { idle: Subject<void>; calls: string[]; activeStreams: number } {
   const idle = new Subject<void>();
   const calls: string[] = [];
   const m = {
@@ -11,7 +11,7 @@ function fakeMux(): Drainable & { idle: Subject<void>; calls: string[] } {
     calls,
     activeStreams: 2,
     isClosed: false,
-    idle$: idle.asObservable() as Observable<void>,
+    idle$: idle.asObservable(),
     goAway: (code: number, reason: string) => void calls.push(`goaway ${code} ${reason}`),
     close: (code: number, reason: string) => {
       calls.push(`close ${code} ${reason}`);
