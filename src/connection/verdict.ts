@@ -41,5 +41,5 @@ export function reconnectVerdict(err: unknown): ReconnectVerdict {
     return { ...base, error: err, permanent: PERMANENT_CLOSE_CODES.has(err.closeCode), gatewayGoingAway: err.closeCode === CloseCode.GOING_AWAY && !err.local };
   }
   if (err instanceof TunnelError) return { ...base, error: err, permanent: false };
-  return { ...base, error: new TunnelError('TUNNEL_ERROR', describeError(err), { cause: err, retryable: true }), permanent: false };
+  return { ...base, error: new TunnelError('TUNNEL_ERROR', describeError(err), { cause: err }), permanent: false };
 }
