@@ -12,7 +12,10 @@ module.exports = {
   // Integration tests start real servers and child processes; keep the machine's two cores for them.
   maxWorkers: 2,
   testTimeout: 60000,
-  // A test that leaves a socket or timer open fails the suite instead of hanging CI.
+  // Off: detectOpenHandles slows every test and only reports; it does not fail the suite. A test that
+  // leaves a socket or timer open shows up as jest's "a worker process has failed to exit gracefully"
+  // warning; forceExit stays off so that the run must end on its own. Run with --detectOpenHandles to
+  // find the handle.
   detectOpenHandles: false,
   forceExit: false,
 };

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 /**
- * The hash chain of an audit trail (docs/audit.md "Hash chain"): every line an audit logger writes
+ * The hash chain of an audit trail (docs/audit.md "Hash chain"): every line an audit destination writes
  * is sealed with `chain`, `seq`, `prev` and `hash`, and a signed checkpoint line is added now and
  * then. This module holds the format (canonical bytes, hashing, signing input) shared by the writer
  * (`AuditChain`) and the verifier (verify.ts).
@@ -103,9 +103,9 @@ export interface AuditChainOptions {
 
 /**
  * The writer's side of one chain. Not thread-safe by design: one chain has exactly one writer (an
- * audit logger and its destination), so the order of `seal` calls is the order in the file.
+ * audit destination, destination.ts), so the order of `seal` calls is the order in the file.
  *
- * `seal` is pino's `hooks.streamWrite`: it receives each serialised line and returns it with the
+ * `seal` runs where pino hands the destination a line: it receives each serialised line and returns it with the
  * chain fields appended (and, every `every` records, a checkpoint line after it). `checkpoint()`
  * makes a checkpoint line on demand (interval timer, close). Across a reopened file the state
  * simply continues: the first line of the new file links to the last of the old one.

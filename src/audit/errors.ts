@@ -1,7 +1,7 @@
 /**
  * Stable codes of the audit component. The audit path never throws into a request, so most of
  * these appear only in operational log lines (`code` field); `destinationInvalid` is thrown by
- * `createAuditLogger` at start-up.
+ * `openAuditDestination` at start-up.
  */
 export const AUDIT_ERROR = {
   /** An audit record could not be serialised or written; the record is lost, the request is not. */

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { AUDIT_ERROR, describeVerifyResult, loadCheckpointVerifier, verifyAuditFiles } from '../audit';
 import { hasCode } from '../errors';
 import { UsageError } from './args';
-import type { Command } from './commands';
+import type { Command } from './types';
 import { PROGRAM, renderCommandHelp } from './help';
 import { EXIT } from './lifecycle';
 

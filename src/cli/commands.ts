@@ -15,17 +15,11 @@ import { hasCode } from '../errors';
 import { F, componentLogger, type Logger } from '../log';
 import { parseFlags, type FlagSpec } from './args';
 import { auditCommand } from './audit-command';
-import { PROGRAM, renderCommandHelp, type CommandHelp } from './help';
+import { PROGRAM, renderCommandHelp } from './help';
 import { EXIT, flushLogger, serveUntilSignal, signalExitCode } from './lifecycle';
 import { startGatewayReloads } from './reload';
 import { secretCommand } from './secret-command';
-import type { CliIo, Closable } from './types';
-
-/** A subcommand: its help and how to run it. */
-export interface Command extends CommandHelp {
-  /** Runs the command with the arguments after its name; resolves with the exit code. */
-  run(args: readonly string[], io: CliIo): Promise<number>;
-}
+import type { AuditHandle, CliIo, Closable, Command } from './types';
 
 const CONFIG_FLAG: FlagSpec = {
   name: 'config',
@@ -71,9 +65,9 @@ function loadOrReport<T>(io: CliIo, load: () => T): T | null {
 }
 
 /**
- * Serves until a signal; then closes the audit logger (if `start` made one; skipped after a second
- * signal) and flushes the process logger before returning the exit code, so that no line is lost
- * to process.exit.
+ * Serves until a signal; then closes the audit destination (if `start` opened one; skipped after a
+ * second signal) and flushes the process logger before returning the exit code, so that no line is
+ * lost to process.exit. The command owns the destination: it opens, reopens and closes it.
  */
 async function serve(
   io: CliIo,
@@ -81,15 +75,14 @@ async function serve(
   /** Runs after the signal handlers are installed: a line it logs means signals are handled. */
   start: (withAudit: (audit: AuditConfig, reopen$?: Observable<'SIGHUP'>) => Logger) => Promise<Closable>,
 ): Promise<number> {
-  let auditLogger: Logger | null = null;
+  let destination: AuditHandle | null = null;
   // SIGHUP reopens the audit file (logrotate), alongside whatever else SIGHUP does for the command.
   const reopening = new Subscription();
   const withAudit = (audit: AuditConfig, reopen$?: Observable<'SIGHUP'>): Logger => {
-    const created = io.runners.createAuditLogger(audit.destination, componentLogger(root, 'audit'), audit);
-    auditLogger = created;
-    const reopen = io.runners.reopenAuditLogger;
-    if (reopen$ !== undefined && reopen !== undefined) reopening.add(reopen$.subscribe(() => reopen(created)));
-    return created;
+    const opened = io.runners.openAudit(audit.destination, componentLogger(root, 'audit'), audit);
+    destination = opened;
+    if (reopen$ !== undefined) reopening.add(reopen$.subscribe(() => opened.reopen()));
+    return opened.logger;
   };
   const code = await serveUntilSignal({
     start: () => start(withAudit),
@@ -99,7 +92,9 @@ async function serve(
   reopening.unsubscribe();
   // After a second signal the operator asked to exit at once: do not wait on a slow audit file.
   const interrupted = code === signalExitCode('SIGINT') || code === signalExitCode('SIGTERM');
-  if (auditLogger !== null && !interrupted) await io.runners.closeAuditLogger(auditLogger);
+  // `destination` is assigned in withAudit, which TypeScript's flow analysis does not follow.
+  const opened = destination as AuditHandle | null;
+  if (opened !== null && !interrupted) await opened.close();
   await flushLogger(root);
   return code;
 }

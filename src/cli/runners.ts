@@ -1,4 +1,4 @@
-import { closeAuditLogger, createAuditLogger, loadCheckpointSigner, reopenAuditLogger } from '../audit';
+import { loadCheckpointSigner, openAuditDestination } from '../audit';
 import { runDemo } from '../demo';
 import { startGateway } from '../gateway';
 import { startProxy } from '../proxy';
@@ -9,14 +9,12 @@ export const defaultRunners: Runners = {
   startGateway,
   startProxy,
   runDemo,
-  createAuditLogger: (destination, log, audit) =>
-    createAuditLogger(destination, {
+  openAudit: (destination, log, audit) =>
+    openAuditDestination(destination, {
       log,
       chain:
         audit === undefined
           ? {}
           : { signer: loadCheckpointSigner(audit), every: audit.checkpoint.every, intervalMs: audit.checkpoint.intervalMs },
     }),
-  closeAuditLogger,
-  reopenAuditLogger,
 };

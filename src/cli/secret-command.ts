@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MIN_SECRET_BYTES } from '../config';
 import { UsageError, parseFlags } from './args';
-import type { Command } from './commands';
+import type { Command } from './types';
 import { PROGRAM, renderCommandHelp } from './help';
 import { EXIT } from './lifecycle';
 

@@ -1,6 +1,8 @@
 import type { Observable } from 'rxjs';
+import type { AuditDestination } from '../audit';
 import type { AuditConfig, GatewayConfig, ProxyConfig } from '../config';
 import type { Logger } from '../log';
+import type { CommandHelp } from './help';
 
 /** The signals that stop a running command. */
 export type ShutdownSignal = 'SIGINT' | 'SIGTERM';
@@ -27,16 +29,18 @@ export interface Runners {
   startProxy: (config: ProxyConfig, deps: ComponentDeps) => Closable & { reloadSecret?(): void };
   runDemo: (opts: { stdout: NodeJS.WritableStream; logger: Logger }) => Promise<{ close(): Promise<void> }>;
   /**
-   * `destination` is `stdout`, `stderr` or a file path; problems with it are reported on `log`.
-   * `audit` (when given) configures the checkpoint key and intervals; a bad key file throws
-   * (`TUNNEL_AUDIT_KEY_INVALID`, a start-up failure).
+   * Opens the audit destination the command owns. `destination` is `stdout`, `stderr` or a file
+   * path; problems with it are reported on `log`. `audit` (when given) configures the checkpoint key
+   * and intervals; a bad key file throws (`TUNNEL_AUDIT_KEY_INVALID`, a start-up failure).
    */
-  createAuditLogger: (destination: string, log: Logger, audit?: AuditConfig) => Logger;
-  /** Reopens an audit logger's file (SIGHUP, logrotate); never throws. Absent: SIGHUP does not reopen. */
-  reopenAuditLogger?: (auditLogger: Logger) => void;
-  /** Flushes and closes an audit logger's destination on shutdown; never rejects. */
-  closeAuditLogger: (auditLogger: Logger) => Promise<void>;
+  openAudit: (destination: string, log: Logger, audit?: AuditConfig) => AuditHandle;
 }
+
+/**
+ * What the CLI does with an audit destination (src/audit `AuditDestination`): hand its logger to the
+ * component, reopen it on SIGHUP (logrotate; never throws), close it on shutdown (never rejects).
+ */
+export type AuditHandle = Pick<AuditDestination, 'logger' | 'reopen' | 'close'>;
 
 /** Everything `runCli` touches outside itself, so that tests can run it in-process. */
 export interface CliIo {
@@ -55,4 +59,13 @@ export interface CliIo {
   /** The process logger, writing to stdout or stderr. */
   createLogger: (opts: { level: string; stream: 'stdout' | 'stderr' }) => Logger;
   runners: Runners;
+}
+
+/**
+ * A subcommand: its help and how to run it. Declared here, beside `CliIo`, so that the command
+ * modules and the command list (commands.ts) depend on this file and not on each other.
+ */
+export interface Command extends CommandHelp {
+  /** Runs the command with the arguments after its name; resolves with the exit code. */
+  run(args: readonly string[], io: CliIo): Promise<number>;
 }

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import convict from 'convict';
 import { describeError } from '../errors';
 import { ConfigError, isSecretKey } from './errors';
-import { FieldProblem, formatSpec, isPlainObject, parseJsonSafely, InvalidJson, type Plain } from './formats';
+import { FieldProblem, InvalidJson, isPlainObject, parseJsonSafely, type Plain } from './checks';
+import { formatSpec } from './formats';
 
 /** Where a loader reads from; later sources win: defaults < file < env < overrides. */
 export interface LoadOptions {

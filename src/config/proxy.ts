@@ -6,7 +6,8 @@ import type { ProxyConfig, UpstreamTlsConfig } from './types';
 import { ENV_PREFIX, NAME_PATTERN } from './constants';
 import { ConfigError } from './errors';
 import { auditSchema, flowSchema, heartbeatSchema, logSchema, resolveAudit, streamLimitSchema } from './common';
-import { isValidName, normalizePin, secretProblem } from './formats';
+import { isValidName, secretProblem } from './checks';
+import { normalizePin } from './proxy-formats';
 import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow, type LoadOptions } from './loader';
 
 /** Most tunnel connections one proxy keeps (`connections`). */

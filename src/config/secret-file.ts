@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { ConfigError } from './errors';
-import { secretProblem } from './formats';
+import { secretProblem } from './checks';
 
 /**
  * Reads and checks a tunnel secret file, as at start-up: trailing whitespace (an editor's or

@@ -1,13 +1,4 @@
 export type { HeaderList, UpstreamRequest, UpstreamResponse, UpstreamDispatcher } from './types';
 export { createUpstreamDispatcher, DEFAULT_CLOSE_GRACE_MS, type UpstreamDispatcherOptions } from './dispatcher';
 export { UpstreamError, UpstreamErrorCode, UPSTREAM_ERROR_CODES, isUpstreamError } from './errors';
-export {
-  EgressPolicy,
-  EgressDeniedError,
-  EgressRuleError,
-  parseEgressRule,
-  parseEgressRules,
-  type EgressDecision,
-  type EgressResolver,
-  type EgressRule,
-} from './egress';
+export { EgressPolicy, EgressDeniedError, type EgressDecision, type EgressResolver } from './egress';

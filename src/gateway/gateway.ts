@@ -14,7 +14,7 @@ import { answerPreflight } from './cors';
 import { checkHostOrigin, compileHostOrigin, hostCheckActive, type HostOriginSettings } from './host-origin';
 import { forwardMcpRequest, type ForwardState } from './forward';
 import { CompiledPolicy, createPolicyRuntime } from './policy';
-import { ConnectionAdmission } from './admission';
+import { TunnelAdmission } from './tunnel-admission';
 import { sendError } from './http-errors';
 import { SecretRotation } from './rotation';
 import { route } from './routes';
@@ -93,7 +93,7 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
     registry,
     logger: componentLogger(deps.logger, 'session'),
     onAuthenticated: (conn, session, log) => rotation.track(conn, session, log),
-    admission: new ConnectionAdmission(() => config.limits),
+    admission: new TunnelAdmission(() => config.limits),
   });
 
   /**

@@ -176,7 +176,7 @@ export function checkHostOrigin(req: IncomingMessage, s: HostOriginSettings, opt
   const host = typeof rawHost === 'string' ? parseHostPort(rawHost) : null;
   if (hostCheckActive(s) && (host === null || !hostAllowed(host, s))) {
     const shown = typeof rawHost === 'string' ? JSON.stringify(rawHost.slice(0, 100)) : 'missing';
-    return new GatewayError('TUNNEL_HOST_DENIED', 403, `Host ${shown} is not a name this gateway answers to (DNS-rebinding protection; see allowedHosts)`);
+    return new GatewayError('TUNNEL_HOST_DENIED', `Host ${shown} is not a name this gateway answers to (DNS-rebinding protection; see allowedHosts)`);
   }
   if (!opts.origin) return null;
   let origins = 0;
@@ -187,5 +187,5 @@ export function checkHostOrigin(req: IncomingMessage, s: HostOriginSettings, opt
   const origin = origins === 1 && typeof raw === 'string' ? parseOrigin(raw) : null;
   if (origin !== null && (sameOrigin(origin, host, s) || s.allowedOrigins.some((a) => equalOrigins(a, origin)))) return null;
   const shown = origins === 1 && typeof raw === 'string' ? JSON.stringify(raw.slice(0, 100)) : `(${origins} Origin headers)`;
-  return new GatewayError('TUNNEL_ORIGIN_DENIED', 403, `Origin ${shown} is not allowed (not this gateway's origin, not in allowedOrigins)`);
+  return new GatewayError('TUNNEL_ORIGIN_DENIED', `Origin ${shown} is not allowed (not this gateway's origin, not in allowedOrigins)`);
 }

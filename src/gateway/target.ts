@@ -3,10 +3,10 @@ import type { GatewayAuditRecord, RequestAudit } from '../audit';
 import { F, type Logger } from '../log';
 import { GatewayError } from './errors';
 import { announcedSessionId } from './legacy-endpoints';
-import { SESSION_BINDING_RULE, type SessionOwners } from './policy';
+import { SESSION_BINDING_RULE } from './policy';
 import { findNamed } from './query';
 import { isBasePath, resolveEndpoint, upstreamUrl } from './routes';
-import type { TunnelRegistry } from './tunnels';
+import type { BindingPlace, SessionBinding } from './session-binding';
 
 /** Where a client request goes, decided once from the request as it will be forwarded. */
 export interface RequestTarget {
@@ -28,7 +28,7 @@ export interface TargetContext {
   serverUrl: string;
   /** Subject key (policy `subjectKey`) of the authenticated client. */
   subject: string;
-  sessions: SessionOwners;
+  sessions: SessionBinding;
   audit: RequestAudit<GatewayAuditRecord>;
   log: () => Logger;
 }
@@ -52,7 +52,7 @@ export function resolveTarget(ctx: TargetContext): RequestTarget | GatewayError 
   const server = route.server;
   const lines = sessionHeaderLines(req.rawHeaders);
   if (lines.length > 1) {
-    return new GatewayError('TUNNEL_DUPLICATE_SESSION_ID', 400, `more than one Mcp-Session-Id header (${lines.length}); send exactly one`);
+    return new GatewayError('TUNNEL_DUPLICATE_SESSION_ID', `more than one Mcp-Session-Id header (${lines.length}); send exactly one`);
   }
   // An empty value names no session (as before: the SDK treats it as absent).
   const mcpSessionId = lines[0] || null;
@@ -61,13 +61,13 @@ export function resolveTarget(ctx: TargetContext): RequestTarget | GatewayError 
     if (owner !== null && owner !== ctx.subject) return bindingDenied(ctx, 'Mcp-Session-Id');
   }
 
-  const router = findNamed(route.search, ctx.sessions.endpoints.routersOf(server));
+  const router = findNamed(route.search, ctx.sessions.routersOf(server));
   if (!isBasePath(route.rest) || router !== null) {
-    const entry = req.method === 'POST' ? ctx.sessions.endpoints.lookup(server, route.rest, route.search) : null;
+    const entry = req.method === 'POST' ? ctx.sessions.endpoint(server, route.rest, route.search) : null;
     if (entry === null) {
-      if (router === null) return new GatewayError('TUNNEL_NOT_FOUND', 404, `no route for ${req.method ?? ''} /mcp/${server}${route.rest}: only the server's endpoint and the message endpoints it announced exist`);
+      if (router === null) return new GatewayError('TUNNEL_NOT_FOUND', `no route for ${req.method ?? ''} /mcp/${server}${route.rest}: only the server's endpoint and the message endpoints it announced exist`);
       ctx.log().info({ [F.code]: 'TUNNEL_SESSION_NOT_FOUND', [F.reason]: `session-routing parameter "${router}" in a query that is no announced endpoint` }, 'request rejected: not an announced endpoint');
-      return new GatewayError('TUNNEL_SESSION_NOT_FOUND', 404, `session not found on server "${server}"`);
+      return new GatewayError('TUNNEL_SESSION_NOT_FOUND', `session not found on server "${server}"`);
     }
     if (entry.owner !== ctx.subject) return bindingDenied(ctx, 'legacy sessionId');
     return { url: entry.upstream, sessionKey: entry.sessionId, legacy: true };
@@ -75,7 +75,7 @@ export function resolveTarget(ctx: TargetContext): RequestTarget | GatewayError 
 
   const url = upstreamUrl(ctx.serverUrl, route.search);
   if (typeof url !== 'string') {
-    return new GatewayError('TUNNEL_QUERY_CONFLICT', 400, `query parameter "${url.conflict}" is set by the gateway's configuration for server "${server}" and cannot be sent by a client`);
+    return new GatewayError('TUNNEL_QUERY_CONFLICT', `query parameter "${url.conflict}" is set by the gateway's configuration for server "${server}" and cannot be sent by a client`);
   }
   return { url, sessionKey: mcpSessionId, legacy: false };
 }
@@ -83,7 +83,7 @@ export function resolveTarget(ctx: TargetContext): RequestTarget | GatewayError 
 function bindingDenied(ctx: TargetContext, which: string): GatewayError {
   ctx.audit.annotate({ policy: { decision: 'deny', rule: SESSION_BINDING_RULE } });
   ctx.log().warn({ [F.code]: 'TUNNEL_SESSION_NOT_FOUND', [F.reason]: `${which} of a session another client identity opened` }, 'session presented by a client that did not create it');
-  return new GatewayError('TUNNEL_SESSION_NOT_FOUND', 404, `session not found on server "${ctx.route.server}"`);
+  return new GatewayError('TUNNEL_SESSION_NOT_FOUND', `session not found on server "${ctx.route.server}"`);
 }
 
 /** Every `Mcp-Session-Id` header line, as sent (Node joins repeated unknown headers with ", "). */
@@ -94,52 +94,36 @@ function sessionHeaderLines(raw: readonly string[]): string[] {
 }
 
 export interface AnnounceContext {
-  server: string;
+  /** Server, tunnel connection and identity (the one that opened the GET stream). */
+  at: BindingPlace;
   serverUrl: string;
-  /** Subject key of the identity that opened the GET stream. */
-  owner: string;
-  tunnelId: string;
-  connId: string;
-  sessions: SessionOwners;
-  registry: TunnelRegistry;
+  sessions: SessionBinding;
   /** The client's side of the GET stream: the endpoint lives until it closes. */
   res: ServerResponse;
   log: () => Logger;
 }
 
 /**
- * Handles a legacy `event: endpoint` seen on a GET stream: registers the announced endpoint for
- * this identity and tunnel connection until the stream closes, and returns the gateway path to
+ * Handles a legacy `event: endpoint` seen on a GET stream: registers the announced endpoint (and
+ * its session's connection) for this identity and tunnel connection until the stream closes, and returns the gateway path to
  * write into the event. Null leaves the event unchanged (not a URL, or another origin: the gateway
  * never routes there). When the server's registry is full (or the endpoint is already live), the
  * GET stream is cut rather than announcing an endpoint the gateway would not route.
  */
 export function announceLegacyEndpoint(endpoint: string, ctx: AnnounceContext): string | null {
   if (ctx.res.destroyed) return null; // the stream is gone: nothing would ever remove the entry
-  const resolved = resolveEndpoint(endpoint, ctx.serverUrl, ctx.server);
+  const resolved = resolveEndpoint(endpoint, ctx.serverUrl, ctx.at.server);
   if (resolved === null) {
     ctx.log().warn({ [F.reason]: 'the endpoint event names another origin or no URL; POSTs to it are not routed' }, 'legacy endpoint not announced');
     return null;
   }
   const sessionId = announcedSessionId(resolved.rest, resolved.search);
-  const remove = ctx.sessions.endpoints.add({
-    server: ctx.server,
-    rest: resolved.rest,
-    search: resolved.search,
-    upstream: resolved.upstream,
-    sessionId,
-    owner: ctx.owner,
-    connId: ctx.connId,
-  });
+  const remove = ctx.sessions.announce(ctx.at, { rest: resolved.rest, search: resolved.search, upstream: resolved.upstream, sessionId });
   if (remove === null) {
     ctx.log().warn({ [F.code]: 'TUNNEL_LEGACY_ENDPOINTS_FULL', [F.reason]: 'too many open legacy streams for this server, or the endpoint is already announced' }, 'legacy GET stream cut');
     ctx.res.destroy();
     return null;
   }
-  ctx.registry.bindSession(ctx.tunnelId, sessionId, ctx.connId);
-  ctx.res.once('close', () => {
-    remove();
-    ctx.registry.unbindSession(ctx.tunnelId, sessionId);
-  });
+  ctx.res.once('close', remove);
   return resolved.gatewayPath;
 }

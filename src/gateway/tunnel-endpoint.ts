@@ -7,7 +7,7 @@ import { wsTransport } from '../connection';
 import { Multiplexer } from '../mux';
 import { CloseCode, closeCodeName, FRAME_HEADER_BYTES, type PeerSettings } from '../protocol';
 import { acceptHandshake, gatewayChannelBinding, type GatewaySession, type GatewayChannelBinding } from '../session';
-import type { ConnectionAdmission } from './admission';
+import type { TunnelAdmission } from './tunnel-admission';
 import type { TunnelConnection, TunnelRegistry } from './tunnels';
 
 export interface TunnelEndpointOptions {
@@ -23,8 +23,8 @@ export interface TunnelEndpointOptions {
    * returned teardown runs when the connection closes or the endpoint closes.
    */
   onAuthenticated?: (conn: TunnelConnection, session: GatewaySession, log: Logger) => () => void;
-  /** Connection limits checked at the upgrade (see admission.ts); none when absent. */
-  admission?: ConnectionAdmission;
+  /** Connection limits checked at the upgrade (see tunnel-admission.ts); none when absent. */
+  admission?: TunnelAdmission;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Subject, filter, firstValueFrom, map, startWith, take, timeout, takeUntil, type Observable, EMPTY, catchError } from 'rxjs';
 import type { Multiplexer } from '../mux';
 import { GatewayError } from './errors';
+import { SessionBinding } from './session-binding';
 
 /** One authenticated proxy connection of a tunnel. */
 export interface TunnelConnection {
@@ -12,17 +13,16 @@ export interface TunnelConnection {
   readonly connectedAt: number;
 }
 
-const MAX_AFFINITY_ENTRIES = 100_000;
-
 /**
- * Live tunnel connections, per tunnel, and the session → connection affinity that keeps an MCP
- * session on the proxy connection that created it.
+ * Live tunnel connections, per tunnel. Session affinity (which connection an MCP session lives on)
+ * is read from {@link SessionBinding}, the one owner of session state.
  */
 export class TunnelRegistry {
   private readonly byTunnel = new Map<string, Map<string, TunnelConnection>>();
-  /** `${tunnelId}\0${sessionKey}` → connection id; insertion-ordered, so the oldest is evicted first. */
-  private readonly affinity = new Map<string, string>();
   private readonly changes = new Subject<string>();
+
+  /** @param sessions session → connection and session → identity bindings (shared with the request path). */
+  constructor(readonly sessions: SessionBinding = new SessionBinding()) {}
 
   add(conn: TunnelConnection): void {
     let m = this.byTunnel.get(conn.tunnelId);
@@ -35,7 +35,7 @@ export class TunnelRegistry {
     const m = this.byTunnel.get(conn.tunnelId);
     if (!m?.delete(conn.id)) return;
     if (m.size === 0) this.byTunnel.delete(conn.tunnelId);
-    for (const [k, v] of this.affinity) if (v === conn.id) this.affinity.delete(k);
+    this.sessions.forgetConnection(conn.id);
     this.changes.next(conn.tunnelId);
   }
 
@@ -47,21 +47,6 @@ export class TunnelRegistry {
     return [...this.byTunnel.values()].flatMap((m) => [...m.values()]);
   }
 
-  /** Remembers that `sessionKey` lives on `connId` (from an initialize response or legacy endpoint). */
-  bindSession(tunnelId: string, sessionKey: string, connId: string): void {
-    const k = `${tunnelId}\0${sessionKey}`;
-    this.affinity.delete(k);
-    this.affinity.set(k, connId);
-    if (this.affinity.size > MAX_AFFINITY_ENTRIES) {
-      const oldest = this.affinity.keys().next().value;
-      if (oldest !== undefined) this.affinity.delete(oldest);
-    }
-  }
-
-  unbindSession(tunnelId: string, sessionKey: string): void {
-    this.affinity.delete(`${tunnelId}\0${sessionKey}`);
-  }
-
   /**
    * Picks a connection that can take a new stream: the session's own connection if it is still
    * usable, otherwise the one with the fewest streams in flight. Null if none is usable now.
@@ -70,7 +55,7 @@ export class TunnelRegistry {
     const m = this.byTunnel.get(tunnelId);
     if (!m) return null;
     if (sessionKey) {
-      const id = this.affinity.get(`${tunnelId}\0${sessionKey}`);
+      const id = this.sessions.connectionOf(tunnelId, sessionKey);
       const c = id ? m.get(id) : undefined;
       if (c && c.mux.canOpenStream) return c;
     }
@@ -103,9 +88,9 @@ export class TunnelRegistry {
             const live = this.byTunnel.get(tunnelId)?.size ?? 0;
             if (live > 0) {
               // Connected, but every connection is draining or at its stream limit.
-              throw new GatewayError('TUNNEL_STREAM_REFUSED', 503, `all ${live} connection(s) of tunnel "${tunnelId}" are busy or draining (waited ${waitMs} ms)`, { retryAfter: 1 });
+              throw new GatewayError('TUNNEL_STREAM_REFUSED', `all ${live} connection(s) of tunnel "${tunnelId}" are busy or draining (waited ${waitMs} ms)`, { retryAfter: 1 });
             }
-            throw new GatewayError('TUNNEL_NOT_CONNECTED', 503, `tunnel "${tunnelId}" has no connected proxy (waited ${waitMs} ms)`);
+            throw new GatewayError('TUNNEL_NOT_CONNECTED', `tunnel "${tunnelId}" has no connected proxy (waited ${waitMs} ms)`);
           },
         }),
         takeUntil(cancel$.pipe(catchError(() => EMPTY))),

@@ -75,12 +75,12 @@ export class ClientAuthenticator {
     const m = authorization === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
     const token = m?.[1];
     if (!token) {
-      throw new AuthError(AuthCode.unauthenticated, 401, `missing bearer credential (send Authorization: Bearer <${this.jwt ? 'token or API key' : 'API key'}>)`);
+      throw new AuthError(AuthCode.unauthenticated, `missing bearer credential (send Authorization: Bearer <${this.jwt ? 'token or API key' : 'API key'}>)`);
     }
     const byKey = this.apiKeys.match(token);
     if (byKey) return byKey;
     if (this.jwt === null || !looksLikeJwt(token)) {
-      throw new AuthError(AuthCode.unauthenticated, 401, 'invalid API key', { oauthError: 'invalid_token', description: 'unknown credential' });
+      throw new AuthError(AuthCode.unauthenticated, 'invalid API key', { oauthError: 'invalid_token', description: 'unknown credential' });
     }
     return this.verifyJwt(token, this.jwt);
   }
@@ -88,9 +88,9 @@ export class ClientAuthenticator {
   /** Null when `client` may call `server`; else the 403 to answer. */
   authorize(client: ClientIdentity, server: string): AuthError | null {
     if (clientMayUse(client, server)) return null;
-    if (client.kind !== 'jwt') return new AuthError(AuthCode.forbidden, 403, `client "${client.name}" may not use server "${server}"`);
+    if (client.kind !== 'jwt') return new AuthError(AuthCode.forbidden, `client "${client.name}" may not use server "${server}"`);
     const scope = this.scopesFor(server);
-    return new AuthError(AuthCode.insufficientScope, 403, `token of "${client.name}" grants no access to server "${server}"`, {
+    return new AuthError(AuthCode.insufficientScope, `token of "${client.name}" grants no access to server "${server}"`, {
       oauthError: 'insufficient_scope',
       description: 'token grants no access to this server',
       scope,

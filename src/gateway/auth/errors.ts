@@ -1,4 +1,4 @@
-import { GatewayError } from '../errors';
+import { GatewayError, type GatewayErrorCode } from '../errors';
 
 /** Codes of client authentication and authorization failures (docs/errors.md). */
 export const AuthCode = {
@@ -22,10 +22,13 @@ export const AuthCode = {
   forbidden: 'TUNNEL_FORBIDDEN',
   /** The JWKS could not be loaded and no earlier copy is cached. */
   unavailable: 'TUNNEL_AUTH_UNAVAILABLE',
-} as const;
+} as const satisfies Record<string, GatewayErrorCode>;
+
+/** A code of {@link AuthCode}. */
+export type AuthCode = (typeof AuthCode)[keyof typeof AuthCode];
 
 /**
- * A failed authentication (401), authorization (403) or key lookup (503). `description` is the
+ * A failed authentication (401), authorization (403) or key lookup (503); the status comes from the code's entry in GATEWAY_ERROR_CODES. `description` is the
  * short, credential-free text for `error_description`; `scope` the scopes that would grant access.
  */
 export class AuthError extends GatewayError {
@@ -35,12 +38,11 @@ export class AuthError extends GatewayError {
   readonly scope: readonly string[];
 
   constructor(
-    code: string,
-    status: number,
+    code: AuthCode,
     message: string,
     opts: { oauthError?: AuthError['oauthError']; description?: string; scope?: readonly string[]; retryAfter?: number; cause?: unknown } = {},
   ) {
-    super(code, status, message, { retryAfter: opts.retryAfter, cause: opts.cause });
+    super(code, message, { retryAfter: opts.retryAfter, cause: opts.cause });
     this.name = 'AuthError';
     this.oauthError = opts.oauthError ?? null;
     this.description = opts.description ?? message;
@@ -49,6 +51,6 @@ export class AuthError extends GatewayError {
 }
 
 /** A 401 for a presented but unacceptable token. */
-export function invalidToken(code: string, description: string, cause?: unknown): AuthError {
-  return new AuthError(code, 401, `invalid bearer token: ${description}`, { oauthError: 'invalid_token', description, cause });
+export function invalidToken(code: AuthCode, description: string, cause?: unknown): AuthError {
+  return new AuthError(code, `invalid bearer token: ${description}`, { oauthError: 'invalid_token', description, cause });
 }

@@ -107,7 +107,7 @@ export class JwksSource {
     // Failed loads are retried at most once per refetchSec too: an unreachable issuer is not hammered.
     if (stale && (this.loading !== null || this.mayLoad())) await this.load(this.keys === null ? 'first use' : 'cache expired');
     if (this.keys === null) {
-      throw new AuthError(AuthCode.unavailable, 503, 'the token signing keys (JWKS) are unavailable; try again later', {
+      throw new AuthError(AuthCode.unavailable, 'the token signing keys (JWKS) are unavailable; try again later', {
         retryAfter: Math.max(1, this.opts.refetchSec),
         cause: this.lastError,
       });

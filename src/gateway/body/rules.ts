@@ -39,17 +39,17 @@ function headerLines(req: IncomingMessage, name: string): string[] {
 export function checkBodyHeaders(req: IncomingMessage): GatewayError | null {
   const types = headerLines(req, 'content-type');
   if (types.length > 1) {
-    return new GatewayError('TUNNEL_DUPLICATE_CONTENT_TYPE', 400, `the request has ${types.length} Content-Type header lines; send exactly one`);
+    return new GatewayError('TUNNEL_DUPLICATE_CONTENT_TYPE', `the request has ${types.length} Content-Type header lines; send exactly one`);
   }
   if (!hasRequestBody(req)) return null;
   if (req.method !== 'POST') {
-    return new GatewayError('TUNNEL_BODY_NOT_ALLOWED', 400, `a ${req.method ?? ''} request may not carry a body (only POST bodies are forwarded)`);
+    return new GatewayError('TUNNEL_BODY_NOT_ALLOWED', `a ${req.method ?? ''} request may not carry a body (only POST bodies are forwarded)`);
   }
   for (const line of headerLines(req, 'content-encoding')) {
     for (const coding of line.split(',')) {
       const c = coding.trim().toLowerCase();
       if (c !== 'identity' && c !== '') {
-        return new GatewayError('TUNNEL_UNSUPPORTED_ENCODING', 415, `request bodies must not be encoded (Content-Encoding "${c.slice(0, 40)}"); send it uncompressed`);
+        return new GatewayError('TUNNEL_UNSUPPORTED_ENCODING', `request bodies must not be encoded (Content-Encoding "${c.slice(0, 40)}"); send it uncompressed`);
       }
     }
   }
@@ -57,13 +57,13 @@ export function checkBodyHeaders(req: IncomingMessage): GatewayError | null {
   if (type === undefined) return null;
   const media = parseContentType(type);
   if (media === null) {
-    return new GatewayError('TUNNEL_UNSUPPORTED_CONTENT_TYPE', 415, 'the Content-Type header of the request does not parse (RFC 9110 media type)');
+    return new GatewayError('TUNNEL_UNSUPPORTED_CONTENT_TYPE', 'the Content-Type header of the request does not parse (RFC 9110 media type)');
   }
   const charsets = paramValues(media, 'charset');
   const mentions = type.match(/charset/gi)?.length ?? 0;
   if (charsets.length > 1 || mentions !== charsets.length || (charsets.length === 1 && charsets[0]!.toLowerCase() !== 'utf-8')) {
     const named = charsets.length === 1 ? ` "${charsets[0]!.slice(0, 40)}"` : '';
-    return new GatewayError('TUNNEL_UNSUPPORTED_CHARSET', 415, `request bodies must be UTF-8: unsupported charset${named} in Content-Type`);
+    return new GatewayError('TUNNEL_UNSUPPORTED_CHARSET', `request bodies must be UTF-8: unsupported charset${named} in Content-Type`);
   }
   return null;
 }

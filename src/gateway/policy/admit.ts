@@ -1,21 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayAuditRecord, RequestAudit } from '../../audit';
 import { capString } from '../../audit/mcp-info';
-import { NO_BODY, type RequestBody } from '../body';
+import { NO_BODY, type BodyLimit, type RequestBody } from '../body';
 import { F, type Logger } from '../../log';
 import { GatewayError } from '../errors';
 import { HEADER_MISMATCH_CODE, headerMismatch, isHeaderEra } from './era';
-import { subjectKey, type CompiledPolicy, type PolicySubject } from './engine';
+import type { AppliedPolicy, CompiledPolicy, PolicySubject, ToolRule } from './engine';
 import type { ClientLimiter } from './limiter';
-import type { SessionOwners } from './sessions';
 import type { ToolsListFilterSpec } from './respond';
 import { answerJsonRpc, type JsonRpcId } from './answer';
 import { readRequest } from './read-request';
 
-/** Policy state that outlives a configuration generation (rate buckets, in-flight counts, session owners). */
+/**
+ * Policy state that outlives a configuration generation (rate buckets, in-flight counts). Session
+ * owners live in the gateway's `SessionBinding` (../session-binding.ts), checked by ../target.ts.
+ */
 export interface PolicyRuntime {
   limiter: ClientLimiter;
-  sessions: SessionOwners;
 }
 
 /** The policy decision written to the gateway audit record. */
@@ -34,14 +35,13 @@ export interface AdmitContext {
   rid: string;
   server: string;
   subject: PolicySubject;
-  /** `Mcp-Session-Id` (or legacy `sessionId`), if any. */
-  sessionKey: string | null;
   /** A POST to an announced legacy HTTP+SSE message endpoint (its answers travel on the GET stream). */
   legacy: boolean;
   hasBody: boolean;
   policy: CompiledPolicy;
   runtime: PolicyRuntime;
-  maxRequestBodyBytes: number;
+  /** The request's body limit (`limits.maxRequestBodyBytes`), counted once across read and pump. */
+  limit: BodyLimit;
   audit: RequestAudit<GatewayAuditRecord>;
   log: () => Logger;
   /** Answers with a gateway error, audits and finishes the record (forward.ts `reject`). */
@@ -58,54 +58,26 @@ export interface Admission {
 
 const NO_BODY_ADMISSION: Admission = Object.freeze({ body: NO_BODY, toolsFilter: null });
 
-
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+
 /**
- * Applies the request policy before anything is sent into the tunnel: session binding, rate and
- * concurrency limits, and — only when a tool rule applies to this client and server — the tool
- * check, which reads the body (bounded), parses it once, and checks the protocol-era headers.
+ * Applies the request policy before anything is sent into the tunnel (session binding was checked
+ * when the target was resolved, ../target.ts): rate and concurrency limits, and — only when a tool
+ * rule applies to this client and server — the tool check, which reads the body (bounded), parses
+ * it once, and checks the protocol-era headers.
  *
  * Resolves the admission, or null when the request was answered here (denied, limited, client
  * gone); then the audit record is finished and nothing reached the tunnel. A concurrency slot is
  * released when the response closes.
  */
 export async function admitRequest(ctx: AdmitContext): Promise<Admission | null> {
-  const { req, res, server, subject, audit } = ctx;
+  const { req, audit } = ctx;
   const decide = (decision: PolicyDecision): void => void audit.annotate({ policy: decision });
-
-  if (ctx.sessionKey !== null) {
-    const owner = ctx.runtime.sessions.ownerOf(server, ctx.sessionKey);
-    if (owner !== null && owner !== subjectKey(subject)) {
-      decide({ decision: 'deny', rule: SESSION_BINDING_RULE });
-      ctx.log().warn({ [F.client]: subject.name, [F.code]: 'TUNNEL_SESSION_NOT_FOUND' }, 'session presented by a client that did not create it');
-      ctx.reject(new GatewayError('TUNNEL_SESSION_NOT_FOUND', 404, `session not found on server "${server}"`));
-      return null;
-    }
-  }
-
-  const applied = ctx.policy.resolve(subject, server);
-  if (applied.rate !== null) {
-    const waitMs = ctx.runtime.limiter.takeToken(applied.rate.key, applied.rate.ratePerSec, applied.rate.burst);
-    if (waitMs > 0) {
-      decide({ decision: 'deny', rule: applied.rate.rule });
-      const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
-      ctx.reject(new GatewayError('TUNNEL_RATE_LIMITED', 429, `client "${subject.name}" exceeded its rate limit (rule "${applied.rate.rule}": ${applied.rate.ratePerSec}/s, burst ${applied.rate.burst})`, { retryAfter }));
-      return null;
-    }
-  }
-  // Only POSTs count: a standalone GET stream stays open for hours and would hold a slot forever.
-  if (applied.concurrency !== null && req.method === 'POST') {
-    const slot = ctx.runtime.limiter.acquire(applied.concurrency.key, applied.concurrency.max);
-    if (slot === null) {
-      decide({ decision: 'deny', rule: applied.concurrency.rule });
-      ctx.reject(new GatewayError('TUNNEL_CONCURRENCY_LIMITED', 429, `client "${subject.name}" has ${applied.concurrency.max} request(s) in flight, the most rule "${applied.concurrency.rule}" allows`, { retryAfter: 1 }));
-      return null;
-    }
-    res.once('close', () => slot.release());
-  }
+  const applied = ctx.policy.resolve(ctx.subject, ctx.server);
+  if (!withinLimits(ctx, applied, decide)) return null;
 
   const tools = applied.tools;
   if (tools !== null && req.method === 'GET') {
@@ -125,8 +97,40 @@ export async function admitRequest(ctx: AdmitContext): Promise<Admission | null>
     if (passRule !== null) decide({ decision: 'allow', rule: passRule });
     return { body: read.body, toolsFilter: null };
   }
-  const value = read.value;
+  if (!headersAgree(ctx, read.value, decide)) return null;
+  return checkTools(ctx, tools, { body: read.body, value: read.value }, decide);
+}
 
+type Decide = (decision: PolicyDecision) => void;
+
+/** Rate and concurrency limits; false when the request was answered (429). */
+function withinLimits(ctx: AdmitContext, applied: AppliedPolicy, decide: Decide): boolean {
+  const { req, res, subject } = ctx;
+  if (applied.rate !== null) {
+    const waitMs = ctx.runtime.limiter.takeToken(applied.rate.key, applied.rate.ratePerSec, applied.rate.burst);
+    if (waitMs > 0) {
+      decide({ decision: 'deny', rule: applied.rate.rule });
+      const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
+      ctx.reject(new GatewayError('TUNNEL_RATE_LIMITED', `client "${subject.name}" exceeded its rate limit (rule "${applied.rate.rule}": ${applied.rate.ratePerSec}/s, burst ${applied.rate.burst})`, { retryAfter }));
+      return false;
+    }
+  }
+  // Only POSTs count: a standalone GET stream stays open for hours and would hold a slot forever.
+  if (applied.concurrency !== null && req.method === 'POST') {
+    const slot = ctx.runtime.limiter.acquire(applied.concurrency.key, applied.concurrency.max);
+    if (slot === null) {
+      decide({ decision: 'deny', rule: applied.concurrency.rule });
+      ctx.reject(new GatewayError('TUNNEL_CONCURRENCY_LIMITED', `client "${subject.name}" has ${applied.concurrency.max} request(s) in flight, the most rule "${applied.concurrency.rule}" allows`, { retryAfter: 1 }));
+      return false;
+    }
+    res.once('close', () => slot.release());
+  }
+  return true;
+}
+
+/** The 2026-era header check (Mcp-Method / Mcp-Name / MCP-Protocol-Version against the body); false when answered (400). */
+function headersAgree(ctx: AdmitContext, value: unknown, decide: Decide): boolean {
+  const { req, subject } = ctx;
   if (isHeaderEra(header(req, 'mcp-protocol-version'))) {
     const problem = headerMismatch(
       { protocolVersion: header(req, 'mcp-protocol-version'), method: header(req, 'mcp-method'), name: header(req, 'mcp-name') },
@@ -136,10 +140,16 @@ export async function admitRequest(ctx: AdmitContext): Promise<Admission | null>
       decide({ decision: 'deny', rule: HEADER_CHECK_RULE });
       ctx.log().info({ [F.client]: subject.name, [F.reason]: problem }, 'request rejected: header mismatch');
       answerJsonRpc(ctx, 400, 'TUNNEL_HEADER_MISMATCH', [{ id: isObject(value) ? rpcId(value.id) : null, code: HEADER_MISMATCH_CODE, message: `Header mismatch: ${problem}` }]);
-      return null;
+      return false;
     }
   }
+  return true;
+}
 
+/** The tool rule on a parsed body: deny a call it refuses, or plan the `tools/list` filter. */
+function checkTools(ctx: AdmitContext, tools: ToolRule, read: { body: Exclude<RequestBody, { kind: 'none' }>; value: unknown }, decide: Decide): Admission | null {
+  const { subject, server } = ctx;
+  const value = read.value;
   // Batches (2025-03-26) are denied as a whole when any call in them is denied.
   const members = Array.isArray(value) ? value : [value];
   const listIds = new Set<JsonRpcId>();
@@ -166,7 +176,7 @@ export async function admitRequest(ctx: AdmitContext): Promise<Admission | null>
     // Legacy HTTP+SSE (2024-11-05): answers travel on the GET stream and the POST expects 202,
     // so a JSON-RPC answer here would never be read; an HTTP error makes the client's send fail.
     if (ctx.legacy) {
-      ctx.reject(new GatewayError('TUNNEL_TOOL_DENIED', 403, message));
+      ctx.reject(new GatewayError('TUNNEL_TOOL_DENIED', message));
       return null;
     }
     const ids = members.filter(isObject).filter((m) => Object.hasOwn(m, 'method') && Object.hasOwn(m, 'id')).map((m) => rpcId(m.id));
@@ -180,6 +190,7 @@ export async function admitRequest(ctx: AdmitContext): Promise<Admission | null>
   decide({ decision: 'allow', rule: tools.name });
   return { body: read.body, toolsFilter: null };
 }
+
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];

@@ -7,7 +7,6 @@
 export { compileGlob, GlobList, type GlobMatcher } from './glob';
 export { CompiledPolicy, ToolRule, subjectKey, type AppliedPolicy, type PolicySubject, type ToolVerdict } from './engine';
 export { ClientLimiter, TokenBucket, MAX_LIMITER_ENTRIES, type MsClock, type Slot } from './limiter';
-export { SessionOwners, MAX_SESSION_OWNERS } from './sessions';
 export { admitStream, DEFAULT_MAX_OPEN_STREAMS_PER_CLIENT } from './streams';
 export { HEADER_MISMATCH_CODE, HEADER_ERA_VERSION, decodeMirroredValue, headerMismatch, isHeaderEra, type MirroredHeaders } from './era';
 export { MAX_FILTERED_BYTES, ToolsFilterError, ToolsListSseFilter, filterToolsJsonBody, filterToolsMessage } from './tools-filter';
@@ -24,10 +23,9 @@ export {
 } from './admit';
 
 import { ClientLimiter } from './limiter';
-import { SessionOwners } from './sessions';
 import type { PolicyRuntime } from './admit';
 
 /** Fresh policy state for a gateway (kept across configuration reloads). */
 export function createPolicyRuntime(clock?: () => number): PolicyRuntime {
-  return { limiter: new ClientLimiter(clock), sessions: new SessionOwners() };
+  return { limiter: new ClientLimiter(clock) };
 }

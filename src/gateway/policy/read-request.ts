@@ -21,15 +21,14 @@ export interface ReadRequest {
  * Reads and checks the body of `ctx.req` (which has one). `toolRule` names the tool rule that
  * applies, if any: then the bound is `policy.inspectLimitBytes` and the body must be JSON, else the
  * bound is {@link DEFAULT_INSPECT_LIMIT_BYTES} and anything that is not JSON is forwarded as it is.
- * Both bounds are capped by `limits.maxRequestBodyBytes`.
+ * Both bounds are capped by `limits.maxRequestBodyBytes`; the bytes read count against `ctx.limit`.
  *
  * Resolves null when the request was answered here (refused, too large, client gone): the audit
  * record is then finished.
  */
 export async function readRequest(ctx: AdmitContext, toolRule: string | null): Promise<ReadRequest | null> {
   const { audit } = ctx;
-  const max = ctx.maxRequestBodyBytes;
-  const bound = Math.min(toolRule !== null ? ctx.policy.inspectLimitBytes : DEFAULT_INSPECT_LIMIT_BYTES, max);
+  const bound = Math.min(toolRule !== null ? ctx.policy.inspectLimitBytes : DEFAULT_INSPECT_LIMIT_BYTES, ctx.limit.maxBytes);
   const deny = (): void => {
     if (toolRule !== null) audit.annotate({ policy: { decision: 'deny', rule: toolRule } });
   };
@@ -40,15 +39,15 @@ export async function readRequest(ctx: AdmitContext, toolRule: string | null): P
     return null;
   }
   if (read.kind === 'none') return null; // not produced by readBodyUpTo
+  if (!ctx.limit.take(read.bytes.length)) {
+    deny();
+    ctx.reject(ctx.limit.tooLarge());
+    return null;
+  }
   if (read.kind === 'prefix') {
-    if (read.bytes.length > max) {
-      deny();
-      ctx.reject(new GatewayError('TUNNEL_BODY_TOO_LARGE', 413, `request body exceeds the limit of ${max} bytes`));
-      return null;
-    }
     if (toolRule !== null) {
       deny();
-      ctx.reject(new GatewayError('TUNNEL_POLICY_BODY_TOO_LARGE', 413, `request body exceeds ${bound} bytes, the most the gateway reads to check tool rules (policy.inspectLimitBytes)`));
+      ctx.reject(new GatewayError('TUNNEL_POLICY_BODY_TOO_LARGE', `request body exceeds ${bound} bytes, the most the gateway reads to check tool rules (policy.inspectLimitBytes)`));
       return null;
     }
     // Audit only: no decision is taken on a partial view, and the record says it was partial.

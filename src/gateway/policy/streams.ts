@@ -36,9 +36,7 @@ export function admitStream(
   if (slot === null) {
     return new GatewayError(
       'TUNNEL_TOO_MANY_STREAMS',
-      429,
       `client "${subject.name}" holds ${limit} open stream(s) (GET), the most limits.maxOpenStreamsPerClient allows; close one first`,
-      { retryAfter: 5 },
     );
   }
   res.once('close', () => slot.release());

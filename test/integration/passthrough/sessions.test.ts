@@ -77,6 +77,9 @@ describe('passthrough: sessions', () => {
         }
         await c.client.listTools();
         await c.transport.terminateSession();
+        // As a real client does: the upstream ended the session's GET stream, and the SDK schedules a
+        // reconnect of it (after ~1 s) that would go out without a session id once terminated.
+        await c.client.close();
       }),
     );
 

@@ -3,19 +3,11 @@ import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import {
-  GENESIS_PREV,
-  auditChainPosition,
-  closeAuditLogger,
-  createAuditLogger,
-  flushAuditLogger,
-  hmacSigner,
-  hmacVerifier,
-  reopenAuditLogger,
-  verifyAuditFiles,
-  writeAuditRecord,
-  type GatewayAuditRecord,
-} from '../../../src/audit';
+import { GENESIS_PREV } from '../../../src/audit/chain';
+import { openAuditDestination } from '../../../src/audit/destination';
+import { hmacSigner, hmacVerifier } from '../../../src/audit/keys';
+import { type GatewayAuditRecord } from '../../../src/audit/records';
+import { verifyAuditFiles } from '../../../src/audit/verify';
 
 const record: GatewayAuditRecord = {
   side: 'gateway',
@@ -59,13 +51,13 @@ function readLines(file: string): Record<string, unknown>[] {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-describe('audit logger hash chain', () => {
+describe('audit destination hash chain', () => {
   it('chains every record in write order; the file verifies', async () => {
     const file = join(dir, 'audit.log');
-    const audit = createAuditLogger(file, { log: quiet, chain: { id: 'abc' } });
-    for (let i = 1; i <= 50; i++) writeAuditRecord(audit, { ...record, rid: `r-${i}` });
-    expect(auditChainPosition(audit)).toMatchObject({ chain: 'abc', seq: 50 });
-    await closeAuditLogger(audit);
+    const audit = openAuditDestination(file, { log: quiet, chain: { id: 'abc' } });
+    for (let i = 1; i <= 50; i++) audit.write({ ...record, rid: `r-${i}` });
+    expect(audit.position()).toMatchObject({ chain: 'abc', seq: 50 });
+    await audit.close();
     const lines = readLines(file);
     expect(lines.map((l) => l.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect(lines.map((l) => l.rid)).toEqual(Array.from({ length: 50 }, (_, i) => `r-${i + 1}`));
@@ -76,13 +68,13 @@ describe('audit logger hash chain', () => {
   it('reopen() after a rename continues the chain in a new file (logrotate)', async () => {
     const file = join(dir, 'audit.log');
     const rotated = join(dir, 'audit.log.1');
-    const audit = createAuditLogger(file, { log: quiet });
-    for (let i = 0; i < 3; i++) writeAuditRecord(audit, record);
-    await flushAuditLogger(audit);
+    const audit = openAuditDestination(file, { log: quiet });
+    for (let i = 0; i < 3; i++) audit.write(record);
+    await audit.flush();
     renameSync(file, rotated);
-    reopenAuditLogger(audit);
-    for (let i = 0; i < 2; i++) writeAuditRecord(audit, record);
-    await closeAuditLogger(audit);
+    audit.reopen();
+    for (let i = 0; i < 2; i++) audit.write(record);
+    await audit.close();
 
     const oldLines = readLines(rotated);
     const newLines = readLines(file);
@@ -96,23 +88,39 @@ describe('audit logger hash chain', () => {
     expect(await verifyAuditFiles([rotated, file])).toMatchObject({ ok: true, records: 5 });
   });
 
+  it('two destinations in one process keep their own chain, file and lifetime (no shared module state)', async () => {
+    const a = openAuditDestination(join(dir, 'a.log'), { log: quiet, chain: { id: 'aaa' } });
+    const b = openAuditDestination(join(dir, 'b.log'), { log: quiet, chain: { id: 'bbb' } });
+    a.write(record);
+    b.write(record);
+    b.write(record);
+    await a.close();
+    expect(b.write(record)).toBe(true);
+    expect(a.write(record)).toBe(false); // closed
+    await b.close();
+    expect(a.position()).toMatchObject({ chain: 'aaa', seq: 1 });
+    expect(b.position()).toMatchObject({ chain: 'bbb', seq: 3 });
+    expect(readLines(join(dir, 'a.log')).map((l) => l.chain)).toEqual(['aaa']);
+    expect(readLines(join(dir, 'b.log')).map((l) => l.seq)).toEqual([1, 2, 3]);
+  });
+
   it('reopen() of stdout is a no-op', () => {
-    const audit = createAuditLogger('stderr', { log: quiet });
-    expect(() => reopenAuditLogger(audit)).not.toThrow();
+    const audit = openAuditDestination('stderr', { log: quiet });
+    expect(() => audit.reopen()).not.toThrow();
   });
 
   it('writes signed checkpoints every N records, every interval, and on close; clears the timer', async () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask', 'setTimeout', 'clearTimeout', 'Date', 'performance', 'hrtime'] });
     const key = randomBytes(32);
     const file = join(dir, 'audit.log');
-    const audit = createAuditLogger(file, { log: quiet, chain: { signer: hmacSigner(key), every: 3, intervalMs: 1000 } });
+    const audit = openAuditDestination(file, { log: quiet, chain: { signer: hmacSigner(key), every: 3, intervalMs: 1000 } });
     expect(jest.getTimerCount()).toBe(1);
-    for (let i = 0; i < 3; i++) writeAuditRecord(audit, record); // checkpoint by count after the 3rd
+    for (let i = 0; i < 3; i++) audit.write(record); // checkpoint by count after the 3rd
     jest.advanceTimersByTime(1000); // nothing new since: no checkpoint
-    writeAuditRecord(audit, record);
+    audit.write(record);
     jest.advanceTimersByTime(1000); // checkpoint by time
-    writeAuditRecord(audit, record);
-    await closeAuditLogger(audit); // final checkpoint
+    audit.write(record);
+    await audit.close(); // final checkpoint
     expect(jest.getTimerCount()).toBe(0);
 
     const lines = readLines(file);
@@ -126,10 +134,10 @@ describe('audit logger hash chain', () => {
   it('writes no checkpoint and starts no timer without a signer', async () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask', 'setTimeout', 'clearTimeout', 'Date', 'performance', 'hrtime'] });
     const file = join(dir, 'audit.log');
-    const audit = createAuditLogger(file, { log: quiet, chain: { every: 1, intervalMs: 10 } });
+    const audit = openAuditDestination(file, { log: quiet, chain: { every: 1, intervalMs: 10 } });
     expect(jest.getTimerCount()).toBe(0);
-    writeAuditRecord(audit, record);
-    await closeAuditLogger(audit);
+    audit.write(record);
+    await audit.close();
     expect(readLines(file).map((l) => l.type ?? 'r')).toEqual(['r']);
   });
 });

@@ -3,22 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { Subject, lastValueFrom, of, throwError, concat } from 'rxjs';
-import {
-  AUDIT,
-  AUDIT_ERROR,
-  AuditTrail,
-  GATEWAY_RECORD_FIELDS,
-  PROXY_RECORD_FIELDS,
-  RequestAudit,
-  auditSink,
-  closeAuditLogger,
-  createAuditLogger,
-  flushAuditLogger,
-  writeAuditRecord,
-  type AuditRecord,
-  type GatewayAuditRecord,
-  type ProxyAuditRecord,
-} from '../../../src/audit';
+import { AUDIT_ERROR } from '../../../src/audit/errors';
+import { AUDIT } from '../../../src/audit/fields';
+import { GATEWAY_RECORD_FIELDS, PROXY_RECORD_FIELDS, type AuditRecord, type GatewayAuditRecord, type ProxyAuditRecord } from '../../../src/audit/records';
+import { RequestAudit } from '../../../src/audit/request-audit';
+import { openAuditDestination, type AuditDestination } from '../../../src/audit/destination';
+import { AuditTrail, auditSink } from '../../../src/audit/trail';
 
 /** A pino logger writing JSON lines into an array. */
 function memoryLogger(): { log: Logger; lines: () => Record<string, unknown>[] } {
@@ -75,29 +65,31 @@ const proxyRecord: ProxyAuditRecord = {
   durationMs: 3,
 };
 
-describe('createAuditLogger (file destination)', () => {
+const quiet: Logger = pino({ level: 'silent' });
+
+describe('openAuditDestination (file destination)', () => {
   let dir: string;
-  const loggers: Logger[] = [];
-  const open = (dest: string, log?: Logger): Logger => {
-    const logger = createAuditLogger(dest, log === undefined ? {} : { log });
-    loggers.push(logger);
-    return logger;
+  const opened: AuditDestination[] = [];
+  const open = (dest: string, log: Logger = quiet): AuditDestination => {
+    const destination = openAuditDestination(dest, { log });
+    opened.push(destination);
+    return destination;
   };
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'mcp-tunnel-audit-'));
   });
   afterEach(async () => {
-    await Promise.all(loggers.splice(0).map((l) => closeAuditLogger(l)));
+    await Promise.all(opened.splice(0).map((d) => d.close()));
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('writes one parseable JSON line per record, with audit, side, msg and an ISO time, after a flush on close', async () => {
     const file = join(dir, 'nested', 'deeper', 'audit.log'); // the directory does not exist yet
     const audit = open(file);
-    expect(writeAuditRecord(audit, gatewayRecord)).toBe(true);
-    expect(writeAuditRecord(audit, proxyRecord)).toBe(true);
-    await closeAuditLogger(audit);
+    expect(audit.write(gatewayRecord)).toBe(true);
+    expect(audit.write(proxyRecord)).toBe(true);
+    await audit.close();
 
     const [gw, px, ...rest] = readLines(file);
     expect(rest).toHaveLength(0);
@@ -118,25 +110,25 @@ describe('createAuditLogger (file destination)', () => {
 
   // Regression: sonic-boom's flush(cb) returns at once when minLength is 0, so a plain
   // logger.flush(cb) used to report records as flushed while almost none were on disk.
-  it('logger.flush(cb) and flushAuditLogger wait until every record is in the file, without closing it', async () => {
+  it('logger.flush(cb) and flush() wait until every record is in the file, without closing it', async () => {
     const file = join(dir, 'audit.log');
     const audit = open(file); // flushed before the file has even opened
     const count = 5000;
-    for (let i = 0; i < count; i++) writeAuditRecord(audit, { ...gatewayRecord, rid: `r-${i}` });
-    await flushAuditLogger(audit);
+    for (let i = 0; i < count; i++) audit.write({ ...gatewayRecord, rid: `r-${i}` });
+    await audit.flush();
     let lines = readLines(file);
     expect(lines).toHaveLength(count);
     expect(new Set(lines.map((l) => l.rid)).size).toBe(count);
 
-    for (let i = 0; i < count; i++) writeAuditRecord(audit, { ...proxyRecord, rid: `p-${i}` });
-    await new Promise<void>((resolve) => audit.flush(() => resolve()));
+    for (let i = 0; i < count; i++) audit.write({ ...proxyRecord, rid: `p-${i}` });
+    await new Promise<void>((resolve) => audit.logger.flush(() => resolve()));
     lines = readLines(file);
     expect(lines).toHaveLength(2 * count);
     expect(lines[2 * count - 1]).toMatchObject({ rid: `p-${count - 1}` });
 
-    await expect(flushAuditLogger(audit)).resolves.toBeUndefined(); // nothing queued
-    writeAuditRecord(audit, gatewayRecord); // still open
-    await closeAuditLogger(audit);
+    await expect(audit.flush()).resolves.toBeUndefined(); // nothing queued
+    audit.write(gatewayRecord); // still open
+    await audit.close();
     expect(readLines(file)).toHaveLength(2 * count + 1);
   });
 
@@ -144,8 +136,8 @@ describe('createAuditLogger (file destination)', () => {
     const file = join(dir, 'audit.log');
     writeFileSync(file, '{"earlier":true}\n');
     const audit = open(file);
-    writeAuditRecord(audit, gatewayRecord);
-    await closeAuditLogger(audit);
+    audit.write(gatewayRecord);
+    await audit.close();
     const lines = readLines(file);
     expect(lines).toHaveLength(2);
     expect(lines[0]).toEqual({ earlier: true });
@@ -154,7 +146,7 @@ describe('createAuditLogger (file destination)', () => {
   it('redacts authorization, apiKey and secret fields with the src/log list', async () => {
     const file = join(dir, 'audit.log');
     const audit = open(file);
-    audit.info(
+    audit.logger.info(
       {
         authorization: 'Bearer tok-123',
         apiKey: 'key-456',
@@ -163,7 +155,7 @@ describe('createAuditLogger (file destination)', () => {
       },
       'audit',
     );
-    await closeAuditLogger(audit);
+    await audit.close();
     const text = readFileSync(file, 'utf8');
     for (const leaked of ['tok-123', 'key-456', 'sec-789', 'tok-abc', 'c=1']) expect(text).not.toContain(leaked);
     expect(JSON.parse(text)).toMatchObject({
@@ -183,9 +175,9 @@ describe('createAuditLogger (file destination)', () => {
       sessionId: 's'.repeat(200),
       headers: { 'x-api-key': 'hunter2' },
     } as GatewayAuditRecord;
-    writeAuditRecord(audit, sloppy);
-    writeAuditRecord(audit, { ...proxyRecord, upstream: 'https://user:pw@docs.internal/mcp?token=hunter2#frag' });
-    await closeAuditLogger(audit);
+    audit.write(sloppy);
+    audit.write({ ...proxyRecord, upstream: 'https://user:pw@docs.internal/mcp?token=hunter2#frag' });
+    await audit.close();
     const text = readFileSync(file, 'utf8');
     expect(text).not.toContain('hunter2');
     expect(text).not.toContain('pw@');
@@ -201,29 +193,29 @@ describe('createAuditLogger (file destination)', () => {
     writeFileSync(blocker, 'x');
     const { log, lines } = memoryLogger();
     const audit = open(join(blocker, 'audit.log'), log);
-    expect(writeAuditRecord(audit, gatewayRecord, log)).toBe(true); // buffered, bounded
+    expect(audit.write(gatewayRecord)).toBe(true); // buffered, bounded
     await new Promise((resolve) => setTimeout(resolve, 50));
-    await closeAuditLogger(audit); // resolves even though the file never opened
+    await audit.close(); // resolves even though the file never opened
     expect(lines().some((l) => l.code === AUDIT_ERROR.destinationFailed && l.level === 50)).toBe(true);
   });
 
   it('reports a record written after close instead of throwing', async () => {
     const { log, lines } = memoryLogger();
     const audit = open(join(dir, 'audit.log'), log);
-    await closeAuditLogger(audit);
-    await closeAuditLogger(audit); // idempotent
-    expect(writeAuditRecord(audit, gatewayRecord, log)).toBe(false);
+    await audit.close();
+    await audit.close(); // idempotent
+    expect(audit.write(gatewayRecord)).toBe(false);
     expect(lines()).toEqual([expect.objectContaining({ code: AUDIT_ERROR.writeFailed, rid: 'r-1', level: 50 })]);
   });
 
   it('rejects an empty destination with a stable code', () => {
-    expect(() => createAuditLogger('  ')).toThrow(expect.objectContaining({ code: AUDIT_ERROR.destinationInvalid }));
+    expect(() => openAuditDestination('  ', { log: quiet })).toThrow(expect.objectContaining({ code: AUDIT_ERROR.destinationInvalid }));
   });
 
   it('accepts stdout and stderr and leaves those descriptors open on close', async () => {
     for (const dest of ['stdout', 'stderr']) {
-      const audit = createAuditLogger(dest);
-      await expect(closeAuditLogger(audit)).resolves.toBeUndefined();
+      const audit = openAuditDestination(dest, { log: quiet });
+      await expect(audit.close()).resolves.toBeUndefined();
     }
   });
 });
@@ -236,7 +228,7 @@ describe('auditSink and AuditTrail', () => {
 
   it('writes every record of the stream and emits nothing', async () => {
     const { audit, records } = memoryAudit();
-    const sink$ = auditSink(of<AuditRecord[]>(gatewayRecord, proxyRecord), audit);
+    const sink$ = auditSink(of<AuditRecord[]>(gatewayRecord, proxyRecord), audit, quiet);
     await expect(lastValueFrom(sink$, { defaultValue: 'completed without emitting' })).resolves.toBe(
       'completed without emitting',
     );
@@ -269,7 +261,7 @@ describe('auditSink and AuditTrail', () => {
   it('lets an error of the source reach the owner of the subscription', async () => {
     const { audit } = memoryAudit();
     const broken$ = concat(of(gatewayRecord), throwError(() => new Error('bug')));
-    await expect(lastValueFrom(auditSink(broken$, audit), { defaultValue: null })).rejects.toThrow('bug');
+    await expect(lastValueFrom(auditSink(broken$, audit, quiet), { defaultValue: null })).rejects.toThrow('bug');
   });
 
   it('routes RequestAudit.finish through the trail to the sink exactly once', () => {

@@ -1,4 +1,4 @@
-import { BodyCapture, redact, REDACTED } from '../../../src/audit';
+import { BodyCapture, redact, REDACTED } from '../../../src/audit/body-capture';
 
 const cfg = (o: Partial<{ maxBytes: number; redact: string[] }> = {}) => ({ enabled: true, maxBytes: 1024, redact: [], ...o });
 

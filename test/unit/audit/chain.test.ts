@@ -1,16 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import {
-  AuditChain,
-  CHECKPOINT_TYPE,
-  GENESIS_PREV,
-  canonicalJson,
-  checkpointSigningInput,
-  ed25519Signer,
-  ed25519Verifier,
-  hmacSigner,
-  hmacVerifier,
-  recordHash,
-} from '../../../src/audit';
+import { AuditChain, CHECKPOINT_TYPE, GENESIS_PREV, canonicalJson, checkpointSigningInput, recordHash } from '../../../src/audit/chain';
+import { ed25519Signer, ed25519Verifier, hmacSigner, hmacVerifier } from '../../../src/audit/keys';
 
 const parse = (line: string): Record<string, unknown> => JSON.parse(line) as Record<string, unknown>;
 const fixedNow = (): Date => new Date('2026-01-02T03:04:05.000Z');

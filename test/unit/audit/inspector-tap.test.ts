@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { McpRequestInspector, inspectorTap } from '../../../src/audit';
+import { McpRequestInspector, inspectorTap } from '../../../src/audit/inspector';
 
 function collect(): { sink: Writable; chunks: Buffer[] } {
   const chunks: Buffer[] = [];

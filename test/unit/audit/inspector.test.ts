@@ -1,10 +1,6 @@
 import fc from 'fast-check';
-import {
-  MAX_BATCH_METHODS,
-  MAX_INSPECTED_STRING_CHARS,
-  McpRequestInspector,
-  type McpRequestInfo,
-} from '../../../src/audit';
+import { McpRequestInspector } from '../../../src/audit/inspector';
+import { MAX_BATCH_METHODS, MAX_INSPECTED_STRING_CHARS, type McpRequestInfo } from '../../../src/audit/mcp-info';
 
 function inspect(body: string | Buffer, limitBytes?: number): Readonly<McpRequestInfo> {
   const inspector = new McpRequestInspector(limitBytes);

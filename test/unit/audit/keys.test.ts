@@ -2,7 +2,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AUDIT_ERROR, loadCheckpointSigner, loadCheckpointVerifier } from '../../../src/audit';
+import { AUDIT_ERROR } from '../../../src/audit/errors';
+import { loadCheckpointSigner, loadCheckpointVerifier } from '../../../src/audit/keys';
 
 let dir: string;
 beforeEach(() => {

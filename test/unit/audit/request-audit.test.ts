@@ -1,4 +1,6 @@
-import { McpRequestInspector, RequestAudit, type GatewayAuditRecord, type ProxyAuditRecord } from '../../../src/audit';
+import { McpRequestInspector } from '../../../src/audit/inspector';
+import { type GatewayAuditRecord, type ProxyAuditRecord } from '../../../src/audit/records';
+import { RequestAudit } from '../../../src/audit/request-audit';
 
 function fakeClock(start = 1000): { clock: () => number; advance: (ms: number) => void } {
   let now = start;

@@ -2,21 +2,10 @@ import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  AUDIT_ERROR,
-  AUDIT_VERIFY,
-  AuditChain,
-  canonicalJson,
-  describeVerifyResult,
-  ed25519Signer,
-  ed25519Verifier,
-  hmacSigner,
-  hmacVerifier,
-  recordHash,
-  verifyAuditFiles,
-  type CheckpointSigner,
-  type VerifyOptions,
-} from '../../../src/audit';
+import { AuditChain, canonicalJson, recordHash, type CheckpointSigner } from '../../../src/audit/chain';
+import { AUDIT_ERROR, AUDIT_VERIFY } from '../../../src/audit/errors';
+import { ed25519Signer, ed25519Verifier, hmacSigner, hmacVerifier } from '../../../src/audit/keys';
+import { describeVerifyResult, verifyAuditFiles, type VerifyOptions } from '../../../src/audit/verify';
 
 let dir: string;
 beforeEach(() => {

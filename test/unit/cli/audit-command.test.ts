@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Subject } from 'rxjs';
-import { AuditChain, hmacSigner } from '../../../src/audit';
+import { AuditChain } from '../../../src/audit/chain';
+import { hmacSigner } from '../../../src/audit/keys';
 import { runCli } from '../../../src/cli';
 import type { AuditConfig } from '../../../src/config';
 import { fakeIo, until } from './fake-io';
@@ -103,17 +104,15 @@ describe('SIGHUP reopens the audit destination', () => {
       MCP_TUNNEL_AUDIT_CHECKPOINT_EVERY: '5',
     });
     const hup = new Subject<'SIGHUP'>();
-    const reopen = jest.fn();
-    const withHup = { ...io, reloadSignals$: hup, runners: { ...io.runners, reopenAuditLogger: reopen } };
-    const exit = runCli(['gateway'], withHup);
+    const reopen = io.fakes.audit.reopen;
+    const exit = runCli(['gateway'], { ...io, reloadSignals$: hup });
     await until(() => io.logs.text.includes('gateway listening'));
-    const audit = io.fakes.runners.createAuditLogger.mock.calls[0]?.[2] as AuditConfig;
+    const audit = io.fakes.runners.openAudit.mock.calls[0]?.[2] as AuditConfig;
     expect(audit).toMatchObject({ hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 5, intervalMs: 60000 } });
 
     hup.next('SIGHUP');
     hup.next('SIGHUP');
     expect(reopen).toHaveBeenCalledTimes(2);
-    expect(reopen).toHaveBeenCalledWith(io.fakes.auditLogger);
     io.signals.next('SIGTERM');
     expect(await exit).toBe(0);
     hup.next('SIGHUP');
@@ -123,11 +122,11 @@ describe('SIGHUP reopens the audit destination', () => {
   it('proxy: SIGHUP reopens the audit logger too', async () => {
     const io = fakeIo({ MCP_TUNNEL_URL: 'wss://gw.example.com/tunnel/corp', MCP_TUNNEL_SECRET: 'audit-cli-test-secret-0123456789abcdefg' });
     const hup = new Subject<'SIGHUP'>();
-    const reopen = jest.fn();
-    const exit = runCli(['proxy'], { ...io, reloadSignals$: hup, runners: { ...io.runners, reopenAuditLogger: reopen } });
+    const reopen = io.fakes.audit.reopen;
+    const exit = runCli(['proxy'], { ...io, reloadSignals$: hup });
     await until(() => io.logs.text.includes('starting proxy') && io.fakes.runners.startProxy.mock.calls.length > 0);
     hup.next('SIGHUP');
-    expect(reopen).toHaveBeenCalledWith(io.fakes.auditLogger);
+    expect(reopen).toHaveBeenCalledTimes(1);
     io.signals.next('SIGTERM');
     expect(await exit).toBe(0);
   });

@@ -116,7 +116,7 @@ describe('runCli: invalid configuration', () => {
     expect(await runCli(['gateway'], io)).toBe(2);
     expect(io.err.text).toBe('mcp-tunnel: invalid configuration: tunnels[0].secrets: must not be empty (value: [redacted])\n');
     expect(io.fakes.runners.startGateway).not.toHaveBeenCalled();
-    expect(io.fakes.runners.createAuditLogger).not.toHaveBeenCalled();
+    expect(io.fakes.runners.openAudit).not.toHaveBeenCalled();
   });
 
   it('never shows a secret or an API key', async () => {
@@ -168,13 +168,13 @@ describe('runCli gateway', () => {
     expect(config.listen.port).toBe(0);
     expect(config.clients[0]?.servers).toEqual(['notes']);
     expect(deps.auditLogger).toBe(io.fakes.auditLogger);
-    expect(io.fakes.runners.createAuditLogger).toHaveBeenCalledWith('stderr', expect.anything(), expect.anything());
+    expect(io.fakes.runners.openAudit).toHaveBeenCalledWith('stderr', expect.anything(), expect.anything());
     expect(io.loggerStreams).toEqual(['stdout']);
 
     io.signals.next('SIGTERM');
     expect(await exit).toBe(0);
     expect(io.fakes.gateway.close).toHaveBeenCalledTimes(1);
-    expect(io.fakes.runners.closeAuditLogger).toHaveBeenCalledWith(io.fakes.auditLogger);
+    expect(io.fakes.audit.close).toHaveBeenCalledTimes(1);
     expect(io.signals.observed).toBe(false);
     const msgs = io.logs.json().map((l) => l.msg);
     expect(msgs).toEqual(expect.arrayContaining(['starting gateway', 'gateway listening', 'stopped']));
@@ -230,7 +230,7 @@ describe('runCli gateway', () => {
       io.signals.next(signal);
       expect(await exit).toBe(code);
       expect(io.signals.observed).toBe(false);
-      expect(io.fakes.runners.closeAuditLogger).not.toHaveBeenCalled();
+      expect(io.fakes.audit.close).not.toHaveBeenCalled();
       closing.resolve();
     }
   });
@@ -247,7 +247,7 @@ describe('runCli gateway', () => {
 
   it('exits 1 when the audit destination cannot be created', async () => {
     const io = fakeIo(gatewayEnv());
-    io.fakes.runners.createAuditLogger.mockImplementation(() => {
+    io.fakes.runners.openAudit.mockImplementation(() => {
       throw new Error('audit destination is empty');
     });
     expect(await runCli(['gateway'], io)).toBe(1);
@@ -354,7 +354,7 @@ describe('runCli demo', () => {
     io.signals.next('SIGINT');
     expect(await exit).toBe(0);
     expect(io.fakes.demo.close).toHaveBeenCalledTimes(1);
-    expect(io.fakes.runners.createAuditLogger).not.toHaveBeenCalled();
+    expect(io.fakes.runners.openAudit).not.toHaveBeenCalled();
   });
 });
 

@@ -26,6 +26,9 @@ export interface Fakes {
   gateway: Closable & { url: string; port: number; close: jest.Mock };
   proxy: { close: jest.Mock };
   demo: { close: jest.Mock };
+  /** The audit destination `openAudit` returns. */
+  audit: { logger: ReturnType<typeof silentLogger>; reopen: jest.Mock; close: jest.Mock };
+  /** `audit.logger`: what the components receive as `auditLogger`. */
   auditLogger: ReturnType<typeof silentLogger>;
   runners: { [K in keyof Runners]: jest.Mock };
 }
@@ -35,17 +38,18 @@ export function fakeRunners(): Fakes {
   const proxy = { close: jest.fn(async () => undefined) };
   const demo = { close: jest.fn(async () => undefined) };
   const auditLogger = silentLogger();
+  const audit = { logger: auditLogger, reopen: jest.fn(), close: jest.fn(async () => undefined) };
   return {
     gateway,
     proxy,
     demo,
+    audit,
     auditLogger,
     runners: {
       startGateway: jest.fn(async () => gateway),
       startProxy: jest.fn(() => proxy),
       runDemo: jest.fn(async () => demo),
-      createAuditLogger: jest.fn(() => auditLogger),
-      closeAuditLogger: jest.fn(async () => undefined),
+      openAudit: jest.fn(() => audit),
     },
   };
 }

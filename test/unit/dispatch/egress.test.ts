@@ -1,4 +1,5 @@
-import { EgressPolicy, EgressRuleError, parseEgressRule, parseEgressRules } from '../../../src/dispatch/egress';
+import { EgressRuleError, parseEgressRule, parseEgressRules } from '../../../src/config/egress-rules';
+import { EgressPolicy } from '../../../src/dispatch/egress';
 
 const allow = (rules: string[], host: string, address: string, port: number): boolean => EgressPolicy.fromRules(rules).decide(host, address, port).allowed;
 

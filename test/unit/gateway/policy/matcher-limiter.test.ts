@@ -1,4 +1,4 @@
-import { ClientLimiter, CompiledPolicy, GlobList, SessionOwners, TokenBucket, compileGlob } from '../../../../src/gateway/policy';
+import { ClientLimiter, CompiledPolicy, GlobList, TokenBucket, compileGlob } from '../../../../src/gateway/policy';
 import type { PolicyRuleConfig } from '../../../../src/config/types';
 
 function rule(p: Partial<PolicyRuleConfig> & { name: string }): PolicyRuleConfig {
@@ -97,20 +97,5 @@ describe('TokenBucket / ClientLimiter', () => {
     b.release();
     c!.release();
     expect(l.size).toBe(0);
-  });
-});
-
-describe('SessionOwners', () => {
-  it('keeps the first owner, forgets on unbind, and is bounded', () => {
-    const s = new SessionOwners(3);
-    s.bind('notes', 's1', 'alice');
-    s.bind('notes', 's1', 'bob');
-    expect(s.ownerOf('notes', 's1')).toBe('alice');
-    expect(s.ownerOf('other', 's1')).toBeNull();
-    s.unbind('notes', 's1');
-    expect(s.ownerOf('notes', 's1')).toBeNull();
-    for (let i = 0; i < 10; i++) s.bind('notes', `x${i}`, 'alice');
-    expect(s.size).toBe(3);
-    expect(s.ownerOf('notes', 'x9')).toBe('alice');
   });
 });

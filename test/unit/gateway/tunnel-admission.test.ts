@@ -1,13 +1,13 @@
-import { ATTEMPT_WINDOW_MS, ConnectionAdmission, MAX_FAILURE_WINDOWS, sourceKey, type AdmissionLimits } from '../../../src/gateway/admission';
+import { ATTEMPT_WINDOW_MS, TunnelAdmission, MAX_FAILURE_WINDOWS, sourceKey, type TunnelAdmissionLimits } from '../../../src/gateway/tunnel-admission';
 
-function setup(limits: Partial<AdmissionLimits> = {}) {
+function setup(limits: Partial<TunnelAdmissionLimits> = {}) {
   let now = 1_000_000;
-  const current: AdmissionLimits = { maxUnauthenticatedPerAddress: 2, maxUnauthenticated: 3, connectAttemptsPerMinute: 100, ...limits };
-  const a = new ConnectionAdmission(() => current, () => now);
+  const current: TunnelAdmissionLimits = { maxUnauthenticatedPerAddress: 2, maxUnauthenticated: 3, connectAttemptsPerMinute: 100, ...limits };
+  const a = new TunnelAdmission(() => current, () => now);
   return { a, current, advance: (ms: number) => (now += ms) };
 }
 
-describe('ConnectionAdmission', () => {
+describe('TunnelAdmission', () => {
   it('caps unauthenticated connections per address and frees a slot on release (idempotent)', () => {
     const { a } = setup();
     const first = a.admit('corp', '10.0.0.1');

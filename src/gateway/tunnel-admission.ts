@@ -1,5 +1,6 @@
 /**
- * Admission control for proxy connections at `/tunnel/{id}`, decided at the HTTP upgrade, before a
+ * Tunnel admission: admission control for proxy connections at `/tunnel/{id}` (not to be confused
+ * with `policy/admit.ts`, which admits MCP client requests), decided at the HTTP upgrade, before a
  * WebSocket (or any handshake state) is allocated. Three limits, all live-configurable:
  *
  * - unauthenticated connections per source address (a slow-loris of half-open handshakes),
@@ -18,7 +19,7 @@
  */
 
 /** The limits in force; read on every decision, so a reloaded configuration applies at once. */
-export interface AdmissionLimits {
+export interface TunnelAdmissionLimits {
   /** Unauthenticated connections one source address may hold at once. */
   maxUnauthenticatedPerAddress: number;
   /** Unauthenticated connections the gateway holds at once. */
@@ -28,7 +29,7 @@ export interface AdmissionLimits {
 }
 
 /** Which limit refused a connection (stable names, logged as `limit`). */
-export type AdmissionLimitName = 'maxUnauthenticatedPerAddress' | 'maxUnauthenticated' | 'connectAttemptsPerMinute';
+export type TunnelAdmissionLimitName = 'maxUnauthenticatedPerAddress' | 'maxUnauthenticated' | 'connectAttemptsPerMinute';
 
 export interface Admitted {
   ok: true;
@@ -42,14 +43,14 @@ export interface Admitted {
 
 export interface Refused {
   ok: false;
-  limit: AdmissionLimitName;
+  limit: TunnelAdmissionLimitName;
   /** Human-readable reason, e.g. `16 unauthenticated connections from 10.0.0.7 (limit 16)`. */
   reason: string;
   /** When a retry could succeed (whole seconds, for `Retry-After`). */
   retryAfterSeconds: number;
 }
 
-export type AdmissionDecision = Admitted | Refused;
+export type TunnelAdmissionDecision = Admitted | Refused;
 
 /** The length of the attempts window. */
 export const ATTEMPT_WINDOW_MS = 60_000;
@@ -79,13 +80,13 @@ export function sourceKey(address: string): string {
  * most {@link MAX_FAILURE_WINDOWS} of them, each holding at most `connectAttemptsPerMinute` plus
  * `maxUnauthenticatedPerAddress` timestamps.
  */
-export class ConnectionAdmission {
+export class TunnelAdmission {
   private readonly perAddress = new Map<string, number>();
   private total = 0;
   private readonly failures = new Map<string, number[]>();
 
   constructor(
-    private readonly limits: () => AdmissionLimits,
+    private readonly limits: () => TunnelAdmissionLimits,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -98,7 +99,7 @@ export class ConnectionAdmission {
    * Decides on one upgrade for a configured tunnel. An admitted connection must be released
    * exactly when its handshake ends; a refused one holds nothing.
    */
-  admit(tunnelId: string, address: string): AdmissionDecision {
+  admit(tunnelId: string, address: string): TunnelAdmissionDecision {
     const limits = this.limits();
     const now = this.now();
     const source = sourceKey(address);

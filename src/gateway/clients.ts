@@ -1,2 +1,0 @@
-/** Kept for imports of the former module: client authentication now lives in `./auth`. */
-export { ClientAuthenticator, clientMayUse, type ClientIdentity } from './auth';

@@ -1,0 +1,288 @@
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../log';
+import { F } from '../log';
+import { describeError } from '../errors';
+import { FORMAT_NAME, FORMAT_VERSION, type HeaderPairs, type HeaderRecord, type RecorderInfo } from './format';
+import { Redactor, type RedactionOptions } from './redact';
+import { RotatingSink } from './sink';
+import { LineEncoder, type ItemBody, type QueueItem } from './encoder';
+
+/** Headers as a tap receives them: pairs, Node's flat `rawHeaders`, or a Node headers object. */
+export type TapHeaders = HeaderPairs | string[] | Record<string, string | string[] | number | undefined>;
+
+/** Which exchange a tap records. */
+export interface ExchangeMeta {
+  /** The tunnel's request id (`rid`). */
+  id: string;
+  server: string;
+  /** `Mcp-Session-Id` of the request; taken from the response head when absent (initialize). */
+  session?: string | null;
+}
+
+/**
+ * The recorder's view of one HTTP exchange. Every method copies what it needs into a bounded queue
+ * and returns at once: it never blocks, never throws, never buffers a stream. Call it AFTER the bytes
+ * were forwarded. When the queue is full the event is dropped and counted (footer, {@link Recorder.stats}).
+ */
+export interface ExchangeTap {
+  requestHead(head: { method: string; path: string; headers: TapHeaders }): void;
+  requestChunk(chunk: Uint8Array): void;
+  responseHead(head: { status: number; headers: TapHeaders }): void;
+  /** One already-parsed SSE event (callers that parse SSE themselves; else use responseChunk). */
+  sseEvent(ev: { id?: string; event?: string; data: string; retry?: number }): void;
+  /** Response bytes; parsed as SSE by the recorder (off the traffic path) when the head said so. */
+  responseChunk(chunk: Uint8Array): void;
+  end(): void;
+  reset(reason: string): void;
+}
+
+export interface RecorderOptions {
+  file: string;
+  side: RecorderInfo['side'];
+  /** Record only these servers; all when absent (the gateway's `record.servers`). */
+  servers?: readonly string[];
+  redaction?: RedactionOptions;
+  /** Size cap of one file before rotation. Default 1 GiB. */
+  maxFileBytes?: number;
+  /** Bytes the queue may hold before events are dropped. Default 16 MiB. */
+  queueLimitBytes?: number;
+  /** Events the queue may hold before events are dropped. Default 65 536. */
+  queueLimitEvents?: number;
+  /** Bodies up to this size are written as one `whole` record. Default 256 KiB. */
+  smallBodyBytes?: number;
+  logger?: Logger;
+  /** Monotonic ms clock (tests). Default `performance.now`. */
+  now?: () => number;
+}
+
+/** Counters, e.g. for a metric: `droppedEvents` grows when the recorder falls behind. */
+export interface RecorderStats {
+  exchanges: number;
+  events: number;
+  bytes: number;
+  queuedEvents: number;
+  queuedBytes: number;
+  droppedEvents: number;
+  droppedBytes: number;
+}
+
+const NOOP_TAP: ExchangeTap = {
+  requestHead: () => undefined,
+  requestChunk: () => undefined,
+  responseHead: () => undefined,
+  sseEvent: () => undefined,
+  responseChunk: () => undefined,
+  end: () => undefined,
+  reset: () => undefined,
+};
+
+const VERSION = '0.1.0';
+
+/** Normalises tap headers to pairs (a copy: the caller may reuse its objects). */
+export function toPairs(h: TapHeaders): HeaderPairs {
+  if (Array.isArray(h)) {
+    if (h.length === 0 || Array.isArray(h[0])) return (h as HeaderPairs).map(([n, v]) => [n, v]);
+    const flat = h as string[];
+    const out: HeaderPairs = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
+    return out;
+  }
+  const out: HeaderPairs = [];
+  for (const [n, v] of Object.entries(h)) {
+    if (v === undefined) continue;
+    for (const one of Array.isArray(v) ? v : [v]) out.push([n, String(one)]);
+  }
+  return out;
+}
+
+/**
+ * Records wire events to a JSON Lines file (docs/replay.md). Taps enqueue; one writer loop redacts,
+ * parses SSE, encodes and appends whole lines. The writer never applies backpressure to traffic.
+ */
+export class Recorder {
+  private readonly queue: QueueItem[] = [];
+  private queuedBytes = 0;
+  private readonly counters = { exchanges: 0, droppedEvents: 0, droppedBytes: 0 };
+  private pendingDrop = { events: 0, bytes: 0 };
+  private scheduled = false;
+  private pumping: Promise<void> | undefined;
+  private closed = false;
+  private failed = false;
+  private readonly start: number;
+  /** ms since the recorder opened. */
+  private readonly now: () => number;
+  private readonly servers: Set<string> | undefined;
+  private readonly lossy = new Set<string>();
+
+  private constructor(
+    private readonly opts: RecorderOptions,
+    private readonly sink: RotatingSink,
+    private readonly encoder: LineEncoder,
+    now: () => number,
+  ) {
+    this.start = now();
+    this.now = () => now() - this.start;
+    this.servers = opts.servers === undefined ? undefined : new Set(opts.servers);
+  }
+
+  /** Opens the file (appending) and writes the header. Rejects with the I/O error. */
+  static async open(opts: RecorderOptions): Promise<Recorder> {
+    const now = opts.now ?? (() => performance.now());
+    const redactor = new Redactor(opts.redaction);
+    const encoder = new LineEncoder(redactor, opts.smallBodyBytes ?? 256 * 1024);
+    const startedAt = new Date().toISOString();
+    const header = (part: number): string => {
+      const h: HeaderRecord = {
+        type: 'header',
+        format: FORMAT_NAME,
+        version: FORMAT_VERSION,
+        recorder: { name: 'mcp-tunnel', version: VERSION, side: opts.side },
+        startedAt,
+        part,
+        redaction: redactor.info,
+      };
+      return JSON.stringify(h) + '\n';
+    };
+    // The footer needs the recorder's counters; the sink is opened before the recorder exists.
+    const ref: { rec?: Recorder } = {};
+    const footer = (next: string | undefined): string => ref.rec?.footerLine(next) ?? '';
+    const sink = await RotatingSink.open(opts.file, opts.maxFileBytes ?? 1024 ** 3, header, footer);
+    ref.rec = new Recorder(opts, sink, encoder, now);
+    return ref.rec;
+  }
+
+  /** A tap for one exchange; a no-op tap when the server is not recorded or the recorder is closed. */
+  exchange(meta: ExchangeMeta): ExchangeTap {
+    if (this.closed || (this.servers !== undefined && !this.servers.has(meta.server))) return NOOP_TAP;
+    this.counters.exchanges += 1;
+    const m = { x: meta.id, server: meta.server, session: meta.session ?? null };
+    const push = (item: ItemBody, size: number): void => this.enqueue({ ...m, t: this.now(), ...item }, size);
+    return {
+      requestHead: (h) => push({ kind: 'request-head', method: h.method, path: h.path, headers: toPairs(h.headers) }, 256),
+      requestChunk: (c) => this.hasRoom(c.byteLength, m.x) && push({ kind: 'request-chunk', bytes: Buffer.from(c) }, c.byteLength),
+      responseHead: (h) => push({ kind: 'response-head', status: h.status, headers: toPairs(h.headers) }, 256),
+      sseEvent: (e) => push({ kind: 'sse-event', event: { ...e } }, e.data.length + 64),
+      responseChunk: (c) => this.hasRoom(c.byteLength, m.x) && push({ kind: 'response-chunk', bytes: Buffer.from(c) }, c.byteLength),
+      end: () => push({ kind: 'end' }, 64),
+      reset: (reason) => push({ kind: 'reset', reason }, 64),
+    } satisfies ExchangeTap;
+  }
+
+  /** Current counters. */
+  stats(): RecorderStats {
+    const e = this.encoder.counts();
+    return {
+      exchanges: this.counters.exchanges,
+      events: e.events,
+      bytes: e.bytes,
+      queuedEvents: this.queue.length,
+      queuedBytes: this.queuedBytes,
+      droppedEvents: this.counters.droppedEvents,
+      droppedBytes: this.counters.droppedBytes,
+    };
+  }
+
+  /** Stops taking events, writes what is queued, then the footer, and closes the file. Never rejects. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.drain();
+    try {
+      await this.sink.close();
+    } catch (err) {
+      this.opts.logger?.error({ [F.component]: 'recorder', [F.err]: describeError(err) }, 'recording file close failed');
+    }
+  }
+
+  /** Resolves when everything queued so far is written (tests, and before reading a live file). */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.pumping !== undefined) {
+      await (this.pumping ?? this.pump());
+    }
+  }
+
+  private footerLine(next: string | undefined): string {
+    const c = this.encoder.counts();
+    const footer = {
+      type: 'footer',
+      seq: this.encoder.nextSeq(),
+      t: round(this.now()),
+      endedAt: new Date().toISOString(),
+      counts: { exchanges: this.counters.exchanges, events: c.events, bytes: c.bytes },
+      dropped: { events: this.counters.droppedEvents, bytes: this.counters.droppedBytes },
+      ...(next === undefined ? {} : { next }),
+    };
+    return JSON.stringify(footer) + '\n';
+  }
+
+  private limits(): { bytes: number; events: number } {
+    return { bytes: this.opts.queueLimitBytes ?? 16 * 1024 * 1024, events: this.opts.queueLimitEvents ?? 65_536 };
+  }
+
+  /** Checked before copying a chunk, so a recorder that is behind costs the traffic no copy. */
+  private hasRoom(size: number, x: string): boolean {
+    const lim = this.limits();
+    if (!this.failed && !this.closed && this.queue.length < lim.events && this.queuedBytes + size <= lim.bytes) return true;
+    this.dropped(size, x);
+    return false;
+  }
+
+  private dropped(size: number, x: string): void {
+    this.counters.droppedEvents += 1;
+    this.counters.droppedBytes += size;
+    this.pendingDrop.events += 1;
+    this.pendingDrop.bytes += size;
+    this.lossy.add(x);
+  }
+
+  private enqueue(item: QueueItem, size: number): void {
+    if (this.closed) return;
+    const lim = this.limits();
+    if (this.failed || this.queue.length >= lim.events || this.queuedBytes + size > lim.bytes) {
+      this.dropped(size, item.x);
+      return;
+    }
+    if (this.pendingDrop.events > 0) {
+      this.queue.push({ kind: 'drop', x: item.x, server: '', session: null, t: item.t, ...this.pendingDrop });
+      this.pendingDrop = { events: 0, bytes: 0 };
+    }
+    if (this.lossy.delete(item.x)) item.lossy = true;
+    item.size = size;
+    this.queue.push(item);
+    this.queuedBytes += size;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      // The writer runs on a later turn: the tap returns before any encoding or I/O.
+      setImmediate(() => {
+        this.scheduled = false;
+        if (this.pumping === undefined) void this.pump();
+      });
+    }
+  }
+
+  private pump(): Promise<void> {
+    this.pumping = (async () => {
+      try {
+        while (this.queue.length > 0) {
+          const batch = this.queue.splice(0, 512);
+          for (const it of batch) this.queuedBytes -= it.size ?? 0;
+          const lines = batch.map((it) => this.encoder.encode(it)).join('');
+          if (lines.length > 0) await this.sink.write(lines);
+        }
+      } catch (err) {
+        this.failed = true;
+        this.opts.logger?.error(
+          { [F.component]: 'recorder', [F.code]: 'TUNNEL_REPLAY_IO', [F.err]: describeError(err) },
+          'recording stopped: write failed; further events are dropped and counted',
+        );
+      } finally {
+        this.pumping = undefined;
+      }
+    })();
+    return this.pumping;
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
