@@ -24,3 +24,17 @@ export function fullJitterDelay(attempt: number, policy: Pick<BackoffPolicy, 'ba
 export function permanentDelay(policy: Pick<BackoffPolicy, 'permanentMinMs' | 'permanentMaxMs'>, random: () => number = Math.random): number {
   return Math.floor(policy.permanentMinMs + random() * (policy.permanentMaxMs - policy.permanentMinMs));
 }
+
+/**
+ * How long to wait before attempt `attempt + 1` after a failure: the long permanent interval, else
+ * full jitter, but never less than what the gateway asked for with `Retry-After`.
+ */
+export function reconnectDelayMs(
+  verdict: { permanent: boolean; retryAfterMs: number },
+  attempt: number,
+  policy: Pick<BackoffPolicy, 'baseMs' | 'capMs'>,
+  random: () => number,
+): number {
+  if (verdict.permanent) return permanentDelay({ permanentMinMs: DEFAULT_PERMANENT_MIN_MS, permanentMaxMs: DEFAULT_PERMANENT_MAX_MS }, random);
+  return Math.max(fullJitterDelay(attempt, policy, random), verdict.retryAfterMs);
+}

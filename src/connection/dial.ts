@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { TLSSocket, checkServerIdentity, rootCertificates, type PeerCertificate } from 'node:tls';
 import { Observable } from 'rxjs';
 import WebSocket from 'ws';
-import { wsTransport, type FrameTransport } from '../mux';
+import type { FrameTransport } from '../mux';
+import { wsTransport } from './ws-transport';
 import { DialError } from './errors';
 import { checkPins } from './pin';
 
@@ -22,7 +23,7 @@ export interface DialOptions {
   pins?: readonly string[];
 }
 
-export interface DialedConnection {
+export interface DialedSocket {
   ws: WebSocket;
   transport: FrameTransport;
   secure: boolean;
@@ -41,8 +42,8 @@ export function trustedCas(caFile: string | null): string[] | undefined {
  * subscription owns the socket, and unsubscribing terminates it. Errors (DialError) only before the
  * socket is open; after that, closes are reported through the transport to its handler.
  */
-export function dial(opts: DialOptions, ca?: string[]): Observable<DialedConnection> {
-  return new Observable<DialedConnection>((subscriber) => {
+export function dial(opts: DialOptions, ca?: string[]): Observable<DialedSocket> {
+  return new Observable<DialedSocket>((subscriber) => {
     const secure = opts.url.startsWith('wss:');
     const pins = opts.pins ?? [];
     const ws = new WebSocket(opts.url, {

@@ -12,6 +12,7 @@ import { prepareRequestHeaders } from './request-headers';
 import { parseUpstreamUrl } from './target';
 import { loadTlsOptions, tlsConfigKey } from './tls';
 import type { UpstreamDispatcher, UpstreamRequest, UpstreamResponse } from './types';
+import { settledWithin } from '../time';
 
 /**
  * How long `close()` lets in-flight requests finish before destroying them. Long-lived SSE streams
@@ -253,21 +254,11 @@ export function createUpstreamDispatcher(
   }
 
   async function closeAgent(entry: AgentEntry): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), closeGraceMs);
-    });
-    try {
-      const outcome = await Promise.race([entry.agent.close().then(() => 'closed' as const), graceOver]);
-      if (outcome === 'timeout') {
-        log.info({ [F.server]: entry.scope, graceMs: closeGraceMs }, 'destroying upstream requests still in flight');
-        // In-flight requests and their bodies fail with UND_ERR_DESTROYED -> TUNNEL_UPSTREAM_CLOSED.
-        await Promise.all([...entry.pools].map((pool) => pool.destroy()));
-        await entry.agent.destroy();
-      }
-    } finally {
-      clearTimeout(timer);
-    }
+    if (await settledWithin(entry.agent.close(), closeGraceMs)) return;
+    log.info({ [F.server]: entry.scope, graceMs: closeGraceMs }, 'destroying upstream requests still in flight');
+    // In-flight requests and their bodies fail with UND_ERR_DESTROYED -> TUNNEL_UPSTREAM_CLOSED.
+    await Promise.all([...entry.pools].map((pool) => pool.destroy()));
+    await entry.agent.destroy();
   }
 
   function close(): Promise<void> {

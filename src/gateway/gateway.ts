@@ -21,6 +21,7 @@ import { route } from './routes';
 import { describeCertificate, loadTlsPair, watchTlsFiles } from './tls-reload';
 import { TunnelEndpoint } from './tunnel-endpoint';
 import { TunnelRegistry } from './tunnels';
+import { settledWithin } from '../time';
 
 export interface RunningGateway {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
@@ -216,16 +217,7 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
         server.close();
         tlsReloader?.close();
         for (const c of registry.all()) c.mux.goAway(ErrorCode.SHUTDOWN, 'gateway shutting down; reconnect soon');
-        if (inFlight.size > 0) {
-          let timer: NodeJS.Timeout | undefined;
-          await Promise.race([
-            Promise.allSettled([...inFlight]),
-            new Promise<void>((r) => {
-              timer = setTimeout(r, graceMs);
-            }),
-          ]);
-          clearTimeout(timer);
-        }
+        if (inFlight.size > 0) await settledWithin(Promise.allSettled([...inFlight]), graceMs);
         rotation.close();
         state.clients.close();
         await endpoint.close();

@@ -1,7 +1,8 @@
-import { Subscription, filter, interval, take } from 'rxjs';
+import { Subscription, asyncScheduler, timer, type SchedulerLike } from 'rxjs';
 import { F, type Logger } from '../log';
 import { CloseCode, ErrorCode } from '../protocol';
-import { GatewayReauth, secretId } from '../session';
+import { drain } from '../mux';
+import { GatewayReauth, secretId, type GatewaySession } from '../session';
 import type { TunnelConnection } from './tunnels';
 
 export interface SecretRotationOptions {
@@ -13,17 +14,15 @@ export interface SecretRotationOptions {
   challengeDeadlineMs: () => number;
   /** Largest CONTROL payload accepted. */
   maxControlBytes: () => number;
-  /** How often a draining connection is checked for its last stream; default 50 ms. */
-  drainPollMs?: number;
+  /** Time for the grace period and the drain (default `asyncScheduler`; a `TestScheduler` in tests). */
+  scheduler?: SchedulerLike;
 }
 
-/** What the handshake established about a connection. */
-export interface AuthenticatedConnection {
-  version: number;
-  /** Index into the tunnel's secrets at handshake time. */
-  secretIndex: number;
-  channelBinding: string;
-}
+/** What rotation needs of the handshake's result (the version, which secret matched, the binding). */
+type HandshakeFacts = Pick<GatewaySession, 'version' | 'secretIndex' | 'channelBinding'>;
+
+/** After the last stream of a revoked connection, before its 4401 close: the response's tail reaches its client first. */
+const DRAIN_LINGER_MS = 50;
 
 type RotationState = 'current' | 'revoked' | 'draining';
 
@@ -32,7 +31,7 @@ interface Tracked {
   reauth: GatewayReauth;
   log: Logger;
   state: RotationState;
-  grace: NodeJS.Timeout | null;
+  grace: Subscription | null;
   subs: Subscription;
 }
 
@@ -53,7 +52,7 @@ export class SecretRotation {
    * Starts tracking an authenticated connection; answers its re-authentication requests from now on.
    * Returns the teardown (call it when the connection closes).
    */
-  track(conn: TunnelConnection, auth: AuthenticatedConnection, log: Logger): () => void {
+  track(conn: TunnelConnection, auth: HandshakeFacts, log: Logger): () => void {
     const secret = this.opts.secretsOf(conn.tunnelId)?.[auth.secretIndex];
     const reauth = new GatewayReauth({
       channel: conn.mux,
@@ -104,7 +103,7 @@ export class SecretRotation {
     t.state = 'revoked';
     t.log.warn({ [F.code]: 'TUNNEL_SECRET_REVOKED', graceMs }, 'the secret of this tunnel connection was removed; asking the proxy to re-authenticate');
     t.reauth.challenge('secret revoked', graceMs);
-    t.grace = setTimeout(() => this.drain(t), graceMs);
+    t.grace = timer(graceMs, this.opts.scheduler ?? asyncScheduler).subscribe(() => this.drain(t));
   }
 
   private onReauthenticated(t: Tracked): void {
@@ -125,27 +124,21 @@ export class SecretRotation {
       { [F.code]: 'TUNNEL_SECRET_REVOKED', [F.reason]: reason, inFlight: t.conn.mux.activeStreams },
       'tunnel connection did not re-authenticate; draining (no new requests, in-flight requests finish)',
     );
-    t.conn.mux.goAway(ErrorCode.NO_ERROR, 'secret revoked; draining');
-    const closeWhenIdle = (): void => {
-      t.log.warn({ [F.code]: 'TUNNEL_SECRET_REVOKED', [F.reason]: reason }, 'drained tunnel connection closed (4401)');
-      t.conn.mux.close(CloseCode.AUTH_FAILED, reason);
-    };
-    if (t.conn.mux.activeStreams === 0) return closeWhenIdle();
-    // The multiplexer has no "idle" event; a cheap poll while draining is enough and ends with it.
     t.subs.add(
-      interval(this.opts.drainPollMs ?? 50)
-        .pipe(
-          filter(() => t.conn.mux.isClosed || t.conn.mux.activeStreams === 0),
-          take(1),
-        )
-        .subscribe(() => {
-          if (!t.conn.mux.isClosed) closeWhenIdle();
-        }),
+      drain(t.conn.mux, {
+        graceMs: Infinity, // nothing is cut: the connection closes when its last stream is done
+        goAway: { code: ErrorCode.NO_ERROR, reason: 'secret revoked; draining' },
+        close: { code: CloseCode.AUTH_FAILED, reason },
+        lingerMs: DRAIN_LINGER_MS,
+        scheduler: this.opts.scheduler,
+      }).subscribe(({ closedByDrain }) => {
+        if (closedByDrain) t.log.warn({ [F.code]: 'TUNNEL_SECRET_REVOKED', [F.reason]: reason }, 'drained tunnel connection closed (4401)');
+      }),
     );
   }
 
   private clearGrace(t: Tracked): void {
-    if (t.grace) clearTimeout(t.grace);
+    t.grace?.unsubscribe();
     t.grace = null;
   }
 

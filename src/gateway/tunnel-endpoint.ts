@@ -3,9 +3,10 @@ import type { Duplex } from 'node:stream';
 import { Subscription } from 'rxjs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { F, type Logger } from '../log';
-import { Multiplexer, wsTransport } from '../mux';
+import { wsTransport } from '../connection';
+import { Multiplexer } from '../mux';
 import { CloseCode, closeCodeName, FRAME_HEADER_BYTES, type PeerSettings } from '../protocol';
-import { acceptHandshake, gatewayChannelBinding, type AcceptedSession, type GatewayChannelBinding } from '../session';
+import { acceptHandshake, gatewayChannelBinding, type GatewaySession, type GatewayChannelBinding } from '../session';
 import type { TunnelAdmission } from './tunnel-admission';
 import type { TunnelConnection, TunnelRegistry } from './tunnels';
 
@@ -21,7 +22,7 @@ export interface TunnelEndpointOptions {
    * Called once a connection is authenticated and registered (secret rotation tracks it); the
    * returned teardown runs when the connection closes or the endpoint closes.
    */
-  onAuthenticated?: (conn: TunnelConnection, session: AcceptedSession, log: Logger) => () => void;
+  onAuthenticated?: (conn: TunnelConnection, session: GatewaySession, log: Logger) => () => void;
   /** Connection limits checked at the upgrade (see tunnel-admission.ts); none when absent. */
   admission?: TunnelAdmission;
 }

@@ -13,15 +13,21 @@ export class StreamResetError extends TunnelError {
   }
 }
 
-/** The tunnel connection closed while the stream was open. */
+/**
+ * The tunnel connection closed (while a stream was open, or under a served connection). Carries the
+ * close code and who closed it, set where the close is seen; the reconnect verdict reads them.
+ */
 export class ConnectionClosedError extends TunnelError {
   readonly closeCode: number;
-  constructor(closeCode: number, reason: string) {
+  /** True when this side closed the connection. */
+  readonly local: boolean;
+  constructor(closeCode: number, reason: string, local = false) {
     super('TUNNEL_CONNECTION_CLOSED', `tunnel connection closed (${closeCode}${reason ? `: ${reason}` : ''})`, {
       retryable: true,
     });
     this.name = 'ConnectionClosedError';
     this.closeCode = closeCode;
+    this.local = local;
   }
 }
 

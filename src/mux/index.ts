@@ -2,5 +2,6 @@ export { Multiplexer, REPLY_BACKLOG_SLACK_BYTES, type MultiplexerOptions, type I
 export { MuxStream } from './stream';
 export { ReceiveWindow, SendWindow } from './flow';
 export { StreamResetError, ConnectionClosedError, StreamRefusedError, BadResponseHeadError, StreamProtocolError } from './errors';
-export { wsTransport, createLinkedTransportPair, type FrameTransport, type TransportHandler } from './transport';
+export { createLinkedTransportPair, type FrameTransport, type TransportHandler } from './transport';
 export { discardIncoming, DEFAULT_DISCARD_BUDGET, type DiscardBudget, type DiscardResult } from './discard';
+export { drain, type Drainable, type DrainOptions, type DrainResult } from './drain';

@@ -1,4 +1,4 @@
-import { ProtocolError } from './errors';
+import { ProtocolError, TooLargeError } from './errors';
 
 /**
  * CONTROL messages after the handshake (docs/protocol.md §8): in-band re-authentication.
@@ -56,7 +56,7 @@ function text(o: Record<string, unknown>, key: string, what: string, max: number
  */
 export function parseSessionControl(payload: Buffer, limit: number): SessionControlMessage | null {
   if (payload.length > limit) {
-    throw new ProtocolError('TUNNEL_PROTOCOL_TOO_LARGE', `control message of ${payload.length} bytes exceeds limit ${limit}`);
+    throw new TooLargeError(`control message of ${payload.length} bytes exceeds limit ${limit}`);
   }
   let value: unknown;
   try {

@@ -2,4 +2,4 @@ export * from './codes';
 export * from './frame';
 export * from './messages';
 export * from './control';
-export { ProtocolError, HeaderProtocolError } from './errors';
+export { ProtocolError, HeaderProtocolError, TooLargeError, closeCodeOf, wireCodeOf } from './errors';

@@ -1,4 +1,4 @@
-import { HeaderProtocolError, ProtocolError } from './errors';
+import { HeaderProtocolError, ProtocolError, TooLargeError } from './errors';
 
 /** Protocol versions this build speaks, newest first. */
 export const SUPPORTED_VERSIONS: readonly number[] = [1];
@@ -87,7 +87,7 @@ export function encodeJson(value: unknown): Buffer {
 
 function parseObject(payload: Buffer, what: string, limit: number): Record<string, unknown> {
   if (payload.length > limit) {
-    throw new ProtocolError('TUNNEL_PROTOCOL_TOO_LARGE', `${what} of ${payload.length} bytes exceeds limit ${limit}`);
+    throw new TooLargeError(`${what} of ${payload.length} bytes exceeds limit ${limit}`);
   }
   let value: unknown;
   try {

@@ -1,34 +1,8 @@
-import { EMPTY, Observable, Subscription, defer, merge, retry, take, timer } from 'rxjs';
-import { DEFAULT_PERMANENT_MAX_MS, DEFAULT_PERMANENT_MIN_MS, fullJitterDelay, permanentDelay } from '../connection';
+import { EMPTY, Observable, Subscription, asyncScheduler, defer, merge, retry, take, timer, type SchedulerLike } from 'rxjs';
+import { reconnectDelayMs, reconnectVerdict } from '../connection';
 import { describeError } from '../errors';
 import { F, type Logger } from '../log';
-import type { CloseInfo, Multiplexer } from '../mux';
-import { CloseCode, PERMANENT_CLOSE_CODES } from '../protocol';
-
-/** One authenticated tunnel connection as the proxy serves it (see `serve` in proxy.ts). */
-export interface ServedConnection {
-  readonly id: string;
-  readonly slot: number;
-  readonly mux: Multiplexer;
-  /** Emits once when the connection has closed. */
-  readonly closed$: Observable<CloseInfo>;
-  /** True while the gateway may open new streams on it (not draining, not closed). */
-  readonly usable: boolean;
-  /** GOAWAY (no new streams), then closes once no stream is in flight. Idempotent. */
-  drain(reason: string): void;
-  /** Closes at once (proxy stopped). Idempotent. */
-  close(): void;
-}
-
-/**
- * What one connection's chain emits: `connected` once authenticated; `retire` when it must be
- * replaced (the gateway sent GOAWAY, or it reached its maximum age). After `retire` the connection
- * belongs to the slot, which drains it once the replacement is authenticated (make-before-break).
- * The chain errors when the connection closes (reconnect).
- */
-export type LinkEvent =
-  | { type: 'connected'; connection: ServedConnection }
-  | { type: 'retire'; connection: ServedConnection; reason: string; gatewayShutdown: boolean };
+import type { LinkEvent, ServedConnection } from './served-connection';
 
 /** One slot's state, as `ProxyStatus` reports it. */
 export type SlotStatus =
@@ -49,147 +23,123 @@ export interface SlotOptions {
   closing: () => boolean;
   log: Logger;
   random: () => number;
-  now?: () => number;
+  /** Time for the backoff and the stability clock (default `asyncScheduler`; a `TestScheduler` in tests). */
+  scheduler?: SchedulerLike;
 }
 
 /** `reconnect.stableMs` when a config built in code leaves it out. */
 export const DEFAULT_STABLE_MS = 10_000;
 
-/** Longest `Retry-After` honoured (a gateway cannot park a proxy for longer than a permanent failure does). */
-const MAX_RETRY_AFTER_MS = DEFAULT_PERMANENT_MAX_MS;
-
-/** The gateway's `Retry-After` from a refused upgrade (HTTP 429), capped; 0 when there is none. */
-function retryAfterMs(err: unknown): number {
-  const ms = (err as { retryAfterMs?: unknown }).retryAfterMs;
-  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : 0;
-}
-
-function isPermanent(err: unknown): boolean {
-  if ((err as { permanent?: boolean }).permanent === true) return true;
-  const closeCode = (err as { closeCode?: number }).closeCode;
-  return typeof closeCode === 'number' && PERMANENT_CLOSE_CODES.has(closeCode);
-}
-
-/** The gateway said "going away, reconnect soon" (close 4000 it initiated), not a failure. */
-function isGatewayGoingAway(err: unknown): boolean {
-  return (err as { closeCode?: number }).closeCode === CloseCode.GOING_AWAY && (err as { local?: boolean }).local !== true;
-}
-
 /**
  * One of the proxy's `connections`: an independent `defer(dial) → authenticate → serve` chain with
- * its own full-jitter backoff. The attempt count restarts from 1 only when the previous session
- * stayed authenticated for `reconnect.stableMs` — a connection that authenticates and drops at
- * once keeps backing off. When a connection must be replaced a new chain is subscribed at once
- * while the old one stays subscribed and keeps serving its streams; the old connection is drained
- * only after the new one emits `connected`, and its chain is unsubscribed once it closed.
+ * its own full-jitter backoff. Keeps only the retry and replacement policy; one connection's life is
+ * `serveConnection`'s.
+ *
+ * - Retry: each failure's {@link reconnectVerdict} picks the delay (permanent → the long interval,
+ *   cut short by a secret change; else full jitter, at least the gateway's Retry-After). The attempt
+ *   count restarts from 1 only when the previous connection stayed authenticated for
+ *   `reconnect.stableMs`, so one that authenticates and drops at once keeps backing off.
+ * - Replacement (make-before-break): on `retire` a new chain ("life") is subscribed at once while the
+ *   old one stays subscribed (unsubscribing would close its socket mid-request); the old connection is
+ *   drained once the new one emits `connected`, and its life is unsubscribed once it closed.
  *
  * Never completes on its own (while closing, a chain whose connection ends is not retried).
- * Unsubscribing closes every connection of the slot (each chain's teardown).
+ * Unsubscribing closes every connection of the slot (each life's teardown).
  */
 export function runSlot(o: SlotOptions): Observable<SlotUpdate> {
-  const now = o.now ?? Date.now;
+  const scheduler = o.scheduler ?? asyncScheduler;
   const slot = o.slot;
+  const stableMs = o.reconnect.stableMs ?? DEFAULT_STABLE_MS;
   return new Observable<SlotUpdate>((subscriber) => {
     let failures = 0;
     let connectedAt: number | null = null;
     /** A gateway shutdown was announced: failures until the next connect are expected (info, not warn). */
     let gatewayRestarting = false;
+    /** Retired connections waiting for their replacement to authenticate, then drained. */
     const retiring = new Set<ServedConnection>();
-    const subs = new Subscription();
+    /** Every life still subscribed: the current one and those of retired connections still open. */
+    const lives = new Subscription();
+    let current: Subscription | null = null;
 
-    /** The session that just ended: if it was stable, the backoff starts over. */
-    const stableMs = o.reconnect.stableMs ?? DEFAULT_STABLE_MS;
+    /** The connection that just ended: if it was stable, the backoff starts over. */
     const noteEnd = (): void => {
       if (connectedAt === null) return;
-      const upMs = now() - connectedAt;
+      const upMs = scheduler.now() - connectedAt;
       connectedAt = null;
-      if (upMs >= stableMs && failures > 0) {
-        o.log.info({ [F.slot]: slot, upMs, attempt: failures }, 'tunnel connection had been stable; reconnect backoff reset');
-      }
-      if (upMs >= stableMs) failures = 0;
+      if (upMs < stableMs) return;
+      if (failures > 0) o.log.info({ [F.slot]: slot, upMs, attempt: failures }, 'tunnel connection had been stable; reconnect backoff reset');
+      failures = 0;
+    };
+
+    const retryDelay = (err: unknown): Observable<unknown> => {
+      noteEnd();
+      if (o.closing()) return EMPTY;
+      failures += 1;
+      const verdict = reconnectVerdict(err);
+      const { permanent } = verdict;
+      const delayMs = reconnectDelayMs(verdict, failures, o.reconnect, o.random);
+      const { code } = verdict.error;
+      const error = describeError(verdict.error);
+      const fields = { [F.slot]: slot, [F.code]: code, [F.reason]: error, attempt: failures, delayMs, permanent };
+      if (permanent) o.log.error(fields, 'tunnel connection refused permanently; retrying slowly');
+      else if (gatewayRestarting || verdict.gatewayGoingAway) o.log.info(fields, 'gateway is going away; reconnecting soon');
+      else o.log.warn(fields, 'tunnel connection lost or failed; reconnecting');
+      subscriber.next({ slot, status: { state: 'waiting', attempt: failures, delayMs, error, code, permanent } });
+      // A new secret may be exactly what the permanent failure was waiting for: try it at once.
+      return permanent ? merge(timer(delayMs, scheduler), o.secretChanges$).pipe(take(1)) : timer(delayMs, scheduler);
     };
 
     const life$ = defer(() => {
       subscriber.next({ slot, status: { state: 'connecting', attempt: failures + 1 } });
       return o.connect();
-    }).pipe(
-      retry({
-        delay: (err: unknown) => {
-          noteEnd();
-          if (o.closing()) return EMPTY;
-          failures += 1;
-          const permanent = isPermanent(err);
-          const delayMs = permanent
-            ? permanentDelay({ permanentMinMs: DEFAULT_PERMANENT_MIN_MS, permanentMaxMs: DEFAULT_PERMANENT_MAX_MS }, o.random)
-            : Math.max(fullJitterDelay(failures, o.reconnect, o.random), retryAfterMs(err));
-          const code = (err as { code?: string }).code ?? 'TUNNEL_ERROR';
-          const fields = { [F.slot]: slot, [F.code]: code, [F.reason]: describeError(err), attempt: failures, delayMs, permanent };
-          if (permanent) o.log.error(fields, 'tunnel connection refused permanently; retrying slowly');
-          else if (gatewayRestarting || isGatewayGoingAway(err)) o.log.info(fields, 'gateway is going away; reconnecting soon');
-          else o.log.warn(fields, 'tunnel connection lost or failed; reconnecting');
-          subscriber.next({ slot, status: { state: 'waiting', attempt: failures, delayMs, error: describeError(err), code, permanent } });
-          // A new secret may be exactly what the permanent failure was waiting for: try it at once.
-          return permanent ? merge(timer(delayMs), o.secretChanges$).pipe(take(1)) : timer(delayMs);
-        },
-      }),
-    );
+    }).pipe(retry({ delay: retryDelay }));
 
-    /**
-     * Chains whose connection was retired: still subscribed, because unsubscribing would close the
-     * socket (the dial's teardown) while streams are in flight. Each ends when its connection closes.
-     */
-    const retiredLives = new Map<ServedConnection, Subscription>();
-    let current: Subscription | null = null;
-
-    const startLife = (): void => {
-      if (o.closing()) return;
-      const life = new Subscription();
-      current = life;
-      subs.add(life);
-      life.add(
-        life$.subscribe({
-          next: (ev) => onEvent(ev, life),
-          error: (err: unknown) => subscriber.error(err),
-        }),
-      );
+    const onConnected = (conn: ServedConnection): void => {
+      connectedAt = scheduler.now();
+      gatewayRestarting = false;
+      subscriber.next({ slot, status: { state: 'connected', connectionId: conn.id } });
+      for (const old of retiring) {
+        o.log.info({ [F.slot]: slot, [F.connection]: old.id, [F.replacement]: conn.id, [F.inFlight]: old.mux.activeStreams }, 'tunnel connection replaced; draining the old one');
+        old.drain(`replaced by connection ${conn.id}`);
+      }
+      retiring.clear();
     };
 
-    const onEvent = (ev: LinkEvent, life: Subscription): void => {
-      if (ev.type === 'connected') {
-        connectedAt = now();
-        gatewayRestarting = false;
-        subscriber.next({ slot, status: { state: 'connected', connectionId: ev.connection.id } });
-        for (const old of retiring) {
-          o.log.info({ [F.slot]: slot, [F.connection]: old.id, [F.replacement]: ev.connection.id, [F.inFlight]: old.mux.activeStreams }, 'tunnel connection replaced; draining the old one');
-          old.drain(`replaced by connection ${ev.connection.id}`);
-        }
-        retiring.clear();
-        return;
-      }
+    const onRetire = (ev: Extract<LinkEvent, { type: 'retire' }>, life: Subscription): void => {
       noteEnd();
       if (ev.gatewayShutdown) gatewayRestarting = true;
       o.log.info({ [F.slot]: slot, [F.connection]: ev.connection.id, [F.reason]: ev.reason, [F.inFlight]: ev.connection.mux.activeStreams }, 'replacing tunnel connection (make-before-break)');
       retiring.add(ev.connection);
-      retiredLives.set(ev.connection, life);
-      // An old connection that closes before its replacement is up needs no drain; its chain ends.
+      // The retired life ends when its connection closes (drained, or closed before its replacement was up).
       life.add(
         ev.connection.closed$.subscribe(() => {
           retiring.delete(ev.connection);
-          retiredLives.delete(ev.connection);
-          subs.remove(life);
-          // After this tick: this callback runs inside the multiplexer's close notification.
-          queueMicrotask(() => life.unsubscribe());
+          lives.remove(life);
+          // Not now: this callback runs inside the multiplexer's close notification.
+          scheduler.schedule(() => life.unsubscribe());
         }),
       );
       subscriber.next({ slot, retiring: ev.connection });
       if (current === life) startLife();
     };
 
+    const startLife = (): void => {
+      if (o.closing()) return;
+      const life = new Subscription();
+      current = life;
+      lives.add(life);
+      life.add(
+        life$.subscribe({
+          next: (ev) => (ev.type === 'connected' ? onConnected(ev.connection) : onRetire(ev, life)),
+          error: (err: unknown) => subscriber.error(err),
+        }),
+      );
+    };
+
     startLife();
     return () => {
-      subs.unsubscribe();
+      lives.unsubscribe();
       retiring.clear();
-      retiredLives.clear();
     };
   });
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Observable } from 'rxjs';
-import { CloseCode, SUPPORTED_VERSIONS, closeCodeName, type AuthMessage, type ChannelBindingType, type PeerSettings } from '../protocol';
+import { CloseCode, closeCodeOf, SUPPORTED_VERSIONS, closeCodeName, type AuthMessage, type ChannelBindingType, type PeerSettings } from '../protocol';
 import type { FrameTransport } from '../mux';
 import { F, type Logger } from '../log';
 import { describeError } from '../errors';
@@ -26,7 +26,7 @@ export interface AcceptOptions {
   versions?: readonly number[];
 }
 
-export interface AcceptedSession {
+export interface GatewaySession {
   connectionId: string;
   version: number;
   tunnelId: string;
@@ -46,8 +46,8 @@ export interface AcceptedSession {
  * with a specific close code and the observable errors with a HandshakeError. Until then the
  * connection holds only a nonce and a timer.
  */
-export function acceptHandshake(transport: FrameTransport, opts: AcceptOptions): Observable<AcceptedSession> {
-  return new Observable<AcceptedSession>((subscriber) => {
+export function acceptHandshake(transport: FrameTransport, opts: AcceptOptions): Observable<GatewaySession> {
+  return new Observable<GatewaySession>((subscriber) => {
     const versions = opts.versions ?? SUPPORTED_VERSIONS;
     const nonce = newNonce();
     let done = false;
@@ -70,8 +70,7 @@ export function acceptHandshake(transport: FrameTransport, opts: AcceptOptions):
         try {
           msg = parseHandshakeMessage(message, opts.local.maxHeaderBytes);
         } catch (err) {
-          const tooLarge = (err as { code?: string }).code === 'TUNNEL_PROTOCOL_TOO_LARGE';
-          return fail('TUNNEL_HANDSHAKE_PROTOCOL', tooLarge ? CloseCode.TOO_LARGE : CloseCode.PROTOCOL_ERROR, describeError(err), false);
+          return fail('TUNNEL_HANDSHAKE_PROTOCOL', closeCodeOf(err), describeError(err), false);
         }
         if (msg.type !== 'auth') return fail('TUNNEL_HANDSHAKE_PROTOCOL', CloseCode.PROTOCOL_ERROR, `expected auth, got ${msg.type}`, false);
         if (!versions.includes(msg.version)) {

@@ -1,5 +1,5 @@
 import { Observable } from 'rxjs';
-import { CloseCode, PERMANENT_CLOSE_CODES, SUPPORTED_VERSIONS, closeCodeName, type AuthMessage, type PeerSettings } from '../protocol';
+import { CloseCode, closeCodeOf, PERMANENT_CLOSE_CODES, SUPPORTED_VERSIONS, closeCodeName, type AuthMessage, type PeerSettings } from '../protocol';
 import type { FrameTransport } from '../mux';
 import { describeError } from '../errors';
 import { controlMessage, parseHandshakeMessage } from './frames';
@@ -24,7 +24,7 @@ export interface AuthenticateOptions {
   versions?: readonly number[];
 }
 
-export interface AuthenticatedSession {
+export interface ProxySession {
   connectionId: string;
   version: number;
   /** The gateway's receive settings. */
@@ -46,8 +46,8 @@ const CLOSE_TO_CODE: Record<number, string> = {
  * HMAC proof, wait for `ready`. Emits once and completes; the caller takes over the transport in
  * `next`. Errors with a HandshakeError whose `permanent` flag drives the reconnect policy.
  */
-export function authenticate(transport: FrameTransport, opts: AuthenticateOptions): Observable<AuthenticatedSession> {
-  return new Observable<AuthenticatedSession>((subscriber) => {
+export function authenticate(transport: FrameTransport, opts: AuthenticateOptions): Observable<ProxySession> {
+  return new Observable<ProxySession>((subscriber) => {
     const ours = opts.versions ?? SUPPORTED_VERSIONS;
     let state: 'hello' | 'ready' | 'done' = 'hello';
     let version = 0;
@@ -79,11 +79,9 @@ export function authenticate(transport: FrameTransport, opts: AuthenticateOption
         try {
           msg = parseHandshakeMessage(message, opts.local.maxHeaderBytes);
         } catch (err) {
-          if ((err as { code?: string }).code === 'TUNNEL_PROTOCOL_TOO_LARGE') {
-            const reason = describeError(err);
-            return fail(new HandshakeError('TUNNEL_HANDSHAKE_PROTOCOL', reason, { closeCode: CloseCode.TOO_LARGE, permanent: false }), { code: CloseCode.TOO_LARGE, reason });
-          }
-          return protocolFail(describeError(err));
+          const reason = describeError(err);
+          const closeCode = closeCodeOf(err);
+          return fail(new HandshakeError('TUNNEL_HANDSHAKE_PROTOCOL', reason, { closeCode, permanent: false }), { code: closeCode, reason });
         }
         if (state === 'hello') {
           if (msg.type !== 'hello') return protocolFail(`expected hello, got ${msg.type}`);

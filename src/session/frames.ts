@@ -1,4 +1,4 @@
-import { FrameType, ProtocolError, decodeFrames, encodeFrame, encodeJson, parseControl, type ControlMessage } from '../protocol';
+import { FrameType, ProtocolError, TooLargeError, decodeFrames, encodeFrame, encodeJson, parseControl, type ControlMessage } from '../protocol';
 
 /** Encodes one CONTROL message as a whole WebSocket message (handshake messages travel alone). */
 export function controlMessage(message: ControlMessage): Buffer {
@@ -11,7 +11,7 @@ export function controlMessage(message: ControlMessage): Buffer {
  */
 export function parseHandshakeMessage(message: Buffer, limit: number): ControlMessage {
   if (message.length > limit + 64) {
-    throw new ProtocolError('TUNNEL_PROTOCOL_TOO_LARGE', `handshake message of ${message.length} bytes exceeds ${limit}`);
+    throw new TooLargeError(`handshake message of ${message.length} bytes exceeds ${limit}`);
   }
   const frames = decodeFrames(message);
   const f = frames[0];

@@ -1,5 +1,5 @@
-export { acceptHandshake, type AcceptOptions, type AcceptedSession } from './accept';
-export { authenticate, type AuthenticateOptions, type AuthenticatedSession } from './authenticate';
+export { acceptHandshake, type AcceptOptions, type GatewaySession } from './accept';
+export { authenticate, type AuthenticateOptions, type ProxySession } from './authenticate';
 export { computeProof, matchProof, newNonce, type ProofInput } from './proof';
 export { HandshakeError } from './errors';
 export { GatewayReauth, ProxyReauth, secretId, type ControlChannel, type GatewayReauthOptions, type ProxyReauthOptions, type ReauthBinding, type ReauthOutcome } from './reauth';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { Subject, type Observable, type Subscription } from 'rxjs';
+import { Subject, asyncScheduler, timer, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { describeError } from '../errors';
 import { F, type Logger } from '../log';
-import { CloseCode, parseSessionControl, type SessionControlMessage } from '../protocol';
+import { CloseCode, closeCodeOf, parseSessionControl, type SessionControlMessage } from '../protocol';
 import { computeProof, matchProof, newNonce } from './proof';
 
 /**
@@ -47,7 +47,7 @@ function parseOrClose(payload: Buffer, limit: number, channel: ControlChannel, l
   } catch (err) {
     const code = (err as { code?: string }).code ?? 'TUNNEL_PROTOCOL_ERROR';
     log.warn({ [F.code]: code, [F.reason]: describeError(err) }, 'closing tunnel connection: malformed control message');
-    channel.close(code === 'TUNNEL_PROTOCOL_TOO_LARGE' ? CloseCode.TOO_LARGE : CloseCode.PROTOCOL_ERROR, 'malformed control message');
+    channel.close(closeCodeOf(err), 'malformed control message');
     return null;
   }
   if (msg === null) log.debug('ignoring an unknown control message');
@@ -199,6 +199,8 @@ export interface ProxyReauthOptions extends ReauthBinding {
   initialSecret: string;
   maxControlBytes: number;
   logger: Logger;
+  /** Time for the `request` deadline (default `asyncScheduler`). */
+  scheduler?: SchedulerLike;
 }
 
 /** Outcome of one `reauth` as the gateway reported it. */
@@ -219,7 +221,7 @@ export class ProxyReauth {
   private current: string;
   /** Secrets (ids) of the proofs sent and not yet answered, oldest first. */
   private readonly sent: string[] = [];
-  private requestTimer: NodeJS.Timeout | null = null;
+  private requestTimer: Subscription | null = null;
   private readonly sub: Subscription;
   private readonly outcomes = new Subject<ReauthOutcome>();
 
@@ -242,20 +244,19 @@ export class ProxyReauth {
    */
   request(timeoutMs: number): void {
     this.opts.channel.sendControl({ type: 'reauth_request' });
-    if (this.requestTimer) clearTimeout(this.requestTimer);
-    this.requestTimer = setTimeout(() => {
+    this.requestTimer?.unsubscribe();
+    this.requestTimer = timer(timeoutMs, this.opts.scheduler ?? asyncScheduler).subscribe(() => {
       this.requestTimer = null;
       this.opts.logger.error(
         { [F.code]: 'TUNNEL_REAUTH_TIMEOUT', [F.reason]: `no answer within ${timeoutMs} ms` },
         'gateway did not complete in-band re-authentication; the connection stays on its current secret',
       );
-    }, timeoutMs);
-    this.requestTimer.unref();
+    });
   }
 
   dispose(): void {
     this.sub.unsubscribe();
-    if (this.requestTimer) clearTimeout(this.requestTimer);
+    this.requestTimer?.unsubscribe();
     this.requestTimer = null;
     this.outcomes.complete();
   }
@@ -282,7 +283,7 @@ export class ProxyReauth {
         return;
       }
       case 'reauth_result': {
-        if (this.requestTimer) clearTimeout(this.requestTimer);
+        this.requestTimer?.unsubscribe();
         this.requestTimer = null;
         const used = this.sent.shift();
         if (used === undefined) {

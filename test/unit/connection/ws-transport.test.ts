@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import fc from 'fast-check';
 import type WebSocket from 'ws';
-import { wsTransport } from '../../../src/mux';
-import { truncateCloseReason } from '../../../src/mux/transport';
+import { wsTransport } from '../../../src/connection';
+import { truncateCloseReason } from '../../../src/connection/ws-transport';
 
 /**
  * Stands in for a `ws` WebSocket: what matters here is that `close` throws, as ws's Sender does,
