@@ -165,6 +165,11 @@ export abstract class MultiplexerCore implements StreamHost {
     return this.liveness.ping();
   }
 
+  /** PINGs of ours (heartbeats, RTT probes, the GOAWAY fence) the peer has acknowledged so far. */
+  get pingsAnswered(): number {
+    return this.liveness.pingsAnswered;
+  }
+
   /** Tells the peer no new streams will be accepted/opened; in-flight streams continue. */
   goAway(code: number = ErrorCode.NO_ERROR, reason = 'going away'): void {
     if (this.goAwaySent || this.isClosed) return;

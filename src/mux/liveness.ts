@@ -26,6 +26,7 @@ export class Liveness {
   private readonly pings = new Map<string, { sentAt: number; resolve: (rtt: number) => void }>();
   private lastReceived: number;
   private heartbeat: Subscription | null = null;
+  private answered = 0;
 
   constructor(private readonly opts: LivenessOptions) {
     this.lastReceived = opts.now();
@@ -60,9 +61,15 @@ export class Liveness {
     const at = this.opts.now();
     for (const [k, p] of this.pings) {
       this.pings.delete(k);
+      this.answered++;
       p.resolve(at - p.sentAt);
       if (k === key) return;
     }
+  }
+
+  /** PINGs of ours the peer has acknowledged so far (heartbeats included). */
+  get pingsAnswered(): number {
+    return this.answered;
   }
 
   /** Stops the heartbeat and forgets pending pings (the connection closed). */

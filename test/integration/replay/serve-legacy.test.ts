@@ -35,7 +35,7 @@ async function exercise(url: string): Promise<unknown> {
     const tools = await c.client.listTools();
     const echo = await c.client.callTool({ name: 'echo', arguments: { text: 'hello' } });
     const progress: number[] = [];
-    const prog = await c.client.callTool({ name: 'progress', arguments: { steps: 3, intervalMs: 5 } }, undefined, {
+    const prog = await c.client.callTool({ name: 'progress', arguments: { steps: 3, intervalMs: 30 } }, undefined, {
       onprogress: (p) => progress.push(p.progress),
     });
     const sample = await c.client.callTool({ name: 'sample', arguments: { prompt: 'pick a colour' } });
