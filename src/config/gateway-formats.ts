@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import * as net from 'node:net';
-import { ANY_ORIGIN, parseHostPort, parseOrigin } from '../gateway/host-origin';
+import { ANY_ORIGIN, isLoopbackName, parseHostPort, parseOrigin } from '../http';
 import {
   checkArrayOfObjects,
   checkKeys,
@@ -108,13 +107,6 @@ export function validateClients(value: unknown): void {
 
 /** Keys of an `auth.jwt` object. */
 export const JWT_KEYS = ['issuer', 'audience', 'jwksUrl', 'jwksFile', 'clockSkewSec', 'algorithms', 'clientClaim', 'scopeClaim', 'jwksCacheSec', 'jwksRefetchSec', 'servers'] as const;
-
-function isLoopbackName(hostname: string): boolean {
-  const host = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
-  if (host.toLowerCase() === 'localhost') return true;
-  if (net.isIPv4(host)) return host.startsWith('127.');
-  return host === '::1';
-}
 
 function validateJwtServerRules(value: unknown): void {
   if (!Array.isArray(value)) fail('must be an array of rules {"scope"|"claim","value", "servers"}', { path: '.servers', value });

@@ -11,3 +11,14 @@ export {
   getHeader,
   getHeaderValues,
 } from './headers';
+export {
+  type HostPort,
+  type OriginTuple,
+  ANY_ORIGIN,
+  parseHostPort,
+  parseOrigin,
+  defaultPort,
+  equalOrigins,
+  isLoopbackName,
+  listenerName,
+} from './host';
