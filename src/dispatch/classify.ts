@@ -113,97 +113,146 @@ export function isTlsAlertCode(code: string | null): boolean {
   return code !== null && code.startsWith('ERR_SSL_');
 }
 
+/** Codes of a connection that was never set up: connect failures, TLS handshake failures. */
+function isUnreachableCode(code: string): boolean {
+  return UNREACHABLE_CODES.has(code) || isTlsAlertCode(code) || code.startsWith('ERR_TLS_');
+}
+
 /** Codes only the upstream connection can produce: connect-phase failures and the headers timeout. */
 function isUpstreamConnectionFailure(code: string | null): boolean {
   if (code === null) return false;
-  return UNREACHABLE_CODES.has(code) || isTlsAlertCode(code) || code.startsWith('ERR_TLS_') || TIMEOUT_CODES.has(code);
+  return isUnreachableCode(code) || TIMEOUT_CODES.has(code);
+}
+
+/** One failed exchange, as the verdicts below read it. */
+interface Failure {
+  err: unknown;
+  /** {@link underlyingCode} of `err`. */
+  code: string | null;
+  ctx: FailureContext;
+  /** `upstream <origin> (server "<name>")`, the subject of every message. */
+  target: string;
+}
+
+type ErrorFields = ConstructorParameters<typeof UpstreamError>[2];
+
+function fieldsOf(f: Failure, cause: unknown = f.err, causeCode: string | null = f.code): ErrorFields {
+  return { server: f.ctx.server, origin: f.ctx.origin, cause, causeCode };
+}
+
+function duringPhase(phase: FailureContext['phase']): string {
+  return phase === 'body' ? 'while streaming the response body' : 'before the response headers';
+}
+
+/** The underlying code and, when it says more, the message: `ECONNRESET read ECONNRESET`. */
+function detailOf(f: Failure): string {
+  const message = underlyingMessage(f.err);
+  return `${f.code ?? 'unknown'}${message === f.code ? '' : ` ${message}`}`;
+}
+
+/**
+ * The verdict read from the underlying code, for a failure no context explains. The first rule whose
+ * `matches` holds wins; no match (or no code at all) is `TUNNEL_UPSTREAM_FAILED`. Each message is
+ * followed by `: <detail>`.
+ */
+interface CodeRule {
+  matches: (code: string) => boolean;
+  code: UpstreamErrorCode;
+  message: (target: string, phase: FailureContext['phase']) => string;
+}
+
+const CODE_RULES: readonly CodeRule[] = [
+  { matches: isUnreachableCode, code: UpstreamErrorCode.Unreachable, message: (t) => `cannot reach ${t}` },
+  {
+    matches: (c) => TIMEOUT_CODES.has(c),
+    code: UpstreamErrorCode.Timeout,
+    message: (t) => `${t} sent no response headers in time`,
+  },
+  {
+    matches: (c) => RESET_CODES.has(c),
+    code: UpstreamErrorCode.Reset,
+    message: (t, phase) => `connection to ${t} closed ${duringPhase(phase)}`,
+  },
+  {
+    matches: (c) => PROTOCOL_CODES.has(c) || c.startsWith('HPE_'),
+    code: UpstreamErrorCode.Protocol,
+    message: (t) => `invalid HTTP response from ${t}`,
+  },
+  {
+    matches: (c) => BAD_REQUEST_CODES.has(c),
+    code: UpstreamErrorCode.BadRequest,
+    message: (t) => `request to ${t} cannot be sent`,
+  },
+  {
+    matches: (c) => CLOSED_CODES.has(c),
+    code: UpstreamErrorCode.Closed,
+    message: (t) => `dispatcher closed; request to ${t} ended`,
+  },
+  { matches: (c) => ABORT_CODES.has(c), code: UpstreamErrorCode.Aborted, message: (t) => `request to ${t} aborted` },
+];
+
+/** Our own signal fired: the cause is the caller's cancellation, whatever undici reported. */
+function abortedByCaller(f: Failure): UpstreamError | null {
+  if (!f.ctx.aborted) return null;
+  return new UpstreamError(UpstreamErrorCode.Aborted, `request to ${f.target} aborted ${duringPhase(f.ctx.phase)}`, fieldsOf(f));
+}
+
+/**
+ * The request body stream failed. undici destroys the request body with its own error when the
+ * exchange fails (RequestHandler .onError), so the body "emits" a connect failure or a headers timeout
+ * too. A body stream cannot fail with one of those itself: those are classified by their code.
+ */
+function requestBodyFailure(f: Failure): UpstreamError | null {
+  if (f.ctx.bodyError === undefined || f.err !== f.ctx.bodyError || isUpstreamConnectionFailure(f.code)) return null;
+  return new UpstreamError(
+    UpstreamErrorCode.BadRequest,
+    `request body stream for ${f.target} failed: ${f.code === null ? '' : `${f.code} `}${underlyingMessage(f.err)}`,
+    fieldsOf(f),
+  );
+}
+
+/** The egress allowlist refused every address of the target; the decision travels with the error. */
+function egressDenial(f: Failure): UpstreamError | null {
+  if (f.code !== EGRESS_DENIED_CODE) return null;
+  const egress = (f.err as { egress?: unknown }).egress;
+  const decision = typeof egress === 'string' ? egress : 'denied';
+  return new UpstreamError(UpstreamErrorCode.Forbidden, `egress policy refused ${f.target}: ${decision}`, {
+    ...fieldsOf(f),
+    egress: decision,
+  });
+}
+
+/** A "socket closed" that a TLS alert before any response byte explains (see `TlsFailureTracker`). */
+function tlsRejection(f: Failure): UpstreamError | null {
+  const alert = f.ctx.tlsFailure;
+  if (alert === undefined || f.code !== 'UND_ERR_SOCKET') return null;
+  const tlsCode = underlyingCode(alert);
+  return new UpstreamError(
+    UpstreamErrorCode.Unreachable,
+    `cannot reach ${f.target}: TLS handshake rejected by the server: ${tlsCode ?? 'unknown'} ${alert.message}`,
+    fieldsOf(f, alert, tlsCode),
+  );
+}
+
+/** The verdict of {@link CODE_RULES}. */
+function byUnderlyingCode(f: Failure): UpstreamError {
+  const { code } = f;
+  const rule = code === null ? undefined : CODE_RULES.find((r) => r.matches(code));
+  if (rule === undefined) {
+    return new UpstreamError(UpstreamErrorCode.Failed, `request to ${f.target} failed: ${detailOf(f)}`, fieldsOf(f));
+  }
+  return new UpstreamError(rule.code, `${rule.message(f.target, f.ctx.phase)}: ${detailOf(f)}`, fieldsOf(f));
 }
 
 /**
  * Maps whatever undici, Node or a body stream threw into an {@link UpstreamError} with a stable code.
- * An error that already is one is returned unchanged. See `UPSTREAM_ERROR_CODES` for the table.
+ * An error that already is one is returned unchanged. What the context knows decides first, in this
+ * order: the caller's abort, a failed request body, an egress denial, a TLS alert behind a closed
+ * socket; otherwise the underlying code does ({@link CODE_RULES}). See `UPSTREAM_ERROR_CODES` for the
+ * codes.
  */
 export function classifyUpstreamError(err: unknown, ctx: FailureContext): UpstreamError {
   if (isUpstreamError(err)) return err;
-  const { server, origin } = ctx;
-  const fields = (cause: unknown, causeCode: string | null): ConstructorParameters<typeof UpstreamError>[2] => ({
-    server,
-    origin,
-    cause,
-    causeCode,
-  });
-  const target = `upstream ${origin} (server "${server}")`;
-
-  if (ctx.aborted) {
-    return new UpstreamError(
-      UpstreamErrorCode.Aborted,
-      `request to ${target} aborted ${ctx.phase === 'body' ? 'while streaming the response body' : 'before the response headers'}`,
-      fields(err, underlyingCode(err)),
-    );
-  }
-  // undici destroys the request body with its own error when the exchange fails (RequestHandler
-  // .onError), so the body "emits" a connect failure or a headers timeout too. A body stream cannot
-  // fail with one of those itself: classify them by their code, not as a body failure.
-  if (ctx.bodyError !== undefined && err === ctx.bodyError && !isUpstreamConnectionFailure(underlyingCode(err))) {
-    const code = underlyingCode(err);
-    return new UpstreamError(
-      UpstreamErrorCode.BadRequest,
-      `request body stream for ${target} failed: ${code === null ? '' : `${code} `}${underlyingMessage(err)}`,
-      fields(err, code),
-    );
-  }
-
-  const code = underlyingCode(err);
-  if (code === EGRESS_DENIED_CODE) {
-    const egress = (err as { egress?: unknown }).egress;
-    const decision = typeof egress === 'string' ? egress : 'denied';
-    return new UpstreamError(UpstreamErrorCode.Forbidden, `egress policy refused ${target}: ${decision}`, { ...fields(err, code), egress: decision });
-  }
-  const detail = `${code ?? 'unknown'}${underlyingMessage(err) === code ? '' : ` ${underlyingMessage(err)}`}`;
-
-  if (ctx.tlsFailure !== undefined && code === 'UND_ERR_SOCKET') {
-    const tlsCode = underlyingCode(ctx.tlsFailure);
-    return new UpstreamError(
-      UpstreamErrorCode.Unreachable,
-      `cannot reach ${target}: TLS handshake rejected by the server: ${tlsCode ?? 'unknown'} ${ctx.tlsFailure.message}`,
-      fields(ctx.tlsFailure, tlsCode),
-    );
-  }
-  if (code === null) {
-    return new UpstreamError(UpstreamErrorCode.Failed, `request to ${target} failed: ${detail}`, fields(err, null));
-  }
-  if (UNREACHABLE_CODES.has(code) || isTlsAlertCode(code) || code.startsWith('ERR_TLS_')) {
-    return new UpstreamError(UpstreamErrorCode.Unreachable, `cannot reach ${target}: ${detail}`, fields(err, code));
-  }
-  if (TIMEOUT_CODES.has(code)) {
-    return new UpstreamError(
-      UpstreamErrorCode.Timeout,
-      `${target} sent no response headers in time: ${detail}`,
-      fields(err, code),
-    );
-  }
-  if (RESET_CODES.has(code)) {
-    return new UpstreamError(
-      UpstreamErrorCode.Reset,
-      `connection to ${target} closed ${ctx.phase === 'body' ? 'while streaming the response body' : 'before the response headers'}: ${detail}`,
-      fields(err, code),
-    );
-  }
-  if (PROTOCOL_CODES.has(code) || code.startsWith('HPE_')) {
-    return new UpstreamError(UpstreamErrorCode.Protocol, `invalid HTTP response from ${target}: ${detail}`, fields(err, code));
-  }
-  if (BAD_REQUEST_CODES.has(code)) {
-    return new UpstreamError(
-      UpstreamErrorCode.BadRequest,
-      `request to ${target} cannot be sent: ${detail}`,
-      fields(err, code),
-    );
-  }
-  if (CLOSED_CODES.has(code)) {
-    return new UpstreamError(UpstreamErrorCode.Closed, `dispatcher closed; request to ${target} ended: ${detail}`, fields(err, code));
-  }
-  if (ABORT_CODES.has(code)) {
-    return new UpstreamError(UpstreamErrorCode.Aborted, `request to ${target} aborted: ${detail}`, fields(err, code));
-  }
-  return new UpstreamError(UpstreamErrorCode.Failed, `request to ${target} failed: ${detail}`, fields(err, code));
+  const f: Failure = { err, code: underlyingCode(err), ctx, target: `upstream ${ctx.origin} (server "${ctx.server}")` };
+  return abortedByCaller(f) ?? requestBodyFailure(f) ?? egressDenial(f) ?? tlsRejection(f) ?? byUnderlyingCode(f);
 }

@@ -1,18 +1,19 @@
-import { PassThrough, type Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { Agent, Pool } from 'undici';
-import type { ProxyConfig, UpstreamTlsConfig } from '../config/types';
-import { fromNodeRawHeaders, responseHeadersForClient, type HeaderList } from '../http/headers';
+import type { Agent } from 'undici';
+import type { ProxyConfig } from '../config/types';
+import { responseHeadersForClient } from '../http/headers';
 import { F, componentLogger, type Logger } from '../log';
+import { UpstreamAgents } from './agents';
 import { classifyUpstreamError } from './classify';
-import { TlsFailureTracker, createConnector } from './connector';
+import type { EgressGuard } from './connector';
 import { EgressPolicy, type EgressDecision, type EgressResolver } from './egress';
 import { UpstreamError, UpstreamErrorCode } from './errors';
 import { prepareRequestHeaders } from './request-headers';
+import { relayBody, responseHeaderList } from './response-body';
 import { parseUpstreamUrl } from './target';
-import { loadTlsOptions, tlsConfigKey } from './tls';
 import type { UpstreamDispatcher, UpstreamRequest, UpstreamResponse } from './types';
-import { settledWithin } from '../time';
+
+export { DEFAULT_STREAM_CONNECTIONS_PER_ORIGIN } from './agents';
 
 /**
  * How long `close()` lets in-flight requests finish before destroying them. Long-lived SSE streams
@@ -20,12 +21,6 @@ import { settledWithin } from '../time';
  * JSON responses in flight. Callers that cancel their streams first (abort signals) see no wait.
  */
 export const DEFAULT_CLOSE_GRACE_MS = 5_000;
-
-/** Default of `upstream.streamConnectionsPerOrigin`, for configurations built in code. */
-export const DEFAULT_STREAM_CONNECTIONS_PER_ORIGIN = 16_384;
-
-/** Which pool a request uses: GET opens a long-lived stream; every other method is a request. */
-type PoolKind = 'requests' | 'streams';
 
 /** Options beyond the configuration file. */
 export interface UpstreamDispatcherOptions {
@@ -35,35 +30,12 @@ export interface UpstreamDispatcherOptions {
   resolver?: EgressResolver;
 }
 
-interface AgentEntry {
-  agent: Agent;
-  /**
-   * The agent's per-origin pools. `Agent.close()` forgets its pools at once, so a later
-   * `Agent.destroy()` would not reach requests still in flight; we destroy the pools ourselves.
-   */
-  pools: Set<Pool>;
-  /** `"*"` for the global TLS config, else the first server that uses this config. */
-  scope: string;
-}
-
-/** The two agents of one TLS configuration. */
-interface AgentPair {
-  requests: Agent;
-  streams: Agent;
-}
-
 /**
  * Creates the proxy's dispatcher to internal MCP servers.
  *
- * Two undici `Agent`s per distinct TLS configuration (the global `cfg.tls`, and each distinct
- * per-server override): one for requests, pooling up to `cfg.connectionsPerOrigin` keep-alive
- * connections per origin, and one for GET streams (standalone and legacy SSE streams), up to
- * `cfg.streamConnectionsPerOrigin`. A GET stream holds its connection for its whole life; in the
- * request pool, a client's idle streams would take every connection and make all other requests to
- * that origin wait (docs/decisions.md D20). PEM files are read here, once.
- *
- * Timeouts: `cfg.headersTimeoutMs` for the response head (0 = none), `cfg.connectTimeoutMs` for TCP
- * plus TLS handshake, and none at all for bodies — a live SSE stream may be silent for hours.
+ * Requests go out over pooled undici agents, one request pool and one GET-stream pool per distinct
+ * TLS configuration (see {@link UpstreamAgents} for the pools and timeouts; PEM files are read here,
+ * once). Every connection passes the egress allowlist `cfg.allow` when one is set.
  *
  * @throws UpstreamError `TUNNEL_UPSTREAM_TLS_CONFIG` when TLS material cannot be loaded.
  */
@@ -73,84 +45,62 @@ export function createUpstreamDispatcher(
   options: UpstreamDispatcherOptions = {},
 ): UpstreamDispatcher {
   const log = componentLogger(logger, 'dispatch');
-  const closeGraceMs = options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
-  const tracker = new TlsFailureTracker();
-  const byTlsKey = new Map<string, AgentEntry>();
+  const agents = new UpstreamAgents(cfg, log, egressGuard(cfg, log, options.resolver));
+  const dispatcher = new PooledDispatcher(agents, log, cfg.headersTimeoutMs, options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS);
+  return { request: (req) => dispatcher.request(req), close: () => dispatcher.close() };
+}
+
+/** The egress allowlist as the connectors enforce it; each per-address decision is logged at debug. */
+function egressGuard(cfg: ProxyConfig['upstream'], log: Logger, resolver: EgressResolver | undefined): EgressGuard {
   // Throws EgressRuleError for a bad rule; the config loader has already validated them.
   const policy = EgressPolicy.fromRules(cfg.allow);
-  const egress = {
-    policy,
-    resolver: options.resolver,
-    onDecision: (d: EgressDecision) => log.debug({ egress: d.decision }, 'egress decision'),
-  };
   if (policy.enabled) log.info({ rules: policy.rules.map((r) => r.text) }, 'egress allowlist active');
+  return { policy, resolver, onDecision: (d: EgressDecision) => log.debug({ egress: d.decision }, 'egress decision') };
+}
 
-  const limitOf = (kind: PoolKind): number | null => {
-    const n = kind === 'requests' ? cfg.connectionsPerOrigin : (cfg.streamConnectionsPerOrigin ?? DEFAULT_STREAM_CONNECTIONS_PER_ORIGIN);
-    // undici reads null as "unlimited"; a non-positive config value means the same.
-    return n > 0 ? n : null;
-  };
+/** One request on its way, with what the log lines about its outcome need. */
+interface Attempt {
+  req: UpstreamRequest;
+  started: number;
+  /** Origin and path without the query, which may carry secrets (tokens in legacy SSE URLs). */
+  logUrl: string | undefined;
+}
 
-  // One connector per TLS configuration, shared by its two agents: PEM files are read once.
-  const connectors = new Map<string, ReturnType<typeof createConnector>>();
-  const agentFor = (tls: UpstreamTlsConfig, scope: string, kind: PoolKind): Agent => {
-    const tlsKey = tlsConfigKey(tls);
-    const key = `${kind}\0${tlsKey}`;
-    const existing = byTlsKey.get(key);
-    if (existing !== undefined) return existing.agent;
-    let connect = connectors.get(tlsKey);
-    if (connect === undefined) {
-      connect = createConnector(loadTlsOptions(tls, scope), cfg.connectTimeoutMs, tracker, egress);
-      connectors.set(tlsKey, connect);
-    }
-    const pools = new Set<Pool>();
-    const agent = new Agent({
-      connections: limitOf(kind),
-      headersTimeout: cfg.headersTimeoutMs,
-      bodyTimeout: 0,
-      connect,
-      factory: (origin, opts) => {
-        // The agent closes and drops a pool whose connections all went away; forget those too.
-        for (const p of pools) if (p.destroyed) pools.delete(p);
-        const pool = new Pool(origin, opts);
-        pools.add(pool);
-        return pool;
-      },
+/** The first error a request body stream emitted; undici fails the request with that very error. */
+interface BodyErrorWatch {
+  error: unknown;
+}
+
+function watchBodyError(body: UpstreamRequest['body']): BodyErrorWatch {
+  const watch: BodyErrorWatch = { error: undefined };
+  if (body && !Buffer.isBuffer(body)) {
+    body.once('error', (err: unknown) => {
+      watch.error ??= err;
     });
-    if (!tls.rejectUnauthorized && kind === 'requests') {
-      log.warn({ [F.server]: scope }, 'upstream TLS certificate verification is disabled');
-    }
-    byTlsKey.set(key, { agent, scope, pools });
-    return agent;
-  };
-  const pairFor = (tls: UpstreamTlsConfig, scope: string): AgentPair => ({ requests: agentFor(tls, scope, 'requests'), streams: agentFor(tls, scope, 'streams') });
-
-  const globalAgents = pairFor(cfg.tls, '*');
-  const serverAgents = new Map<string, AgentPair>();
-  for (const [name, server] of Object.entries(cfg.servers)) {
-    serverAgents.set(name, pairFor(server.tls, name));
   }
-  log.debug({ agents: byTlsKey.size, servers: serverAgents.size }, 'upstream dispatcher ready');
+  return watch;
+}
 
-  let closing: Promise<void> | null = null;
+/** The request path of {@link createUpstreamDispatcher}: check, send, classify and log each failure once. */
+class PooledDispatcher implements UpstreamDispatcher {
+  private closing: Promise<void> | null = null;
 
-  async function request(req: UpstreamRequest): Promise<UpstreamResponse> {
-    const started = performance.now();
+  constructor(
+    private readonly agents: UpstreamAgents,
+    private readonly log: Logger,
+    private readonly headersTimeoutMs: number,
+    private readonly closeGraceMs: number,
+  ) {}
+
+  async request(req: UpstreamRequest): Promise<UpstreamResponse> {
+    const attempt: Attempt = { req, started: performance.now(), logUrl: undefined };
     const { server } = req;
     let origin: string | null = null;
-    let logUrl: string | undefined;
     try {
-      if (closing !== null) {
-        throw new UpstreamError(UpstreamErrorCode.Closed, `dispatcher is closed; request for server "${server}" not sent`, {
-          server,
-          origin: null,
-          retryable: true,
-        });
-      }
+      this.assertOpen(server);
       const target = parseUpstreamUrl(req.url, server);
       origin = target.origin;
-      // The query may carry secrets (tokens in legacy SSE URLs): log the path only.
-      logUrl = `${target.origin}${target.path.split('?', 1)[0] ?? ''}`;
+      attempt.logUrl = `${target.origin}${target.path.split('?', 1)[0] ?? ''}`;
       if (req.signal.aborted) {
         throw new UpstreamError(UpstreamErrorCode.Aborted, `request to upstream ${origin} (server "${server}") aborted before it was sent`, {
           server,
@@ -159,37 +109,71 @@ export function createUpstreamDispatcher(
         });
       }
       const headers = prepareRequestHeaders(req.headers, server, origin);
-      return await send(req, target.origin, target.path, headers.flat, logUrl, started);
+      return await this.send(attempt, target.origin, target.path, headers.flat);
     } catch (err) {
       // Everything thrown before undici took the body: release it ourselves (undici does otherwise).
       if (req.body && !Buffer.isBuffer(req.body)) req.body.destroy();
       const e = classifyUpstreamError(err, { server, origin: origin ?? '(invalid URL)', aborted: req.signal.aborted, phase: 'headers' });
-      logFailure(e, req, logUrl, started, 'headers');
+      this.logFailure(e, attempt, 'headers');
       throw e;
     }
   }
 
-  async function send(
+  close(): Promise<void> {
+    this.closing ??= this.agents.close(this.closeGraceMs).then(() => this.log.debug('upstream dispatcher closed'));
+    return this.closing;
+  }
+
+  private assertOpen(server: string): void {
+    if (this.closing === null) return;
+    throw new UpstreamError(UpstreamErrorCode.Closed, `dispatcher is closed; request for server "${server}" not sent`, {
+      server,
+      origin: null,
+      retryable: true,
+    });
+  }
+
+  /** Sends the request and hands back the response head with a body whose errors carry our codes. */
+  private async send(attempt: Attempt, origin: string, path: string, headers: string[]): Promise<UpstreamResponse> {
+    const { req } = attempt;
+    const bodyError = watchBodyError(req.body);
+    const res = await this.responseHead(req, origin, path, headers, bodyError);
+    const list = responseHeaderList(res.headers);
+    const body = relayBody(res.body, (err) => {
+      const e = classifyUpstreamError(err, {
+        server: req.server,
+        origin,
+        aborted: req.signal.aborted,
+        bodyError: bodyError.error,
+        phase: 'body',
+      });
+      this.logFailure(e, attempt, 'body');
+      return e;
+    });
+    this.log.debug(
+      {
+        [F.requestId]: req.rid,
+        [F.server]: req.server,
+        [F.method]: req.method,
+        [F.url]: attempt.logUrl,
+        [F.status]: res.statusCode,
+        [F.durationMs]: Math.round(performance.now() - attempt.started),
+      },
+      'upstream response headers',
+    );
+    return { status: res.statusCode, headers: responseHeadersForClient(list), body };
+  }
+
+  /** undici's request up to the response head; a failure is classified with what only this step knows. */
+  private async responseHead(
     req: UpstreamRequest,
     origin: string,
     path: string,
     headers: string[],
-    logUrl: string,
-    started: number,
-  ): Promise<UpstreamResponse> {
-    const { server } = req;
-    const pair = serverAgents.get(server) ?? globalAgents;
-    const agent = req.method === 'GET' ? pair.streams : pair.requests;
-    let bodyError: unknown;
-    // undici fails the request with the body's own error; remember it to tell it from transport errors.
-    if (req.body && !Buffer.isBuffer(req.body)) {
-      req.body.once('error', (err: unknown) => {
-        bodyError ??= err;
-      });
-    }
-    let res: Awaited<ReturnType<Agent['request']>>;
+    bodyError: BodyErrorWatch,
+  ): Promise<Awaited<ReturnType<Agent['request']>>> {
     try {
-      res = await agent.request({
+      return await this.agents.agentFor(req.server, req.method).request({
         origin,
         path,
         method: req.method,
@@ -197,110 +181,36 @@ export function createUpstreamDispatcher(
         body: req.body,
         signal: req.signal,
         responseHeaders: 'raw',
-        headersTimeout: cfg.headersTimeoutMs,
+        headersTimeout: this.headersTimeoutMs,
         bodyTimeout: 0,
       });
     } catch (err) {
       throw classifyUpstreamError(err, {
-        server,
+        server: req.server,
         origin,
         aborted: req.signal.aborted,
-        bodyError,
-        tlsFailure: tracker.lookup(err),
+        bodyError: bodyError.error,
+        tlsFailure: this.agents.tracker.lookup(err),
         phase: 'headers',
       });
     }
-    const list = responseHeaderList(res.headers);
-    const body = relayBody(res.body, (err) => {
-      const e = classifyUpstreamError(err, { server, origin, aborted: req.signal.aborted, bodyError, phase: 'body' });
-      logFailure(e, req, logUrl, started, 'body');
-      return e;
-    });
-    log.debug(
-      {
-        [F.requestId]: req.rid,
-        [F.server]: server,
-        [F.method]: req.method,
-        [F.url]: logUrl,
-        [F.status]: res.statusCode,
-        [F.durationMs]: Math.round(performance.now() - started),
-      },
-      'upstream response headers',
-    );
-    return { status: res.statusCode, headers: responseHeadersForClient(list), body };
   }
 
-  function logFailure(
-    e: UpstreamError,
-    req: UpstreamRequest,
-    logUrl: string | undefined,
-    started: number,
-    phase: 'headers' | 'body',
-  ): void {
+  private logFailure(e: UpstreamError, attempt: Attempt, phase: 'headers' | 'body'): void {
+    const { req } = attempt;
     const fields = {
       [F.requestId]: req.rid,
       [F.server]: req.server,
       [F.method]: req.method,
-      [F.url]: logUrl,
+      [F.url]: attempt.logUrl,
       [F.code]: e.code,
       [F.reason]: e.message,
-      [F.durationMs]: Math.round(performance.now() - started),
+      [F.durationMs]: Math.round(performance.now() - attempt.started),
       phase,
       ...(e.egress !== null ? { egress: e.egress } : {}),
     };
     // A cancelled request is the client's choice, not an upstream problem.
-    if (e.code === UpstreamErrorCode.Aborted) log.debug(fields, 'upstream request aborted');
-    else log.warn(fields, 'upstream request failed');
+    if (e.code === UpstreamErrorCode.Aborted) this.log.debug(fields, 'upstream request aborted');
+    else this.log.warn(fields, 'upstream request failed');
   }
-
-  async function closeAgent(entry: AgentEntry): Promise<void> {
-    if (await settledWithin(entry.agent.close(), closeGraceMs)) return;
-    log.info({ [F.server]: entry.scope, graceMs: closeGraceMs }, 'destroying upstream requests still in flight');
-    // In-flight requests and their bodies fail with UND_ERR_DESTROYED -> TUNNEL_UPSTREAM_CLOSED.
-    await Promise.all([...entry.pools].map((pool) => pool.destroy()));
-    await entry.agent.destroy();
-  }
-
-  function close(): Promise<void> {
-    closing ??= Promise.all([...byTlsKey.values()].map((entry) => closeAgent(entry))).then(() => {
-      tracker.clear();
-      log.debug('upstream dispatcher closed');
-    });
-    return closing;
-  }
-
-  return { request, close };
-}
-
-/**
- * Relays an undici response body into the stream handed to the caller, so that its errors carry our
- * stable codes. Backpressure is kept (`pipe`), and destroying the returned stream destroys `source`,
- * which makes undici abort the request and close the connection.
- */
-function relayBody(source: Readable, mapError: (err: unknown) => UpstreamError): Readable {
-  const out = new PassThrough();
-  source.on('error', (err: unknown) => {
-    if (!out.destroyed) out.destroy(mapError(err));
-  });
-  out.once('close', () => {
-    if (!source.destroyed) source.destroy();
-  });
-  source.pipe(out);
-  return out;
-}
-
-/**
- * With `responseHeaders: 'raw'` undici hands over the raw `[name, value, …]` array (wire order, every
- * repeat); its typings still say "object", so accept both shapes.
- */
-function responseHeaderList(headers: unknown): HeaderList {
-  if (Array.isArray(headers)) return fromNodeRawHeaders(headers.map(String));
-  const list: HeaderList = [];
-  if (typeof headers === 'object' && headers !== null) {
-    for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
-      const values: unknown[] = Array.isArray(value) ? value : [value];
-      for (const v of values) if (typeof v === 'string') list.push([name.toLowerCase(), v]);
-    }
-  }
-  return list;
 }

@@ -1,10 +1,11 @@
-import { PassThrough, type Readable } from 'node:stream';
-import { RequestAudit, auditUpstream, type AuditTrail } from '../audit';
+import type { Readable } from 'node:stream';
+import { RequestAudit, auditUpstream, type AuditTrail, type ProxyAuditRecord } from '../audit';
 import { describeError } from '../errors';
-import type { UpstreamDispatcher } from '../dispatch';
+import type { UpstreamDispatcher, UpstreamResponse } from '../dispatch';
 import { F, type Logger } from '../log';
-import { discardIncoming, type DiscardBudget, type MuxStream } from '../mux';
+import type { DiscardBudget, MuxStream } from '../mux';
 import { ErrorCode, type RequestHead } from '../protocol';
+import { discardUnreadBody, requestBodyOf, requestBodyUnread } from './request-body';
 
 export interface ServeStreamDeps {
   dispatcher: UpstreamDispatcher;
@@ -34,83 +35,110 @@ function wireCodeFor(code: string | undefined): number {
 }
 
 /**
+ * Aborts the upstream request when the tunnel stream goes away (gateway reset, stream closed) before
+ * the exchange settled. Once settled, the stream's ordinary close aborts nothing.
+ */
+class CancelWhenStreamGone {
+  private readonly ac = new AbortController();
+  private settled = false;
+
+  constructor(stream: MuxStream) {
+    const onGone = (): void => {
+      if (!this.settled && !this.ac.signal.aborted) this.ac.abort();
+    };
+    stream.once('error', onGone);
+    stream.once('close', onGone);
+  }
+
+  /** The upstream request's signal. */
+  get signal(): AbortSignal {
+    return this.ac.signal;
+  }
+
+  settle(): void {
+    this.settled = true;
+  }
+}
+
+/** What the steps of one served request share. */
+interface Served {
+  stream: MuxStream;
+  audit: RequestAudit<ProxyAuditRecord>;
+  /** Child loggers cost a few microseconds each; only failures log, so one is built on demand. */
+  log: () => Logger;
+}
+
+/**
  * Serves one tunnelled request: call the upstream with undici, send the response head, then pump
  * the body into the stream with backpressure (`pipe` pauses the upstream socket when the stream
  * runs out of credit). A reset from the gateway aborts the upstream request; an upstream failure
  * resets the stream with a code the gateway turns into 502/504. Writes the proxy's audit record.
  */
 export async function serveStream(stream: MuxStream, head: RequestHead, deps: ServeStreamDeps): Promise<void> {
-  // Child loggers cost a few microseconds each; only failures log, so build one on demand.
-  const log = (): Logger => deps.logger.child({ [F.requestId]: head.rid, [F.server]: head.server, [F.stream]: stream.id });
-  const audit = RequestAudit.proxy(
-    { rid: head.rid, tunnel: deps.tunnelId, server: head.server, upstream: safeUpstream(head.url), httpMethod: head.method },
-    { onFinish: (r) => deps.audit.write(r) },
-  );
-  const ac = new AbortController();
-  let settled = false;
-  const onGone = (): void => {
-    if (!settled && !ac.signal.aborted) ac.abort();
+  const served: Served = {
+    stream,
+    audit: RequestAudit.proxy(
+      { rid: head.rid, tunnel: deps.tunnelId, server: head.server, upstream: safeUpstream(head.url), httpMethod: head.method },
+      { onFinish: (r) => deps.audit.write(r) },
+    ),
+    log: () => deps.logger.child({ [F.requestId]: head.rid, [F.server]: head.server, [F.stream]: stream.id }),
   };
-  stream.once('error', onGone);
-  stream.once('close', onGone);
-
-  // A small request usually arrives whole (HEADERS, DATA and END in one message): hand undici a
-  // Buffer then, which skips its stream-body machinery. Otherwise stream it.
-  let body: Readable | Buffer | null = null;
-  let view: PassThrough | null = null;
-  if (stream.remoteEnded) {
-    const buffered = stream.readableLength > 0 ? (stream.read() as Buffer | null) : null;
-    body = buffered && buffered.length > 0 ? buffered : null;
-    stream.resume(); // let the readable side finish
-  } else {
-    // undici destroys a body stream once it has sent it; give it a view, not the Duplex that also
-    // carries the response.
-    const v = new PassThrough();
-    view = v;
-    stream.on('error', (err) => v.destroy(err));
-    body = stream.pipe(v);
-  }
-
-  let response;
+  const cancel = new CancelWhenStreamGone(stream);
+  const { body, view } = requestBodyOf(stream);
+  let response: UpstreamResponse;
   try {
-    response = await deps.dispatcher.request({
-      rid: head.rid,
-      server: head.server,
-      url: head.url,
-      method: head.method,
-      headers: head.headers,
-      body,
-      signal: ac.signal,
-    });
+    const { rid, server, url, method, headers } = head;
+    response = await deps.dispatcher.request({ rid, server, url, method, headers, body, signal: cancel.signal });
   } catch (err) {
-    settled = true;
-    const code = (err as { code?: string }).code;
-    audit.addBytesIn(stream.bytesReceived);
-    if (ac.signal.aborted || stream.destroyed) {
-      audit.abort(code ?? 'TUNNEL_UPSTREAM_ABORTED');
-      log().debug({ [F.code]: code }, 'request cancelled by the gateway before the upstream answered');
-    } else {
-      const egress = (err as { egress?: unknown }).egress;
-      if (typeof egress === 'string') audit.annotate({ egress });
-      audit.fail(code ?? 'TUNNEL_UPSTREAM_FAILED');
-      log().warn({ [F.code]: code, [F.reason]: describeError(err), ...(typeof egress === 'string' ? { egress } : {}) }, 'upstream request failed');
-      stream.resetWith(wireCodeFor(code), describeError(err));
-    }
-    audit.finish();
+    cancel.settle();
+    failBeforeHead(served, err, cancel.signal.aborted);
     return;
   }
-
+  const { audit } = served;
   audit.setStatus(response.status);
   if (stream.destroyed) {
-    settled = true;
+    cancel.settle();
     response.body.destroy();
     audit.abort('TUNNEL_UPSTREAM_ABORTED');
     audit.finish();
     return;
   }
   stream.respond({ status: response.status, headers: response.headers });
-  await new Promise<void>((resolve) => {
-    const src = response.body;
+  await pumpResponseBody(served, response.body, () => cancel.settle());
+  cancel.settle();
+  if (requestBodyUnread(stream)) await discardUnreadBody(stream, view, deps.discardBudget, served.log);
+  audit.addBytesIn(stream.bytesReceived).addBytesOut(stream.bytesSent);
+  audit.finish();
+}
+
+/**
+ * The dispatcher failed before a response head: a cancellation by the gateway is only audited; any
+ * other failure is audited, logged, and resets the stream with its wire code.
+ */
+function failBeforeHead({ stream, audit, log }: Served, err: unknown, cancelled: boolean): void {
+  const code = (err as { code?: string }).code;
+  audit.addBytesIn(stream.bytesReceived);
+  if (cancelled || stream.destroyed) {
+    audit.abort(code ?? 'TUNNEL_UPSTREAM_ABORTED');
+    log().debug({ [F.code]: code }, 'request cancelled by the gateway before the upstream answered');
+  } else {
+    const egress = (err as { egress?: unknown }).egress;
+    if (typeof egress === 'string') audit.annotate({ egress });
+    audit.fail(code ?? 'TUNNEL_UPSTREAM_FAILED');
+    log().warn({ [F.code]: code, [F.reason]: describeError(err), ...(typeof egress === 'string' ? { egress } : {}) }, 'upstream request failed');
+    stream.resetWith(wireCodeFor(code), describeError(err));
+  }
+  audit.finish();
+}
+
+/**
+ * Pipes the response body into the stream; resolves when the stream finished, closed, or was reset
+ * because the body failed mid-way. A stream closed before it finished destroys the body (the
+ * upstream request is aborted) and is audited as the client gone. `onFinish` runs on 'finish', before
+ * the 'close' a tick later, so a finished request is not aborted.
+ */
+function pumpResponseBody({ stream, audit, log }: Served, src: Readable, onFinish: () => void): Promise<void> {
+  return new Promise<void>((resolve) => {
     src.once('error', (err) => {
       if (stream.destroyed) return resolve();
       audit.fail('TUNNEL_UPSTREAM_RESET');
@@ -126,22 +154,11 @@ export async function serveStream(stream: MuxStream, head: RequestHead, deps: Se
       resolve();
     });
     stream.once('finish', () => {
-      settled = true; // before 'close' (a nextTick away), so a finished request is not aborted
+      onFinish();
       resolve();
     });
     src.pipe(stream);
   });
-  settled = true;
-  if (!stream.destroyed && stream.writableFinished && !stream.remoteEnded) {
-    // The upstream answered before reading the whole body (413 from Content-Length, an early error):
-    // nobody reads the rest now, and unread bytes would keep their credit forever. Drop them until
-    // the gateway's END_STREAM (it ends as soon as it sees the complete response), bounded.
-    view?.destroy();
-    const { discarded, outcome } = await discardIncoming(stream, deps.discardBudget);
-    log().debug({ discarded, outcome }, 'upstream answered before reading the whole request body; rest discarded');
-  }
-  audit.addBytesIn(stream.bytesReceived).addBytesOut(stream.bytesSent);
-  audit.finish();
 }
 
 function safeUpstream(url: string): string {
