@@ -22,7 +22,7 @@ import { loadGatewayConfig, loadProxyConfig } from '../config';
 import { startGateway, type RunningGateway } from '../gateway';
 import type { Logger } from '../log';
 import { CloseCode } from '../protocol';
-import { startProxy } from '../proxy';
+import { startProxy, type RunningProxy } from '../proxy';
 
 const MiB = 1024 * 1024;
 
@@ -141,15 +141,40 @@ function describe(s: Sample): string {
   );
 }
 
-async function main(): Promise<number> {
+interface SoakSettings {
+  cycles: number;
+  /** A sample every this many cycles. */
+  every: number;
+  /** The cycle whose sample is the baseline. */
+  warmup: number;
+  heapBound: number;
+  rssBound: number;
+  handleBound: number;
+}
+
+/** Reads the SOAK_* environment; throws on a value that is not a positive integer. */
+function soakSettings(): SoakSettings {
   const cycles = envInt('SOAK_CYCLES', 10_000);
   const samples = Math.min(envInt('SOAK_SAMPLES', 10), cycles);
-  const heapBound = envInt('SOAK_HEAP_GROWTH_MIB', 8) * MiB;
-  const rssBound = envInt('SOAK_RSS_GROWTH_MIB', 64) * MiB;
-  const handleBound = envInt('SOAK_HANDLE_GROWTH', 2);
-  const every = Math.max(1, Math.floor(cycles / samples));
-  const warmup = Math.min(Math.max(50, Math.floor(cycles / 20)), Math.max(1, cycles - 1));
+  return {
+    cycles,
+    heapBound: envInt('SOAK_HEAP_GROWTH_MIB', 8) * MiB,
+    rssBound: envInt('SOAK_RSS_GROWTH_MIB', 64) * MiB,
+    handleBound: envInt('SOAK_HANDLE_GROWTH', 2),
+    every: Math.max(1, Math.floor(cycles / samples)),
+    warmup: Math.min(Math.max(50, Math.floor(cycles / 20)), Math.max(1, cycles - 1)),
+  };
+}
 
+/** The upstream, gateway and proxy under test, all in this process. */
+interface Rig {
+  upstream: Awaited<ReturnType<typeof startUpstream>>;
+  gateway: RunningGateway;
+  proxy: RunningProxy;
+  apiKey: string;
+}
+
+async function startRig(): Promise<Rig> {
   const silent: Logger = pino({ level: 'silent' }, new Writable({ write: (_c, _e, cb) => cb() }));
   const secret = randomBytes(32).toString('base64url');
   const apiKey = randomBytes(24).toString('base64url');
@@ -176,70 +201,94 @@ async function main(): Promise<number> {
     }),
     { logger: silent, auditLogger: silent },
   );
+  return { upstream, gateway, proxy, apiKey };
+}
 
-  console.log(`soak: ${cycles} reconnect cycles (connect, authenticate, one request, gateway cuts the connection); gc ${gc ? 'on' : 'OFF (run with --expose-gc)'}`);
-  const t0 = Date.now();
-  const taken: Sample[] = [];
-  let baseline: Sample | null = null;
-  let failedRequests = 0;
-  let exitCode = 0;
-  try {
-    await proxy.ready;
-    let gone = new Set<string>();
-    for (let cycle = 1; cycle <= cycles; cycle++) {
-      await awaitFreshConnection(gateway, gone, 10_000);
-      if ((await request(gateway.url, apiKey)) !== 200) failedRequests++;
-      if (cycle === warmup) {
-        baseline = sample(cycle, gateway, upstream.server, t0);
-        console.log(`baseline  ${describe(baseline)}`);
-      }
-      if (cycle % every === 0 || cycle === cycles) {
-        const s = sample(cycle, gateway, upstream.server, t0);
-        taken.push(s);
-        console.log(`          ${describe(s)}`);
-      }
-      gone = new Set(gateway.registry.connections('soak').map((c) => c.id));
-      for (const c of gateway.registry.connections('soak')) c.mux.close(CloseCode.GOING_AWAY, 'soak: cycle over');
-    }
+async function stopRig({ upstream, gateway, proxy }: Rig): Promise<void> {
+  await proxy.close(0);
+  await gateway.close(0);
+  await upstream.close();
+}
+
+/** What the cycles measured. */
+interface SoakRun {
+  t0: number;
+  baseline: Sample | null;
+  taken: Sample[];
+  failedRequests: number;
+}
+
+/** Runs every cycle (wait for a fresh connection, one request, cut it), sampling as it goes. */
+async function runCycles({ gateway, proxy, upstream, apiKey }: Rig, s: SoakSettings): Promise<SoakRun> {
+  const run: SoakRun = { t0: Date.now(), baseline: null, taken: [], failedRequests: 0 };
+  await proxy.ready;
+  let gone = new Set<string>();
+  for (let cycle = 1; cycle <= s.cycles; cycle++) {
     await awaitFreshConnection(gateway, gone, 10_000);
-  } finally {
-    await proxy.close(0);
-    await gateway.close(0);
-    await upstream.close();
+    if ((await request(gateway.url, apiKey)) !== 200) run.failedRequests++;
+    if (cycle === s.warmup) {
+      run.baseline = sample(cycle, gateway, upstream.server, run.t0);
+      console.log(`baseline  ${describe(run.baseline)}`);
+    }
+    if (cycle % s.every === 0 || cycle === s.cycles) {
+      const taken = sample(cycle, gateway, upstream.server, run.t0);
+      run.taken.push(taken);
+      console.log(`          ${describe(taken)}`);
+    }
+    gone = new Set(gateway.registry.connections('soak').map((c) => c.id));
+    for (const c of gateway.registry.connections('soak')) c.mux.close(CloseCode.GOING_AWAY, 'soak: cycle over');
   }
+  await awaitFreshConnection(gateway, gone, 10_000);
+  return run;
+}
 
+/** Prints the growth from the baseline to the last samples and the verdict; returns the exit code. */
+function verdict(run: SoakRun, s: SoakSettings): number {
+  const { baseline, taken, failedRequests } = run;
   const last = taken.slice(-3);
   if (baseline === null || last.length === 0) {
     console.log('verdict: too few cycles for a baseline');
     return 1;
   }
   // The least of the last samples: one transient socket in a sample is noise, growth is in all of them.
-  const min = (f: (s: Sample) => number): number => Math.min(...last.map(f));
+  const min = (f: (x: Sample) => number): number => Math.min(...last.map(f));
   const growth = {
-    handles: min((s) => s.handles) - baseline.handles,
-    listeners: min((s) => s.listeners) - baseline.listeners,
-    heapUsed: min((s) => s.heapUsed) - baseline.heapUsed,
-    rss: min((s) => s.rss) - baseline.rss,
+    handles: min((x) => x.handles) - baseline.handles,
+    listeners: min((x) => x.listeners) - baseline.listeners,
+    heapUsed: min((x) => x.heapUsed) - baseline.heapUsed,
+    rss: min((x) => x.rss) - baseline.rss,
   };
   const problems: string[] = [];
   if (failedRequests > 0) problems.push(`${failedRequests} request(s) failed`);
-  if (growth.handles > handleBound) problems.push(`active resources grew by ${growth.handles} (bound ${handleBound})`);
+  if (growth.handles > s.handleBound) problems.push(`active resources grew by ${growth.handles} (bound ${s.handleBound})`);
   if (growth.listeners > 0) problems.push(`listeners grew by ${growth.listeners}`);
-  if (gc && growth.heapUsed > heapBound) problems.push(`heapUsed grew by ${(growth.heapUsed / MiB).toFixed(1)} MiB (bound ${heapBound / MiB} MiB)`);
-  if (growth.rss > rssBound) problems.push(`RSS grew by ${(growth.rss / MiB).toFixed(1)} MiB (bound ${rssBound / MiB} MiB)`);
-  const elapsed = (Date.now() - t0) / 1000;
+  if (gc && growth.heapUsed > s.heapBound) problems.push(`heapUsed grew by ${(growth.heapUsed / MiB).toFixed(1)} MiB (bound ${s.heapBound / MiB} MiB)`);
+  if (growth.rss > s.rssBound) problems.push(`RSS grew by ${(growth.rss / MiB).toFixed(1)} MiB (bound ${s.rssBound / MiB} MiB)`);
+  const elapsed = (Date.now() - run.t0) / 1000;
   console.log(
     `growth from cycle ${baseline.cycle} to ${taken[taken.length - 1]!.cycle}: handles ${growth.handles}, listeners ${growth.listeners}, ` +
-      `heapUsed ${(growth.heapUsed / MiB).toFixed(2)} MiB, rss ${(growth.rss / MiB).toFixed(1)} MiB; ${cycles} cycles in ${elapsed.toFixed(1)} s ` +
-      `(${(cycles / elapsed).toFixed(0)}/s), ${failedRequests} failed requests`,
+      `heapUsed ${(growth.heapUsed / MiB).toFixed(2)} MiB, rss ${(growth.rss / MiB).toFixed(1)} MiB; ${s.cycles} cycles in ${elapsed.toFixed(1)} s ` +
+      `(${(s.cycles / elapsed).toFixed(0)}/s), ${failedRequests} failed requests`,
   );
-  if (problems.length > 0) {
-    console.log(`verdict: GROWTH — ${problems.join('; ')}`);
-    exitCode = 1;
-  } else {
+  if (problems.length === 0) {
     console.log('verdict: OK — no growth in handles, listeners or memory beyond the bounds');
+    return 0;
   }
-  return exitCode;
+  console.log(`verdict: GROWTH — ${problems.join('; ')}`);
+  return 1;
+}
+
+async function main(): Promise<number> {
+  const settings = soakSettings();
+  const rig = await startRig();
+  console.log(`soak: ${settings.cycles} reconnect cycles (connect, authenticate, one request, gateway cuts the connection); gc ${gc ? 'on' : 'OFF (run with --expose-gc)'}`);
+  let run: SoakRun;
+  try {
+    run = await runCycles(rig, settings);
+  } finally {
+    await stopRig(rig);
+  }
+  return verdict(run, settings);
 }
 
 main().then(

@@ -1,11 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { componentLogger, F, silentLogger, type Logger } from '../log';
 import { describeError } from '../errors';
-import { createSampleMcpServer } from './sample-tools';
+import { SampleSessions, writeJsonRpcError } from './sample-sessions';
 
 /** The path the sample server answers MCP requests on. */
 export const SAMPLE_MCP_PATH = '/mcp';
@@ -32,11 +29,6 @@ export interface SampleServer {
   close(): Promise<void>;
 }
 
-interface Session {
-  server: McpServer;
-  transport: StreamableHTTPServerTransport;
-}
-
 /**
  * Starts a Streamable HTTP MCP server with the demo tools (`echo`, `add`, `countdown`, `whoami`).
  *
@@ -48,67 +40,15 @@ interface Session {
  */
 export async function startSampleServer(opts: SampleServerOptions = {}): Promise<SampleServer> {
   const log = componentLogger(opts.logger ?? silentLogger(), 'demo', { [F.server]: 'sample' });
-  const sessions = new Map<string, Session>();
-  // Every transport, including ones whose initialize is still in flight, so close() reaches them.
-  const transports = new Set<StreamableHTTPServerTransport>();
+  const sessions = new SampleSessions(log);
   let closing = false;
-
-  const openSession = (): Session => {
-    const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: randomUUID,
-      onsessioninitialized: (sessionId) => {
-        sessions.set(sessionId, session);
-        log.info({ sessionId }, 'session opened');
-      },
-      onsessionclosed: (sessionId) => {
-        log.info({ sessionId }, 'session ended by client');
-      },
-    });
-    const server = createSampleMcpServer();
-    const session: Session = { server, transport };
-    transports.add(transport);
-    // Set before connect(): the SDK chains a handler that is already there.
-    transport.onclose = () => {
-      transports.delete(transport);
-      if (transport.sessionId !== undefined && sessions.delete(transport.sessionId)) {
-        log.debug({ sessionId: transport.sessionId }, 'session closed');
-      }
-    };
-    server.server.onerror = (err) => log.debug({ [F.err]: describeError(err) }, 'mcp protocol error');
-    return session;
-  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== SAMPLE_MCP_PATH) {
-      writeJsonRpcError(res, 404, -32000, `Not found: ${url.pathname} (the MCP endpoint is ${SAMPLE_MCP_PATH})`);
-      return;
-    }
-    if (closing) {
-      writeJsonRpcError(res, 503, -32000, 'Server is shutting down');
-      return;
-    }
-    const sessionId = req.headers['mcp-session-id'];
-    if (typeof sessionId === 'string') {
-      const session = sessions.get(sessionId);
-      if (session === undefined) {
-        writeJsonRpcError(res, 404, -32001, 'Session not found');
-        return;
-      }
-      await session.transport.handleRequest(req, res);
-      return;
-    }
-    // No session id: only an initialize can succeed. A fresh transport answers anything else with
-    // the SDK's own 400, and is dropped again below.
-    const session = openSession();
-    await session.server.connect(session.transport);
-    try {
-      await session.transport.handleRequest(req, res);
-    } finally {
-      if (session.transport.sessionId === undefined) await session.server.close();
-    }
+    if (url.pathname !== SAMPLE_MCP_PATH) writeJsonRpcError(res, 404, -32000, `Not found: ${url.pathname} (the MCP endpoint is ${SAMPLE_MCP_PATH})`);
+    else if (closing) writeJsonRpcError(res, 503, -32000, 'Server is shutting down');
+    else await sessions.handle(req, res);
   };
-
   const http = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       log.warn({ [F.err]: describeError(err), [F.method]: req.method, [F.url]: req.url }, 'request failed');
@@ -125,7 +65,7 @@ export async function startSampleServer(opts: SampleServerOptions = {}): Promise
   const close = (): Promise<void> => {
     closed ??= (async () => {
       closing = true;
-      await Promise.allSettled([...transports].map((t) => t.close()));
+      await sessions.closeAll();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();
@@ -153,9 +93,4 @@ function urlHost(address: AddressInfo): string {
   if (address.address === '0.0.0.0') return '127.0.0.1';
   if (address.address === '::') return '[::1]';
   return address.family === 'IPv6' ? `[${address.address}]` : address.address;
-}
-
-function writeJsonRpcError(res: ServerResponse, status: number, code: number, message: string): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
 }

@@ -4,16 +4,15 @@ import { AuditTrail, auditSink } from '../audit';
 import type { ProxyConfig } from '../config/types';
 import { dial, trustedCas } from '../connection';
 import { createUpstreamDispatcher } from '../dispatch';
-import { describeError } from '../errors';
 import { F, componentLogger, type Logger } from '../log';
-import { drain, type IncomingStream } from '../mux';
+import { drain } from '../mux';
 import { CloseCode, ErrorCode, FRAME_HEADER_BYTES, receiveSettings, type PeerSettings } from '../protocol';
 import { authenticate, tlsExporterBinding } from '../session';
 import { settledWithin } from '../time';
 import { SOFTWARE } from '../version';
 import { SecretSource } from './secret-source';
-import { serveConnection, type ConnectionContext, type LinkEvent } from './served-connection';
-import { serveStream } from './serve-stream';
+import { InFlightStreams } from './in-flight';
+import { serveConnection, type ConnectionContext, type LinkEvent, type ServedConnection } from './served-connection';
 import { runSlot } from './slot';
 import { ProxyStatusBoard, type ProxyStatus } from './status';
 
@@ -64,26 +63,17 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
   const scheduler = deps.scheduler ?? asyncScheduler;
   const random = deps.random ?? Math.random;
   const dispatcher = createUpstreamDispatcher(config.upstream, deps.logger);
-  const dispatchLog = componentLogger(deps.logger, 'dispatch');
   const trail = new AuditTrail(logger);
+  const streams = new InFlightStreams({ dispatcher, tunnelId: config.tunnelId, audit: trail, logger: componentLogger(deps.logger, 'dispatch') });
   const subs = new Subscription();
   subs.add(auditSink(trail.records$, deps.auditLogger, logger).subscribe());
   const slotCount = Math.max(1, config.connections);
   const board = new ProxyStatusBoard(slotCount);
-  const inFlight = new Set<Promise<void>>();
   const secrets = new SecretSource({ initial: config.secret, file: config.secretFile, logger, debounceMs: deps.secretWatchDebounceMs });
   subs.add(() => secrets.close());
   subs.add(secrets.changes$.subscribe(() => board.forEachOpen((c) => c.reauthenticate())));
   let closing = false;
 
-  const serve = ({ stream, head }: IncomingStream, log: Logger): void => {
-    const p = serveStream(stream, head, { dispatcher, tunnelId: config.tunnelId, audit: trail, logger: dispatchLog }).catch((err: unknown) => {
-      log.error({ [F.err]: describeError(err) }, 'unexpected error serving a stream');
-      stream.resetWith(ErrorCode.INTERNAL_ERROR, 'internal proxy error');
-    });
-    inFlight.add(p);
-    void p.finally(() => inFlight.delete(p));
-  };
   const ctx: ConnectionContext = {
     tunnelId: config.tunnelId,
     url: config.url,
@@ -91,7 +81,7 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
     heartbeatIntervalMs: config.heartbeat.intervalMs,
     maxConnectionAgeMs: config.maxConnectionAgeMs,
     secret: () => secrets.current(),
-    serveStream: serve,
+    serveStream: streams.serve,
     changed: (conn, open) => board.connectionChanged(conn, open),
     closing: () => closing,
     log: connLog,
@@ -99,38 +89,18 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
     scheduler,
   };
   const connect = connector(config, ctx, randomUUID());
-
-  subs.add(
-    merge(
-      ...Array.from({ length: slotCount }, (_, slot) =>
-        runSlot({ slot, connect: () => connect(slot), reconnect: config.reconnect, secretChanges$: secrets.changes$, closing: () => closing, log: connLog, random, scheduler }),
-      ),
-    ).subscribe((u) => board.slotChanged(u)),
+  const slots = Array.from({ length: slotCount }, (_, slot) =>
+    runSlot({ slot, connect: () => connect(slot), reconnect: config.reconnect, secretChanges$: secrets.changes$, closing: () => closing, log: connLog, random, scheduler }),
   );
+  subs.add(merge(...slots).subscribe((u) => board.slotChanged(u)));
   // Retired connections outlive their chain; whatever is still open when the proxy stops is closed here.
   subs.add(() => board.forEachOpen((c) => c.close()));
   if (slotCount > 1) logger.info({ connections: slotCount }, 'keeping several tunnel connections');
 
-  const ready = firstValueFrom(board.status$.pipe(filter((s) => s.state === 'connected' || s.state === 'stopped'))).then((s) => {
-    if (s.state === 'stopped') throw new Error('proxy stopped before it connected');
-  });
-  ready.catch(() => undefined); // callers that await it see the rejection; nobody else must crash on it
-
   /** Drains every connection (GOAWAY, in-flight requests finish within the grace), then stops everything. */
   const stop = async (graceMs: number): Promise<void> => {
     closing = true;
-    const open = board.openConnections();
-    logger.info({ graceMs, [F.inFlight]: inFlight.size, connections: open.length }, 'proxy draining');
-    const drains = open.map((c) =>
-      drain(c.mux, { graceMs, goAway: { code: ErrorCode.SHUTDOWN, reason: 'proxy shutting down' }, close: { code: CloseCode.GOING_AWAY, reason: 'proxy stopping' }, scheduler }),
-    );
-    const results = await lastValueFrom(drains.length > 0 ? forkJoin(drains) : of([]));
-    const cut = results.reduce((n, r) => n + r.cut, 0);
-    const drained = results.every((r) => r.drained);
-    // Only a request actually cut is worth a warning (with no grace, the GOAWAY fence alone can "time out").
-    if (!drained && Math.max(cut, inFlight.size) > 0) logger.warn({ [F.inFlight]: Math.max(cut, inFlight.size), graceMs }, 'drain grace period over; cutting the requests still in flight');
-    // Drained: each stream's last frame is sent; its request's audit record follows at once.
-    else await settledWithin(Promise.allSettled([...inFlight]), graceMs, scheduler);
+    await drainConnections(board.openConnections(), streams, { graceMs, scheduler, logger });
     subs.unsubscribe();
     board.stop();
     trail.complete();
@@ -140,10 +110,39 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
   let closed: Promise<void> | null = null;
   return {
     status$: board.status$,
-    ready,
+    ready: firstConnected(board),
     reloadSecret: () => secrets.reload('SIGHUP'),
     close: (graceMs = config.drainGraceMs) => (closed ??= stop(graceMs)),
   };
+}
+
+/** Resolves when a connection is first authenticated; rejects if the proxy stops before. */
+function firstConnected(board: ProxyStatusBoard): Promise<void> {
+  const ready = firstValueFrom(board.status$.pipe(filter((s) => s.state === 'connected' || s.state === 'stopped'))).then((s) => {
+    if (s.state === 'stopped') throw new Error('proxy stopped before it connected');
+  });
+  ready.catch(() => undefined); // callers that await it see the rejection; nobody else must crash on it
+  return ready;
+}
+
+/**
+ * GOAWAY on every open connection, then waits until each is idle or the grace is over. When all
+ * drained, the requests' audit records are awaited too (within the grace); otherwise the requests
+ * still in flight are cut, with a warning.
+ */
+async function drainConnections(open: ServedConnection[], streams: InFlightStreams, o: { graceMs: number; scheduler: SchedulerLike; logger: Logger }): Promise<void> {
+  const { graceMs, scheduler, logger } = o;
+  logger.info({ graceMs, [F.inFlight]: streams.size, connections: open.length }, 'proxy draining');
+  const drains = open.map((c) =>
+    drain(c.mux, { graceMs, goAway: { code: ErrorCode.SHUTDOWN, reason: 'proxy shutting down' }, close: { code: CloseCode.GOING_AWAY, reason: 'proxy stopping' }, scheduler }),
+  );
+  const results = await lastValueFrom(drains.length > 0 ? forkJoin(drains) : of([]));
+  const cut = results.reduce((n, r) => n + r.cut, 0);
+  const drained = results.every((r) => r.drained);
+  // Only a request actually cut is worth a warning (with no grace, the GOAWAY fence alone can "time out").
+  if (!drained && Math.max(cut, streams.size) > 0) logger.warn({ [F.inFlight]: Math.max(cut, streams.size), graceMs }, 'drain grace period over; cutting the requests still in flight');
+  // Drained: each stream's last frame is sent; its request's audit record follows at once.
+  else await settledWithin(streams.settled(), graceMs, scheduler);
 }
 
 /** One connection attempt of a slot: dial, authenticate with the secret current at that moment, serve. */

@@ -1,4 +1,4 @@
-import { EMPTY, Observable, Subscription, asyncScheduler, defer, merge, retry, take, timer, type SchedulerLike } from 'rxjs';
+import { EMPTY, Observable, Subscription, asyncScheduler, type Subscriber, defer, merge, retry, take, timer, type SchedulerLike } from 'rxjs';
 import { reconnectDelayMs, reconnectVerdict } from '../connection';
 import { describeError } from '../errors';
 import { F, type Logger } from '../log';
@@ -47,99 +47,123 @@ export const DEFAULT_STABLE_MS = 10_000;
  * Unsubscribing closes every connection of the slot (each life's teardown).
  */
 export function runSlot(o: SlotOptions): Observable<SlotUpdate> {
-  const scheduler = o.scheduler ?? asyncScheduler;
-  const slot = o.slot;
-  const stableMs = o.reconnect.stableMs ?? DEFAULT_STABLE_MS;
   return new Observable<SlotUpdate>((subscriber) => {
-    let failures = 0;
-    let connectedAt: number | null = null;
-    /** A gateway shutdown was announced: failures until the next connect are expected (info, not warn). */
-    let gatewayRestarting = false;
-    /** Retired connections waiting for their replacement to authenticate, then drained. */
-    const retiring = new Set<ServedConnection>();
-    /** Every life still subscribed: the current one and those of retired connections still open. */
-    const lives = new Subscription();
-    let current: Subscription | null = null;
-
-    /** The connection that just ended: if it was stable, the backoff starts over. */
-    const noteEnd = (): void => {
-      if (connectedAt === null) return;
-      const upMs = scheduler.now() - connectedAt;
-      connectedAt = null;
-      if (upMs < stableMs) return;
-      if (failures > 0) o.log.info({ [F.slot]: slot, upMs, attempt: failures }, 'tunnel connection had been stable; reconnect backoff reset');
-      failures = 0;
-    };
-
-    const retryDelay = (err: unknown): Observable<unknown> => {
-      noteEnd();
-      if (o.closing()) return EMPTY;
-      failures += 1;
-      const verdict = reconnectVerdict(err);
-      const { permanent } = verdict;
-      const delayMs = reconnectDelayMs(verdict, failures, o.reconnect, o.random);
-      const { code } = verdict.error;
-      const error = describeError(verdict.error);
-      const fields = { [F.slot]: slot, [F.code]: code, [F.reason]: error, attempt: failures, delayMs, permanent };
-      if (permanent) o.log.error(fields, 'tunnel connection refused permanently; retrying slowly');
-      else if (gatewayRestarting || verdict.gatewayGoingAway) o.log.info(fields, 'gateway is going away; reconnecting soon');
-      else o.log.warn(fields, 'tunnel connection lost or failed; reconnecting');
-      subscriber.next({ slot, status: { state: 'waiting', attempt: failures, delayMs, error, code, permanent } });
-      // A new secret may be exactly what the permanent failure was waiting for: try it at once.
-      return permanent ? merge(timer(delayMs, scheduler), o.secretChanges$).pipe(take(1)) : timer(delayMs, scheduler);
-    };
-
-    const life$ = defer(() => {
-      subscriber.next({ slot, status: { state: 'connecting', attempt: failures + 1 } });
-      return o.connect();
-    }).pipe(retry({ delay: retryDelay }));
-
-    const onConnected = (conn: ServedConnection): void => {
-      connectedAt = scheduler.now();
-      gatewayRestarting = false;
-      subscriber.next({ slot, status: { state: 'connected', connectionId: conn.id } });
-      for (const old of retiring) {
-        o.log.info({ [F.slot]: slot, [F.connection]: old.id, [F.replacement]: conn.id, [F.inFlight]: old.mux.activeStreams }, 'tunnel connection replaced; draining the old one');
-        old.drain(`replaced by connection ${conn.id}`);
-      }
-      retiring.clear();
-    };
-
-    const onRetire = (ev: Extract<LinkEvent, { type: 'retire' }>, life: Subscription): void => {
-      noteEnd();
-      if (ev.gatewayShutdown) gatewayRestarting = true;
-      o.log.info({ [F.slot]: slot, [F.connection]: ev.connection.id, [F.reason]: ev.reason, [F.inFlight]: ev.connection.mux.activeStreams }, 'replacing tunnel connection (make-before-break)');
-      retiring.add(ev.connection);
-      // The retired life ends when its connection closes (drained, or closed before its replacement was up).
-      life.add(
-        ev.connection.closed$.subscribe(() => {
-          retiring.delete(ev.connection);
-          lives.remove(life);
-          // Not now: this callback runs inside the multiplexer's close notification.
-          scheduler.schedule(() => life.unsubscribe());
-        }),
-      );
-      subscriber.next({ slot, retiring: ev.connection });
-      if (current === life) startLife();
-    };
-
-    const startLife = (): void => {
-      if (o.closing()) return;
-      const life = new Subscription();
-      current = life;
-      lives.add(life);
-      life.add(
-        life$.subscribe({
-          next: (ev) => (ev.type === 'connected' ? onConnected(ev.connection) : onRetire(ev, life)),
-          error: (err: unknown) => subscriber.error(err),
-        }),
-      );
-    };
-
-    startLife();
-    return () => {
-      lives.unsubscribe();
-      retiring.clear();
-    };
+    const run = new SlotRun(o, subscriber);
+    run.startLife();
+    return () => run.stop();
   });
+}
+
+/**
+ * One subscription of {@link runSlot}: the retry count, the stability clock and the connections being
+ * replaced. Every life it starts is held in `lives`, so `stop` releases them all.
+ */
+class SlotRun {
+  private readonly scheduler: SchedulerLike;
+  private readonly slot: number;
+  private readonly stableMs: number;
+  private failures = 0;
+  private connectedAt: number | null = null;
+  /** A gateway shutdown was announced: failures until the next connect are expected (info, not warn). */
+  private gatewayRestarting = false;
+  /** Retired connections waiting for their replacement to authenticate, then drained. */
+  private readonly retiring = new Set<ServedConnection>();
+  /** Every life still subscribed: the current one and those of retired connections still open. */
+  private readonly lives = new Subscription();
+  private current: Subscription | null = null;
+  /** One chain of connections, retried until it retires (each subscription is one life). */
+  private readonly life$: Observable<LinkEvent>;
+
+  constructor(
+    private readonly o: SlotOptions,
+    private readonly subscriber: Subscriber<SlotUpdate>,
+  ) {
+    this.scheduler = o.scheduler ?? asyncScheduler;
+    this.slot = o.slot;
+    this.stableMs = o.reconnect.stableMs ?? DEFAULT_STABLE_MS;
+    this.life$ = defer(() => {
+      subscriber.next({ slot: this.slot, status: { state: 'connecting', attempt: this.failures + 1 } });
+      return o.connect();
+    }).pipe(retry({ delay: (err: unknown) => this.retryDelay(err) }));
+  }
+
+  /** Subscribes a new life (unless closing); it becomes the current one. */
+  startLife(): void {
+    if (this.o.closing()) return;
+    const life = new Subscription();
+    this.current = life;
+    this.lives.add(life);
+    life.add(
+      this.life$.subscribe({
+        next: (ev) => (ev.type === 'connected' ? this.onConnected(ev.connection) : this.onRetire(ev, life)),
+        error: (err: unknown) => this.subscriber.error(err),
+      }),
+    );
+  }
+
+  stop(): void {
+    this.lives.unsubscribe();
+    this.retiring.clear();
+  }
+
+  /** The connection that just ended: if it was stable, the backoff starts over. */
+  private noteEnd(): void {
+    if (this.connectedAt === null) return;
+    const upMs = this.scheduler.now() - this.connectedAt;
+    this.connectedAt = null;
+    if (upMs < this.stableMs) return;
+    if (this.failures > 0) this.o.log.info({ [F.slot]: this.slot, upMs, attempt: this.failures }, 'tunnel connection had been stable; reconnect backoff reset');
+    this.failures = 0;
+  }
+
+  /** `retry`'s delay: reports the wait, and ends when the next attempt may start (never while closing). */
+  private retryDelay(err: unknown): Observable<unknown> {
+    this.noteEnd();
+    if (this.o.closing()) return EMPTY;
+    this.failures += 1;
+    const verdict = reconnectVerdict(err);
+    const { permanent } = verdict;
+    const delayMs = reconnectDelayMs(verdict, this.failures, this.o.reconnect, this.o.random);
+    const { code } = verdict.error;
+    const error = describeError(verdict.error);
+    const fields = { [F.slot]: this.slot, [F.code]: code, [F.reason]: error, attempt: this.failures, delayMs, permanent };
+    if (permanent) this.o.log.error(fields, 'tunnel connection refused permanently; retrying slowly');
+    else if (this.gatewayRestarting || verdict.gatewayGoingAway) this.o.log.info(fields, 'gateway is going away; reconnecting soon');
+    else this.o.log.warn(fields, 'tunnel connection lost or failed; reconnecting');
+    this.subscriber.next({ slot: this.slot, status: { state: 'waiting', attempt: this.failures, delayMs, error, code, permanent } });
+    const wait = timer(delayMs, this.scheduler);
+    // A new secret may be exactly what the permanent failure was waiting for: try it at once.
+    return permanent ? merge(wait, this.o.secretChanges$).pipe(take(1)) : wait;
+  }
+
+  /** The current life authenticated: the connections it replaces are drained now. */
+  private onConnected(conn: ServedConnection): void {
+    this.connectedAt = this.scheduler.now();
+    this.gatewayRestarting = false;
+    this.subscriber.next({ slot: this.slot, status: { state: 'connected', connectionId: conn.id } });
+    for (const old of this.retiring) {
+      this.o.log.info({ [F.slot]: this.slot, [F.connection]: old.id, [F.replacement]: conn.id, [F.inFlight]: old.mux.activeStreams }, 'tunnel connection replaced; draining the old one');
+      old.drain(`replaced by connection ${conn.id}`);
+    }
+    this.retiring.clear();
+  }
+
+  /** A life's connection retires: it stays open (and its life subscribed) until it closes; a new life starts. */
+  private onRetire(ev: Extract<LinkEvent, { type: 'retire' }>, life: Subscription): void {
+    this.noteEnd();
+    if (ev.gatewayShutdown) this.gatewayRestarting = true;
+    this.o.log.info({ [F.slot]: this.slot, [F.connection]: ev.connection.id, [F.reason]: ev.reason, [F.inFlight]: ev.connection.mux.activeStreams }, 'replacing tunnel connection (make-before-break)');
+    this.retiring.add(ev.connection);
+    // The retired life ends when its connection closes (drained, or closed before its replacement was up).
+    life.add(
+      ev.connection.closed$.subscribe(() => {
+        this.retiring.delete(ev.connection);
+        this.lives.remove(life);
+        // Not now: this callback runs inside the multiplexer's close notification.
+        this.scheduler.schedule(() => life.unsubscribe());
+      }),
+    );
+    this.subscriber.next({ slot: this.slot, retiring: ev.connection });
+    if (this.current === life) this.startLife();
+  }
 }
