@@ -7,19 +7,13 @@
  * nesting deeper than `MAX_SCAN_DEPTH`. It never throws, never recurses, and does work linear in
  * the length of the prefix. Only the few strings it needs are decoded.
  */
+import { JsonBytes } from '../http';
 import { MAX_BATCH_METHODS, capString, idValue, type McpMessageKind, type McpMessageShape } from './mcp-info';
 
 /** Containers nested deeper than this end the scan (only the top two levels matter). */
 export const MAX_SCAN_DEPTH = 512;
 
-const QUOTE = 0x22;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const LBRACKET = 0x5b;
-const RBRACKET = 0x5d;
-const LBRACE = 0x7b;
-const RBRACE = 0x7d;
-const BACKSLASH = 0x5c;
+const { QUOTE, COMMA, COLON, LBRACKET, RBRACKET, LBRACE, RBRACE, BACKSLASH } = JsonBytes;
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const LITERAL = /true|false|null/y;

@@ -22,3 +22,4 @@ export {
   isLoopbackName,
   listenerName,
 } from './host';
+export * as JsonBytes from './json-bytes';

@@ -5,6 +5,7 @@
  * the gateway could check one value and the upstream run the other.
  */
 import { isUtf8 } from 'node:buffer';
+import { JsonBytes } from '../../http';
 
 /** The outcome of {@link readJsonBody}. */
 export type JsonBody =
@@ -13,13 +14,7 @@ export type JsonBody =
   | { ok: false; reason: 'utf8' | 'syntax' }
   | { ok: false; reason: 'duplicate-key'; key: string };
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const LBRACE = 0x7b;
-const RBRACE = 0x7d;
-const LBRACKET = 0x5b;
-const RBRACKET = 0x5d;
+const { QUOTE, BACKSLASH, COMMA, LBRACE, RBRACE, LBRACKET, RBRACKET } = JsonBytes;
 
 /**
  * Decodes and parses `body` the one way the gateway reads request bodies. Never throws. Empty (or
