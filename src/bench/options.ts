@@ -25,11 +25,16 @@ export interface BenchOptions {
   out: string;
 }
 
-function envNumber(name: string, fallback: number): number {
+/**
+ * A positive number from the environment (`integer`: a positive integer), or `fallback` when unset.
+ * @throws Error naming the variable when the value is not one.
+ */
+export function envNumber(name: string, fallback: number, integer = false): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number (got "${raw}")`);
+  const ok = integer ? Number.isInteger(n) : Number.isFinite(n);
+  if (!ok || n <= 0) throw new Error(`${name} must be a positive ${integer ? 'integer' : 'number'} (got "${raw}")`);
   return n;
 }
 

@@ -23,16 +23,11 @@ import { startGateway, type RunningGateway } from '../gateway';
 import type { Logger } from '../log';
 import { CloseCode } from '../protocol';
 import { startProxy, type RunningProxy } from '../proxy';
+import { envNumber } from './options';
 
 const MiB = 1024 * 1024;
 
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (got "${raw}")`);
-  return n;
-}
+const envInt = (name: string, fallback: number): number => envNumber(name, fallback, true);
 
 interface Sample {
   cycle: number;
