@@ -251,7 +251,7 @@ export const proxyCommand: Command = {
       let readiness: () => Readiness = () => ({ ready: false, reason: 'starting' });
       const ops = await startOpsHooks({ role: 'proxy', listen: config.ops?.listen ?? null, readiness: () => readiness(), env: io.env, logger: root });
       const proxy = await startOrClose(ops, () => io.runners.startProxy(config, { logger: root, auditLogger }));
-      const watched = watchProxyReadiness(proxy, () => ops.ready('connected'));
+      const watched = watchProxyReadiness(proxy, ops);
       readiness = watched.readiness;
       const reloadSecret = proxy.reloadSecret?.bind(proxy);
       // SIGHUP re-reads the secret file (it is also watched) and re-authenticates in-band.

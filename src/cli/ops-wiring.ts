@@ -12,6 +12,8 @@ import type { Closable, GatewayView, ProxyView } from './types';
 export interface OpsHooks {
   /** The service is ready (gateway: listening; proxy: first authenticated connection): `READY=1`, watchdog on. */
   ready(status?: string): void;
+  /** `STATUS=…`, the line `systemctl status` shows. */
+  status(text: string): void;
   /** Wraps the reload signals: `RELOADING=1` before each reload, `READY=1` after it. */
   aroundReloads(signals$: Observable<'SIGHUP'>): Observable<'SIGHUP'>;
   /** `STOPPING=1`, then closes the ops listener (after `service`, so probes see the drain). */
@@ -52,6 +54,7 @@ export async function startOpsHooks(opts: OpsHookOptions): Promise<OpsHooks> {
       sd.ready(status);
       sd.startWatchdog(() => !loop.status().stalled);
     },
+    status: (text) => sd.status(text),
     aroundReloads: (signals$) =>
       new Observable<'SIGHUP'>((sub) =>
         signals$.subscribe({
@@ -90,21 +93,22 @@ export function gatewayReadiness(gateway: GatewayView, tunnelIds: () => readonly
 
 /**
  * Proxy readiness from its status: ready while at least one authenticated tunnel connection is open.
- * Calls `onFirstReady` once, at the first authenticated connection. Unsubscribe on shutdown.
+ * Sends `READY=1` once, at the first authenticated connection, and `STATUS=` at every change. Unsubscribe on shutdown.
  */
 export function watchProxyReadiness(
   proxy: ProxyView,
-  onFirstReady: () => void,
+  ops: Pick<OpsHooks, 'ready' | 'status'>,
 ): { readiness: () => Readiness; subscription: Subscription | null } {
   let current: Readiness = { ready: false, reason: 'no authenticated tunnel connection yet' };
   let announced = false;
   const subscription =
     proxy.status$?.subscribe((s) => {
       current = s.state === 'connected' ? { ready: true } : { ready: false, reason: s.state === 'stopped' ? 'stopped' : `no authenticated tunnel connection (${s.state})` };
+      const text = s.state === 'connected' ? `connected (${s.connections ?? 1} connections)` : s.state === 'waiting' ? `waiting to reconnect: ${s.code}` : s.state;
       if (current.ready && !announced) {
         announced = true;
-        onFirstReady();
-      }
+        ops.ready(text);
+      } else ops.status(text);
     }) ?? null;
   return { readiness: () => current, subscription };
 }

@@ -97,6 +97,7 @@ describe('ops listener, health and sd_notify (child processes)', () => {
     });
     const pxOps = await opsUrl(proxy);
     await waitFor(() => pxManager.messages.some((m) => m.startsWith('READY=1')), { message: 'proxy READY=1', timeoutMs: 10_000 });
+    expect(pxManager.messages.find((m) => m.startsWith('READY=1'))).toMatch(/^READY=1\nSTATUS=connected \(\d+ connections\)$/);
     expect((await readyz(pxOps)).status).toBe(200);
     expect((await health(pxOps)).code).toBe(0);
     await waitFor(async () => {
@@ -110,7 +111,7 @@ describe('ops listener, health and sd_notify (child processes)', () => {
     const before = pxManager.messages.length;
     proxy.child.kill('SIGHUP');
     await waitFor(() => {
-      const after = pxManager.messages.slice(before).filter((m) => m !== 'WATCHDOG=1');
+      const after = pxManager.messages.slice(before).filter((m) => /^(RELOADING|READY)=1/.test(m));
       return after.length >= 2 && after[0]!.startsWith('RELOADING=1\nMONOTONIC_USEC=') && after[1]!.startsWith('READY=1');
     }, { message: 'RELOADING=1 then READY=1 after SIGHUP' });
 
