@@ -15,7 +15,10 @@ import { hasCode } from '../errors';
 import { F, componentLogger, type Logger } from '../log';
 import { parseFlags, type FlagSpec } from './args';
 import { auditCommand } from './audit-command';
+import { healthCommand } from './health-command';
 import { PROGRAM, renderCommandHelp } from './help';
+import { gatewayReadiness, startOpsHooks, watchProxyReadiness, type OpsHooks } from './ops-wiring';
+import type { Readiness } from '../ops';
 import { EXIT, flushLogger, serveUntilSignal, signalExitCode } from './lifecycle';
 import { startGatewayReloads } from './reload';
 import { secretCommand } from './secret-command';
@@ -50,6 +53,16 @@ async function withReloadSignals(io: CliIo, run: (signals$: Observable<'SIGHUP'>
   } finally {
     sub?.unsubscribe();
     relay.complete();
+  }
+}
+
+/** Starts the component; when that fails, closes the ops hooks (listener, sd_notify) before rethrowing. */
+async function startOrClose<T>(ops: OpsHooks, start: () => T | Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    await ops.close({ close: () => Promise.resolve() });
+    throw err;
   }
 }
 
@@ -99,7 +112,15 @@ async function serve(
   return code;
 }
 
-const GATEWAY_FLAGS: readonly FlagSpec[] = [CONFIG_FLAG];
+const OPS_LISTEN_FLAG: FlagSpec = {
+  name: 'ops-listen',
+  type: 'string',
+  valueName: 'HOST:PORT',
+  env: `${ENV_PREFIX}OPS_LISTEN`,
+  doc: 'Serve /healthz, /readyz and /metrics here (ops.listen; off by default), e.g. 127.0.0.1:9464.',
+};
+
+const GATEWAY_FLAGS: readonly FlagSpec[] = [CONFIG_FLAG, OPS_LISTEN_FLAG];
 
 const PROXY_FLAGS: readonly FlagSpec[] = [
   { name: 'url', type: 'string', valueName: 'URL', env: `${ENV_PREFIX}URL`, doc: 'Gateway tunnel URL, wss://HOST/tunnel/{tunnelId}.' },
@@ -117,6 +138,7 @@ const PROXY_FLAGS: readonly FlagSpec[] = [
     env: `${ENV_PREFIX}ALLOW_INSECURE`,
     doc: 'Allow ws:// to a non-loopback host (clear text!).',
   },
+  OPS_LISTEN_FLAG,
 ];
 
 export const gatewayCommand: Command = {
@@ -138,7 +160,8 @@ export const gatewayCommand: Command = {
       return EXIT.ok;
     }
     const file = configFile(values, io.env);
-    const config = loadOrReport(io, () => loadGatewayConfig({ file, env: io.env }));
+    const overrides = { 'ops.listen': values['ops-listen'] };
+    const config = loadOrReport(io, () => loadGatewayConfig({ file, env: io.env, overrides }));
     if (config === null) return EXIT.usage;
 
     const root = io.createLogger({ level: config.log.level, stream: 'stdout' });
@@ -154,23 +177,31 @@ export const gatewayCommand: Command = {
         'starting gateway',
       );
       const auditLogger = withAudit(config.audit, reloadSignals$);
-      const gateway = await io.runners.startGateway(config, { logger: root, auditLogger });
+      let tunnelIds = config.tunnels.map((t) => t.id);
+      let readiness: () => Readiness = () => ({ ready: false, reason: 'starting' });
+      const ops = await startOpsHooks({ role: 'gateway', listen: config.ops?.listen ?? null, readiness: () => readiness(), env: io.env, logger: root });
+      const gateway = await startOrClose(ops, () => io.runners.startGateway(config, { logger: root, auditLogger }));
+      readiness = gatewayReadiness(gateway, () => tunnelIds);
       componentLogger(root, 'cli').info({ [F.url]: gateway.url, port: gateway.port }, 'gateway listening');
+      ops.ready('listening');
       const reload = gateway.reload?.bind(gateway);
-      if (reload === undefined) return gateway;
+      if (reload === undefined) return { close: (graceMs?: number) => ops.close(gateway, graceMs) };
       // SIGHUP and config-file changes reload secrets, clients, servers (hot secret rotation).
       const reloads = startGatewayReloads({
         file,
         env: io.env,
-        signals$: reloadSignals$,
-        reload,
+        signals$: ops.aroundReloads(reloadSignals$),
+        reload: (next) => {
+          reload(next);
+          tunnelIds = next.tunnels.map((t) => t.id);
+        },
         initial: config,
         logger: componentLogger(root, 'cli'),
       });
       return {
         close: async (graceMs?: number) => {
           reloads.unsubscribe();
-          await gateway.close(graceMs);
+          await ops.close(gateway, graceMs);
         },
       };
     }));
@@ -204,6 +235,7 @@ export const proxyCommand: Command = {
       // A flag outranks the environment: --secret-file replaces an MCP_TUNNEL_SECRET in the env.
       ...(typeof secretFile === 'string' ? { secretFile, secret: null } : {}),
       allowInsecure: values['allow-insecure'] === true ? true : undefined,
+      'ops.listen': values['ops-listen'],
     };
     const file = configFile(values, io.env);
     const config = loadOrReport(io, () => loadProxyConfig({ file, env: io.env, overrides }));
@@ -216,15 +248,19 @@ export const proxyCommand: Command = {
         'starting proxy',
       );
       const auditLogger = withAudit(config.audit, reloadSignals$);
-      const proxy = io.runners.startProxy(config, { logger: root, auditLogger });
+      let readiness: () => Readiness = () => ({ ready: false, reason: 'starting' });
+      const ops = await startOpsHooks({ role: 'proxy', listen: config.ops?.listen ?? null, readiness: () => readiness(), env: io.env, logger: root });
+      const proxy = await startOrClose(ops, () => io.runners.startProxy(config, { logger: root, auditLogger }));
+      const watched = watchProxyReadiness(proxy, ops);
+      readiness = watched.readiness;
       const reloadSecret = proxy.reloadSecret?.bind(proxy);
-      if (reloadSecret === undefined) return proxy;
       // SIGHUP re-reads the secret file (it is also watched) and re-authenticates in-band.
-      const reloads = reloadSignals$.subscribe(() => reloadSecret());
+      const reloads = reloadSecret === undefined ? null : ops.aroundReloads(reloadSignals$).subscribe(() => reloadSecret());
       return {
         close: async (graceMs?: number) => {
-          reloads.unsubscribe();
-          await proxy.close(graceMs);
+          reloads?.unsubscribe();
+          watched.subscription?.unsubscribe();
+          await ops.close(proxy, graceMs);
         },
       };
     }));
@@ -264,4 +300,4 @@ export const demoCommand: Command = {
 };
 
 /** The subcommands, in help order. */
-export const COMMANDS: readonly Command[] = [gatewayCommand, proxyCommand, demoCommand, secretCommand, auditCommand];
+export const COMMANDS: readonly Command[] = [gatewayCommand, proxyCommand, demoCommand, secretCommand, auditCommand, healthCommand];

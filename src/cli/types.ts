@@ -2,6 +2,7 @@ import type { Observable } from 'rxjs';
 import type { AuditDestination } from '../audit';
 import type { AuditConfig, GatewayConfig, ProxyConfig } from '../config';
 import type { Logger } from '../log';
+import type { ProxyStatus } from '../proxy';
 import type { CommandHelp } from './help';
 
 /** The signals that stop a running command. */
@@ -17,16 +18,24 @@ export interface ComponentDeps {
   auditLogger: Logger;
 }
 
+/** What the CLI uses of a running gateway; `registry` feeds the ops listener's per-tunnel readiness. */
+export type GatewayView = Closable & {
+  readonly url: string;
+  readonly port: number;
+  reload?(config: GatewayConfig): void;
+  readonly registry?: { connections(tunnelId: string): readonly unknown[] };
+};
+
+/** What the CLI uses of a running proxy; `status$` feeds readiness and sd_notify's READY=1. */
+export type ProxyView = Closable & { reloadSecret?(): void; readonly status$?: Observable<ProxyStatus> };
+
 /**
  * The component entry points the CLI calls: the contract with src/gateway, src/proxy, src/demo and
  * src/audit (wired in runners.ts; tests pass fakes).
  */
 export interface Runners {
-  startGateway: (
-    config: GatewayConfig,
-    deps: ComponentDeps,
-  ) => Promise<Closable & { readonly url: string; readonly port: number; reload?(config: GatewayConfig): void }>;
-  startProxy: (config: ProxyConfig, deps: ComponentDeps) => Closable & { reloadSecret?(): void };
+  startGateway: (config: GatewayConfig, deps: ComponentDeps) => Promise<GatewayView>;
+  startProxy: (config: ProxyConfig, deps: ComponentDeps) => ProxyView;
   runDemo: (opts: { stdout: NodeJS.WritableStream; logger: Logger }) => Promise<{ close(): Promise<void> }>;
   /**
    * Opens the audit destination the command owns. `destination` is `stdout`, `stderr` or a file

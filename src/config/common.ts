@@ -141,3 +141,15 @@ export function resolveAudit(raw: AuditConfig): AuditConfig {
   if (raw.signingKeyFile !== null) checkReadableFile('audit.signingKeyFile', raw.signingKeyFile);
   return { ...raw, checkpoint: { ...raw.checkpoint }, ...(raw.bodies ? { bodies: { ...raw.bodies, redact: [...raw.bodies.redact] } } : {}) };
 }
+
+/** `ops.listen`: the ops listener (docs/operations.md); off (null) unless set. */
+export function opsSchema(): convict.Schema<{ listen: string | null }> {
+  return {
+    listen: {
+      doc: 'Ops listener (GET /healthz, /readyz, /metrics) as HOST:PORT with an IP literal or localhost, e.g. 127.0.0.1:9464; off when unset. Also --ops-listen.',
+      format: 'mcp-tunnel-ops-listen',
+      default: null,
+      env: `${ENV_PREFIX}OPS_LISTEN`,
+    },
+  };
+}

@@ -1,6 +1,7 @@
 import convict from 'convict';
 import { checkInteger, checkNotJsonError, checkOptionalString, coerceBoolean, coerceInteger, coerceList, coerceOptional, fail, parseJsonSafely, resolveFile } from './checks';
 import { LOG_LEVELS } from './constants';
+import { parseOpsListen } from '../ops/listen-address';
 import {
   resolveJwtPaths,
   validateAllowedHosts,
@@ -53,6 +54,19 @@ export const FORMATS = {
       if (typeof v !== 'string' || !(LOG_LEVELS as readonly string[]).includes(v)) fail(`must be one of ${LOG_LEVELS.join(', ')}`);
     },
     coerce: (raw) => raw.trim().toLowerCase(),
+  },
+  'mcp-tunnel-ops-listen': {
+    validate: (v) => {
+      checkOptionalString(v);
+      if (typeof v === 'string') {
+        try {
+          parseOpsListen(v);
+        } catch (err) {
+          fail((err as Error).message);
+        }
+      }
+    },
+    coerce: coerceOptional,
   },
   'mcp-tunnel-optional-string': { validate: checkOptionalString, coerce: coerceOptional },
   'mcp-tunnel-optional-path': { validate: checkOptionalString, coerce: coerceOptional, resolvePaths: resolveFile },

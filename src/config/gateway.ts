@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { JWT_ALGORITHMS, type GatewayConfig, type JwtAuthConfig } from './types';
 import { ENV_PREFIX } from './constants';
 import { ConfigError } from './errors';
-import { auditSchema, flowSchema, heartbeatSchema, logSchema, resolveAudit, streamLimitSchema } from './common';
+import { auditSchema, flowSchema, heartbeatSchema, logSchema, opsSchema, resolveAudit, streamLimitSchema } from './common';
 import { POLICY_ANY, resolvePolicyRules } from './policy';
 import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow, type LoadOptions } from './loader';
 
@@ -163,6 +163,7 @@ function gatewaySchema(): convict.Schema<GatewayRaw> {
       default: 30000,
       env: `${ENV_PREFIX}DRAIN_GRACE_MS`,
     },
+    ops: opsSchema(),
     log: logSchema(),
     audit: auditSchema(),
     policy: {
@@ -298,6 +299,7 @@ export function loadGatewayConfig(opts: LoadOptions = {}): GatewayConfig {
     heartbeat: { ...raw.heartbeat },
     rotation: { ...raw.rotation },
     drainGraceMs: raw.drainGraceMs,
+    ops: { listen: raw.ops?.listen ?? null },
     log: { ...raw.log },
     audit: resolveAudit(raw.audit),
     policy: { rules: resolvePolicyRules(raw.policy.rules), inspectLimitBytes: raw.policy.inspectLimitBytes },

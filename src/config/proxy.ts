@@ -5,7 +5,7 @@ import type convict from 'convict';
 import type { ProxyConfig, UpstreamTlsConfig } from './types';
 import { ENV_PREFIX, NAME_PATTERN } from './constants';
 import { ConfigError } from './errors';
-import { auditSchema, flowSchema, heartbeatSchema, logSchema, resolveAudit, streamLimitSchema } from './common';
+import { auditSchema, flowSchema, heartbeatSchema, logSchema, opsSchema, resolveAudit, streamLimitSchema } from './common';
 import { isValidName, secretProblem } from './checks';
 import { normalizePin } from './proxy-formats';
 import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow, type LoadOptions } from './loader';
@@ -200,6 +200,7 @@ function proxySchema(): convict.Schema<ProxyRaw> {
         env: `${ENV_PREFIX}ALLOW`,
       },
     },
+    ops: opsSchema(),
     log: logSchema(),
     audit: auditSchema(),
   };
@@ -354,6 +355,7 @@ export function loadProxyConfig(opts: LoadOptions = {}): ProxyConfig {
       streamConnectionsPerOrigin: raw.upstream.streamConnectionsPerOrigin,
       allow: [...raw.upstream.allow],
     },
+    ops: { listen: raw.ops?.listen ?? null },
     log: { ...raw.log },
     audit: resolveAudit(raw.audit),
   };

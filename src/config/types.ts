@@ -151,6 +151,8 @@ export interface GatewayConfig {
     /** Time a connection whose secret was removed has to re-authenticate in-band before it is drained. */
     graceMs: number;
   };
+  /** The ops listener, `HOST:PORT` or null (off); the loader always sets it. */
+  ops?: { listen: string | null };
   log: { level: string };
   audit: AuditConfig;
   /** Request policy (docs/policy.md); the loader always sets it; configs built in code may leave it out (no rules). */
@@ -214,6 +216,8 @@ export interface ProxyConfig {
      */
     allow: string[];
   };
+  /** The ops listener, `HOST:PORT` or null (off); the loader always sets it. */
+  ops?: { listen: string | null };
   log: { level: string };
   audit: AuditConfig;
 }

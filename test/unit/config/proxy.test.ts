@@ -51,6 +51,7 @@ describe('loadProxyConfig: defaults and env', () => {
         streamConnectionsPerOrigin: 16384,
         allow: [],
       },
+      ops: { listen: null },
       log: { level: 'info' },
       audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 }, bodies: { enabled: false, maxBytes: 65536, redact: [] } },
     });
@@ -134,6 +135,15 @@ describe('loadProxyConfig: defaults and env', () => {
     expect(configError(() => load({ MCP_TUNNEL_RECONNECT_BASE_MS: '1000', MCP_TUNNEL_RECONNECT_CAP_MS: '999' })).message).toBe(
       'reconnect.capMs: must be at least reconnect.baseMs (value: 999)',
     );
+  });
+
+  it('reads ops.listen from MCP_TUNNEL_OPS_LISTEN or an override (--ops-listen, which wins); empty is off; names and bad ports are refused', () => {
+    expect(load({ MCP_TUNNEL_OPS_LISTEN: '127.0.0.1:9464' }).ops).toEqual({ listen: '127.0.0.1:9464' });
+    expect(load({ MCP_TUNNEL_OPS_LISTEN: '127.0.0.1:9464' }, { 'ops.listen': '[::1]:0' }).ops).toEqual({ listen: '[::1]:0' });
+    expect(load({ MCP_TUNNEL_OPS_LISTEN: '' }).ops).toEqual({ listen: null });
+    for (const bad of ['ops.example.com:9464', '127.0.0.1:65536', '127.0.0.1', ':9464']) {
+      expect(configError(() => load({ MCP_TUNNEL_OPS_LISTEN: bad })).message).toMatch(/^ops\.listen: .*expected HOST:PORT/);
+    }
   });
 
   it('checks the CA file', () => {

@@ -1,0 +1,114 @@
+import { Observable, type Subscription } from 'rxjs';
+import { componentLogger, type Logger } from '../log';
+import { LoopMonitor, Metrics, SdNotifier, parseOpsListen, startOpsServer, type MetricsRole, type OpsServer, type Readiness } from '../ops';
+import { VERSION } from '../version';
+import type { Closable, GatewayView, ProxyView } from './types';
+
+/**
+ * What `gateway` and `proxy` add around the running component: the ops listener (when `ops.listen`
+ * / `--ops-listen` is set) and sd_notify (when systemd set `NOTIFY_SOCKET`). Kept out of commands.ts
+ * so that the commands only say when the service is ready, reloading or stopping.
+ */
+export interface OpsHooks {
+  /** The service is ready (gateway: listening; proxy: first authenticated connection): `READY=1`, watchdog on. */
+  ready(status?: string): void;
+  /** `STATUS=…`, the line `systemctl status` shows. */
+  status(text: string): void;
+  /** Wraps the reload signals: `RELOADING=1` before each reload, `READY=1` after it. */
+  aroundReloads(signals$: Observable<'SIGHUP'>): Observable<'SIGHUP'>;
+  /** `STOPPING=1`, then closes the ops listener (after `service`, so probes see the drain). */
+  close(service: Closable, graceMs?: number): Promise<void>;
+}
+
+export interface OpsHookOptions {
+  role: MetricsRole;
+  /** `HOST:PORT` (validated by the config loader) or null: no ops listener. */
+  listen: string | null;
+  readiness: () => Readiness;
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+}
+
+/**
+ * Starts the ops listener (if configured) and the sd_notify client.
+ * @throws OpsError `TUNNEL_OPS_LISTEN_FAILED` when the listener cannot bind (a start-up failure).
+ */
+export async function startOpsHooks(opts: OpsHookOptions): Promise<OpsHooks> {
+  const log = componentLogger(opts.logger, 'ops');
+  const sd = new SdNotifier({ env: opts.env, logger: log });
+  const loop = new LoopMonitor();
+  let server: OpsServer | null = null;
+  if (opts.listen !== null) {
+    server = await startOpsServer({
+      listen: parseOpsListen(opts.listen),
+      ready: opts.readiness,
+      loop,
+      metrics: new Metrics({ role: opts.role, version: VERSION }),
+      logger: log,
+    });
+  }
+  let readySent = false;
+  return {
+    ready(status) {
+      readySent = true;
+      sd.ready(status);
+      sd.startWatchdog(() => !loop.status().stalled);
+    },
+    status: (text) => sd.status(text),
+    aroundReloads: (signals$) =>
+      new Observable<'SIGHUP'>((sub) =>
+        signals$.subscribe({
+          next: (s) => {
+            // Before the first READY=1 (a proxy not yet connected) a reload is no state change for systemd.
+            if (readySent) sd.reloading();
+            sub.next(s);
+            if (readySent) sd.ready();
+          },
+          complete: () => sub.complete(),
+        }),
+      ),
+    async close(service, graceMs) {
+      sd.stopping();
+      try {
+        await service.close(graceMs);
+      } finally {
+        sd.close();
+        await server?.close();
+      }
+    },
+  };
+}
+
+/** Gateway readiness: listening (it is, once started); per configured tunnel, its authenticated connections. */
+export function gatewayReadiness(gateway: GatewayView, tunnelIds: () => readonly string[]): () => Readiness {
+  return () => {
+    const tunnels: Readiness['tunnels'] = {};
+    for (const id of tunnelIds()) {
+      const connections = gateway.registry?.connections(id).length ?? 0;
+      tunnels[id] = { ready: connections > 0, connections };
+    }
+    return { ready: true, tunnels };
+  };
+}
+
+/**
+ * Proxy readiness from its status: ready while at least one authenticated tunnel connection is open.
+ * Sends `READY=1` once, at the first authenticated connection, and `STATUS=` at every change. Unsubscribe on shutdown.
+ */
+export function watchProxyReadiness(
+  proxy: ProxyView,
+  ops: Pick<OpsHooks, 'ready' | 'status'>,
+): { readiness: () => Readiness; subscription: Subscription | null } {
+  let current: Readiness = { ready: false, reason: 'no authenticated tunnel connection yet' };
+  let announced = false;
+  const subscription =
+    proxy.status$?.subscribe((s) => {
+      current = s.state === 'connected' ? { ready: true } : { ready: false, reason: s.state === 'stopped' ? 'stopped' : `no authenticated tunnel connection (${s.state})` };
+      const text = s.state === 'connected' ? `connected (${s.connections ?? 1} connections)` : s.state === 'waiting' ? `waiting to reconnect: ${s.code}` : s.state;
+      if (current.ready && !announced) {
+        announced = true;
+        ops.ready(text);
+      } else ops.status(text);
+    }) ?? null;
+  return { readiness: () => current, subscription };
+}
