@@ -1,6 +1,6 @@
 /** Operations: the ops listener (/healthz, /readyz, /metrics), metrics, sd_notify and `mcp-tunnel health`. */
 export { OPS_CODES, OpsError, type OpsCode } from './errors';
-export { DEFAULT_OPS_LISTEN, parseOpsListen, isLoopbackHost, type OpsListenAddress } from './listen-address';
+export { DEFAULT_OPS_LISTEN, parseOpsListen, type OpsListenAddress } from './listen-address';
 export { LoopMonitor, systemLoopClock, type LoopClock, type LoopMonitorOptions, type LoopStatus } from './loop-monitor';
 export {
   Metrics,

@@ -31,9 +31,3 @@ export function parseOpsListen(value: string): OpsListenAddress {
   }
   return { host, port };
 }
-
-/** True when the address is loopback-only (127.0.0.0/8, ::1, localhost). */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}

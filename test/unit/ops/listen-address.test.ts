@@ -1,4 +1,5 @@
-import { parseOpsListen, isLoopbackHost, DEFAULT_OPS_LISTEN } from '../../../src/ops';
+import { isLoopbackHost } from '../../../src/config';
+import { parseOpsListen, DEFAULT_OPS_LISTEN } from '../../../src/ops';
 
 describe('parseOpsListen', () => {
   it.each([
