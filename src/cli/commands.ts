@@ -20,7 +20,9 @@ import { PROGRAM, renderCommandHelp } from './help';
 import { gatewayReadiness, startOpsHooks, watchProxyReadiness, type OpsHooks } from './ops-wiring';
 import type { Readiness } from '../ops';
 import { EXIT, flushLogger, serveUntilSignal, signalExitCode } from './lifecycle';
+import { cycleLevelOn, setLogLevel } from './log-level';
 import { startGatewayReloads } from './reload';
+import { logGatewayStartup, logProxyStartup, reloadProxyLogLevel } from './startup';
 import { secretCommand } from './secret-command';
 import type { AuditHandle, CliIo, Closable, Command } from './types';
 
@@ -53,6 +55,16 @@ async function withReloadSignals(io: CliIo, run: (signals$: Observable<'SIGHUP'>
   } finally {
     sub?.unsubscribe();
     relay.complete();
+  }
+}
+
+/** {@link withReloadSignals}, and SIGUSR2 cycling the level of `root` for as long as `run` runs. */
+async function withProcessSignals(io: CliIo, root: Logger, run: (signals$: Observable<'SIGHUP'>) => Promise<number>): Promise<number> {
+  const levels = cycleLevelOn(io.levelSignals$, root);
+  try {
+    return await withReloadSignals(io, run);
+  } finally {
+    levels?.unsubscribe();
   }
 }
 
@@ -120,7 +132,15 @@ const OPS_LISTEN_FLAG: FlagSpec = {
   doc: 'Serve /healthz, /readyz and /metrics here (ops.listen; off by default), e.g. 127.0.0.1:9464.',
 };
 
-const GATEWAY_FLAGS: readonly FlagSpec[] = [CONFIG_FLAG, OPS_LISTEN_FLAG];
+const LOG_FORMAT_FLAG: FlagSpec = {
+  name: 'log-format',
+  type: 'string',
+  valueName: 'pretty|json',
+  env: `${ENV_PREFIX}LOG_FORMAT`,
+  doc: 'Log lines for people (pretty) or one JSON object per line (json); default: pretty on a terminal, else json.',
+};
+
+const GATEWAY_FLAGS: readonly FlagSpec[] = [CONFIG_FLAG, OPS_LISTEN_FLAG, LOG_FORMAT_FLAG];
 
 const PROXY_FLAGS: readonly FlagSpec[] = [
   { name: 'url', type: 'string', valueName: 'URL', env: `${ENV_PREFIX}URL`, doc: 'Gateway tunnel URL, wss://HOST/tunnel/{tunnelId}.' },
@@ -139,6 +159,7 @@ const PROXY_FLAGS: readonly FlagSpec[] = [
     doc: 'Allow ws:// to a non-loopback host (clear text!).',
   },
   OPS_LISTEN_FLAG,
+  LOG_FORMAT_FLAG,
 ];
 
 export const gatewayCommand: Command = {
@@ -160,12 +181,12 @@ export const gatewayCommand: Command = {
       return EXIT.ok;
     }
     const file = configFile(values, io.env);
-    const overrides = { 'ops.listen': values['ops-listen'] };
+    const overrides = { 'ops.listen': values['ops-listen'], 'log.format': values['log-format'] };
     const config = loadOrReport(io, () => loadGatewayConfig({ file, env: io.env, overrides }));
     if (config === null) return EXIT.usage;
 
-    const root = io.createLogger({ level: config.log.level, stream: 'stdout' });
-    return withReloadSignals(io, (reloadSignals$) => serve(io, root, async (withAudit) => {
+    const root = io.createLogger({ level: config.log.level, stream: 'stdout', format: config.log.format });
+    return withProcessSignals(io, root, (reloadSignals$) => serve(io, root, async (withAudit) => {
       componentLogger(root, 'cli').info(
         {
           listen: config.listen,
@@ -182,7 +203,7 @@ export const gatewayCommand: Command = {
       const ops = await startOpsHooks({ role: 'gateway', listen: config.ops?.listen ?? null, readiness: () => readiness(), env: io.env, logger: root });
       const gateway = await startOrClose(ops, () => io.runners.startGateway(config, { logger: root, auditLogger }));
       readiness = gatewayReadiness(gateway, () => tunnelIds);
-      componentLogger(root, 'cli').info({ [F.url]: gateway.url, port: gateway.port }, 'gateway listening');
+      logGatewayStartup(componentLogger(root, 'cli'), config, gateway.url, ops.url);
       ops.ready('listening');
       const reload = gateway.reload?.bind(gateway);
       if (reload === undefined) return { close: (graceMs?: number) => ops.close(gateway, graceMs) };
@@ -194,6 +215,7 @@ export const gatewayCommand: Command = {
         reload: (next) => {
           reload(next);
           tunnelIds = next.tunnels.map((t) => t.id);
+          setLogLevel(root, next.log.level, 'configuration reload');
         },
         initial: config,
         logger: componentLogger(root, 'cli'),
@@ -236,13 +258,14 @@ export const proxyCommand: Command = {
       ...(typeof secretFile === 'string' ? { secretFile, secret: null } : {}),
       allowInsecure: values['allow-insecure'] === true ? true : undefined,
       'ops.listen': values['ops-listen'],
+      'log.format': values['log-format'],
     };
     const file = configFile(values, io.env);
     const config = loadOrReport(io, () => loadProxyConfig({ file, env: io.env, overrides }));
     if (config === null) return EXIT.usage;
 
-    const root = io.createLogger({ level: config.log.level, stream: 'stdout' });
-    return withReloadSignals(io, (reloadSignals$) => serve(io, root, async (withAudit) => {
+    const root = io.createLogger({ level: config.log.level, stream: 'stdout', format: config.log.format });
+    return withProcessSignals(io, root, (reloadSignals$) => serve(io, root, async (withAudit) => {
       componentLogger(root, 'cli').info(
         { [F.url]: config.url, [F.tunnel]: config.tunnelId, proxyName: config.name },
         'starting proxy',
@@ -253,12 +276,16 @@ export const proxyCommand: Command = {
       const proxy = await startOrClose(ops, () => io.runners.startProxy(config, { logger: root, auditLogger }));
       const watched = watchProxyReadiness(proxy, ops);
       readiness = watched.readiness;
+      logProxyStartup(componentLogger(root, 'cli'), config, ops.url);
       const reloadSecret = proxy.reloadSecret?.bind(proxy);
-      // SIGHUP re-reads the secret file (it is also watched) and re-authenticates in-band.
-      const reloads = reloadSecret === undefined ? null : ops.aroundReloads(reloadSignals$).subscribe(() => reloadSecret());
+      // SIGHUP re-reads the secret file (it is also watched) and re-authenticates in-band, and applies log.level.
+      const reloads = ops.aroundReloads(reloadSignals$).subscribe(() => {
+        reloadProxyLogLevel(root, componentLogger(root, 'cli'), { file, env: io.env, overrides });
+        reloadSecret?.();
+      });
       return {
         close: async (graceMs?: number) => {
-          reloads?.unsubscribe();
+          reloads.unsubscribe();
           watched.subscription?.unsubscribe();
           await ops.close(proxy, graceMs);
         },

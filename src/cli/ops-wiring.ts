@@ -10,6 +10,8 @@ import type { Closable, GatewayView, ProxyView } from './types';
  * so that the commands only say when the service is ready, reloading or stopping.
  */
 export interface OpsHooks {
+  /** `http://HOST:PORT` of the ops listener, or null when it is off (for the start-up line). */
+  readonly url: string | null;
   /** The service is ready (gateway: listening; proxy: first authenticated connection): `READY=1`, watchdog on. */
   ready(status?: string): void;
   /** `STATUS=…`, the line `systemctl status` shows. */
@@ -49,6 +51,7 @@ export async function startOpsHooks(opts: OpsHookOptions): Promise<OpsHooks> {
   }
   let readySent = false;
   return {
+    url: server?.url ?? null,
     ready(status) {
       readySent = true;
       sd.ready(status);

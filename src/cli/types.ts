@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { AuditDestination } from '../audit';
-import type { AuditConfig, GatewayConfig, ProxyConfig } from '../config';
+import type { AuditConfig, GatewayConfig, LogFormat, ProxyConfig } from '../config';
 import type { Logger } from '../log';
 import type { ProxyStatus } from '../proxy';
 import type { CommandHelp } from './help';
@@ -65,8 +65,15 @@ export interface CliIo {
    * Absent: no reload signal (the files are still watched).
    */
   reloadSignals$?: Observable<'SIGHUP'>;
-  /** The process logger, writing to stdout or stderr. */
-  createLogger: (opts: { level: string; stream: 'stdout' | 'stderr' }) => Logger;
+  /**
+   * SIGUSR2 as it arrives: cycles the log level (info → debug → trace → info). Absent: no such signal.
+   */
+  levelSignals$?: Observable<'SIGUSR2'>;
+  /**
+   * The process logger, writing to stdout or stderr; `format` `auto` (default) is pretty on a
+   * terminal and JSON lines otherwise.
+   */
+  createLogger: (opts: { level: string; stream: 'stdout' | 'stderr'; format?: LogFormat }) => Logger;
   runners: Runners;
 }
 

@@ -2,7 +2,7 @@ import type convict from 'convict';
 import type { AuditConfig, FlowConfig } from './types';
 import { ConfigError } from './errors';
 import { checkReadableFile } from './loader';
-import { ENV_PREFIX, LOG_LEVELS } from './constants';
+import { ENV_PREFIX, LOG_FORMATS, LOG_LEVELS, type LogFormat } from './constants';
 
 /** Schema pieces both the gateway and the proxy use, with the same env vars and defaults. */
 
@@ -61,13 +61,19 @@ export function streamLimitSchema(maxStreamsDoc: string): {
   };
 }
 
-export function logSchema(): convict.Schema<{ level: string }> {
+export function logSchema(): convict.Schema<{ level: string; format: LogFormat }> {
   return {
     level: {
-      doc: `Log level: ${LOG_LEVELS.join(', ')}.`,
+      doc: `Log level: ${LOG_LEVELS.join(', ')}. Applied again on SIGHUP; SIGUSR2 cycles info → debug → trace → info.`,
       format: 'mcp-tunnel-log-level',
       default: 'info',
       env: `${ENV_PREFIX}LOG_LEVEL`,
+    },
+    format: {
+      doc: `Log format: ${LOG_FORMATS.join(', ')} (auto: pretty on a terminal, JSON lines otherwise). Also --log-format.`,
+      format: 'mcp-tunnel-log-format',
+      default: 'auto',
+      env: `${ENV_PREFIX}LOG_FORMAT`,
     },
   };
 }

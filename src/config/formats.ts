@@ -1,6 +1,6 @@
 import convict from 'convict';
 import { checkInteger, checkNotJsonError, checkOptionalString, coerceBoolean, coerceInteger, coerceList, coerceOptional, fail, parseJsonSafely, resolveFile } from './checks';
-import { LOG_LEVELS } from './constants';
+import { LOG_FORMATS, LOG_LEVELS } from './constants';
 import { parseOpsListen } from '../ops/listen-address';
 import {
   resolveJwtPaths,
@@ -52,6 +52,12 @@ export const FORMATS = {
   'mcp-tunnel-log-level': {
     validate: (v) => {
       if (typeof v !== 'string' || !(LOG_LEVELS as readonly string[]).includes(v)) fail(`must be one of ${LOG_LEVELS.join(', ')}`);
+    },
+    coerce: (raw) => raw.trim().toLowerCase(),
+  },
+  'mcp-tunnel-log-format': {
+    validate: (v) => {
+      if (typeof v !== 'string' || !(LOG_FORMATS as readonly string[]).includes(v)) fail(`must be one of ${LOG_FORMATS.join(', ')}`);
     },
     coerce: (raw) => raw.trim().toLowerCase(),
   },

@@ -7,6 +7,6 @@ export { loadGatewayConfig, describeGatewaySchema, ALL_SERVERS } from './gateway
 export { loadProxyConfig, describeProxySchema, isLoopbackHost, SECRET_ENV, SECRET_FILE_ENV } from './proxy';
 export type { LoadOptions, ConfigOptionRow } from './loader';
 export { ConfigError, CONFIG_INVALID, maskSecret, isSecretKey, type ConfigErrorInit } from './errors';
-export { ENV_PREFIX, MIN_SECRET_BYTES, NAME_PATTERN, LOG_LEVELS, CONFIG_FILE_ENV } from './constants';
+export { ENV_PREFIX, MIN_SECRET_BYTES, NAME_PATTERN, LOG_LEVELS, LOG_FORMATS, CONFIG_FILE_ENV, DEFAULT_PROXY_HANDSHAKE_TIMEOUT_MS, type LogFormat } from './constants';
 export { watchFileChanges, type WatchOptions } from './watch';
 export { readSecretFile } from './secret-file';

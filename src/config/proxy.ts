@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import type convict from 'convict';
 import type { ProxyConfig, UpstreamTlsConfig } from './types';
-import { ENV_PREFIX, NAME_PATTERN } from './constants';
+import { DEFAULT_PROXY_HANDSHAKE_TIMEOUT_MS, ENV_PREFIX, NAME_PATTERN } from './constants';
 import { ConfigError } from './errors';
 import { auditSchema, flowSchema, heartbeatSchema, logSchema, opsSchema, resolveAudit, streamLimitSchema } from './common';
 import { isValidName, secretProblem } from './checks';
@@ -115,6 +115,14 @@ function proxySchema(): convict.Schema<ProxyRaw> {
       format: 'mcp-tunnel-nat',
       default: 30000,
       env: `${ENV_PREFIX}DRAIN_GRACE_MS`,
+    },
+    handshakeTimeoutMs: {
+      doc:
+        'Time allowed to open a tunnel connection (TCP, TLS and the WebSocket upgrade), and again for the tunnel handshake. ' +
+        'A gateway address that accepts TCP but never answers (a firewall, a non-TLS service) fails after this (TUNNEL_DIAL_TIMEOUT).',
+      format: 'mcp-tunnel-positive-int',
+      default: DEFAULT_PROXY_HANDSHAKE_TIMEOUT_MS,
+      env: `${ENV_PREFIX}HANDSHAKE_TIMEOUT_MS`,
     },
     maxConnectionAgeMs: {
       doc: 'Replace a tunnel connection older than this (with up to 10% jitter), make-before-break; 0 = never.',
@@ -342,6 +350,7 @@ export function loadProxyConfig(opts: LoadOptions = {}): ProxyConfig {
     reconnect: { ...raw.reconnect },
     connections: raw.connections,
     drainGraceMs: raw.drainGraceMs,
+    handshakeTimeoutMs: raw.handshakeTimeoutMs ?? DEFAULT_PROXY_HANDSHAKE_TIMEOUT_MS,
     maxConnectionAgeMs: raw.maxConnectionAgeMs,
     heartbeat: { ...raw.heartbeat },
     limits: { ...raw.limits },

@@ -3,6 +3,7 @@
  * this folder produce exactly these shapes; components never read env vars or files themselves.
  */
 
+import type { LogFormat } from './constants';
 import type { PolicyConfig } from './policy';
 
 export type { PolicyConfig, PolicyRuleConfig, PolicyMatch } from './policy';
@@ -153,7 +154,8 @@ export interface GatewayConfig {
   };
   /** The ops listener, `HOST:PORT` or null (off); the loader always sets it. */
   ops?: { listen: string | null };
-  log: { level: string };
+  /** `format` is always set by the loaders; absent (hand-built configs) means `auto`. */
+  log: { level: string; format?: LogFormat };
   audit: AuditConfig;
   /** Request policy (docs/policy.md); the loader always sets it; configs built in code may leave it out (no rules). */
   policy?: PolicyConfig;
@@ -190,6 +192,12 @@ export interface ProxyConfig {
   connections: number;
   /** How long `close()` (SIGTERM) waits for in-flight requests after GOAWAY before closing. */
   drainGraceMs: number;
+  /**
+   * Time allowed to open a tunnel connection (TCP + TLS + WebSocket upgrade), and again for the
+   * tunnel handshake; a silent peer fails with TUNNEL_DIAL_TIMEOUT / TUNNEL_HANDSHAKE_TIMEOUT. The
+   * loader always sets it; configs built in code may leave it out: {@link DEFAULT_PROXY_HANDSHAKE_TIMEOUT_MS}.
+   */
+  handshakeTimeoutMs?: number;
   /** A connection older than this (±10% jitter) is replaced make-before-break; 0 = never. */
   maxConnectionAgeMs: number;
   heartbeat: { intervalMs: number };
@@ -218,6 +226,7 @@ export interface ProxyConfig {
   };
   /** The ops listener, `HOST:PORT` or null (off); the loader always sets it. */
   ops?: { listen: string | null };
-  log: { level: string };
+  /** `format` is always set by the loaders; absent (hand-built configs) means `auto`. */
+  log: { level: string; format?: LogFormat };
   audit: AuditConfig;
 }

@@ -26,6 +26,8 @@ export const F = {
   inFlight: 'inFlight',
   /** A header's name (never its value), e.g. the one that made a head invalid. */
   header: 'header',
+  /** What an operator can do about an error (a config key, an env var, a likely cause). */
+  hint: 'hint',
 } as const;
 
 /**

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Observable, Subscription, asyncScheduler, defer, filter, firstValueFrom, forkJoin, lastValueFrom, map, merge, of, switchMap, type SchedulerLike } from 'rxjs';
 import { AuditTrail, auditSink } from '../audit';
 import type { ProxyConfig } from '../config/types';
+import { DEFAULT_PROXY_HANDSHAKE_TIMEOUT_MS } from '../config/constants';
 import { dial, trustedCas } from '../connection';
 import { createUpstreamDispatcher } from '../dispatch';
 import { F, componentLogger, type Logger } from '../log';
@@ -150,8 +151,9 @@ function connector(config: ProxyConfig, ctx: ConnectionContext, proxyId: string)
   const ca = trustedCas(config.caFile);
   const local = ctx.local;
   const maxPayload = 256 * 1024 + local.maxFrameSize + local.maxHeaderBytes + 4 * FRAME_HEADER_BYTES;
+  const timeoutMs = config.handshakeTimeoutMs ?? DEFAULT_PROXY_HANDSHAKE_TIMEOUT_MS;
   return (slot) =>
-    defer(() => dial({ url: config.url, caFile: config.caFile, pins: config.pins, maxPayload, openTimeoutMs: 15_000 }, ca)).pipe(
+    defer(() => dial({ url: config.url, caFile: config.caFile, pins: config.pins, maxPayload, openTimeoutMs: timeoutMs }, ca)).pipe(
       switchMap((socket) => {
         // The secret the proof is computed with (read at that moment, so reconnects use the current one).
         let used = ctx.secret();
@@ -159,7 +161,7 @@ function connector(config: ProxyConfig, ctx: ConnectionContext, proxyId: string)
           tunnelId: config.tunnelId,
           secret: () => (used = ctx.secret()),
           local,
-          timeoutMs: 15_000,
+          timeoutMs,
           tlsExporter: socket.tlsSocket !== null ? tlsExporterBinding(socket.tlsSocket) : null,
           requireChannelBinding: config.requireChannelBinding,
           proxy: { id: proxyId, name: config.name, software: SOFTWARE },

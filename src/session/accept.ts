@@ -22,6 +22,10 @@ export interface AcceptOptions {
   binding?: ChannelBindingType;
   /** The tls-exporter value the proof must cover when `binding` is `tls-exporter`; '' for `none`. */
   channelBinding: string;
+  /**
+   * Bound by the caller with the tunnel and the peer's address (`remote`): the lines logged here do
+   * not repeat them (a second `remote` key was a duplicated JSON key).
+   */
   logger: Logger;
   versions?: readonly number[];
 }
@@ -55,7 +59,7 @@ export function acceptHandshake(transport: FrameTransport, opts: AcceptOptions):
       if (done) return;
       done = true;
       clearTimeout(timer);
-      opts.logger.warn({ [F.code]: code, [F.reason]: reason, close: closeCodeName(closeCode), [F.remote]: transport.remoteAddress }, 'tunnel handshake failed');
+      opts.logger.warn({ [F.code]: code, [F.reason]: reason, close: closeCodeName(closeCode) }, 'tunnel handshake failed');
       transport.close(closeCode, reason);
       subscriber.error(new HandshakeError(code, reason, { closeCode, permanent }));
     };
@@ -102,7 +106,7 @@ export function acceptHandshake(transport: FrameTransport, opts: AcceptOptions):
         done = true;
         clearTimeout(timer);
         // Also how a text message ends a handshake (the transport closes with 4400 on its own).
-        opts.logger.warn({ [F.code]: 'TUNNEL_HANDSHAKE_CLOSED', close: closeCodeName(code), [F.reason]: reason, [F.remote]: transport.remoteAddress }, 'tunnel connection closed during the handshake');
+        opts.logger.warn({ [F.code]: 'TUNNEL_HANDSHAKE_CLOSED', close: closeCodeName(code), [F.reason]: reason }, 'tunnel connection closed during the handshake');
         subscriber.error(new HandshakeError('TUNNEL_HANDSHAKE_CLOSED', `connection closed during handshake (${code} ${reason})`, { closeCode: code, permanent: false }));
       },
     });

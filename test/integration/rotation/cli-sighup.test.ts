@@ -20,7 +20,7 @@ describe('mcp-tunnel SIGHUP (child processes)', () => {
     const config = (secrets: string[]): string => JSON.stringify({ listen: { host: '127.0.0.1', port: 0 }, tunnels: [{ id: 'corp', secrets }] });
     fs.writeFileSync(configFile, config([secret]));
     const gateway = spawnCli(['gateway', '--config', configFile], { cleanEnv: true });
-    await gateway.waitForJson((e) => e.msg === 'gateway listening' && e.component === 'cli');
+    await gateway.waitForJson((e) => e.msg === 'mcp-tunnel started');
 
     gateway.child.kill('SIGHUP');
     await gateway.waitForJson((e) => e.msg === 'configuration reloaded');

@@ -106,7 +106,7 @@ describe('SIGHUP reopens the audit destination', () => {
     const hup = new Subject<'SIGHUP'>();
     const reopen = io.fakes.audit.reopen;
     const exit = runCli(['gateway'], { ...io, reloadSignals$: hup });
-    await until(() => io.logs.text.includes('gateway listening'));
+    await until(() => io.logs.text.includes('mcp-tunnel started'));
     const audit = io.fakes.runners.openAudit.mock.calls[0]?.[2] as AuditConfig;
     expect(audit).toMatchObject({ hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 5, intervalMs: 60000 } });
 

@@ -162,7 +162,7 @@ describe('runCli gateway', () => {
   it('starts the gateway with the loaded config, and stops it on SIGTERM with exit 0', async () => {
     const io = fakeIo(gatewayEnv({ MCP_TUNNEL_AUDIT: 'stderr' }));
     const exit = runCli(['gateway'], io);
-    await until(() => io.logs.text.includes('gateway listening'));
+    await until(() => io.logs.text.includes('mcp-tunnel started'));
 
     const [config, deps] = io.fakes.runners.startGateway.mock.calls[0] as [GatewayConfig, { auditLogger: unknown }];
     expect(config.listen.port).toBe(0);
@@ -177,7 +177,7 @@ describe('runCli gateway', () => {
     expect(io.fakes.audit.close).toHaveBeenCalledTimes(1);
     expect(io.signals.observed).toBe(false);
     const msgs = io.logs.json().map((l) => l.msg);
-    expect(msgs).toEqual(expect.arrayContaining(['starting gateway', 'gateway listening', 'stopped']));
+    expect(msgs).toEqual(expect.arrayContaining(['starting gateway', 'mcp-tunnel started', 'stopped']));
     expect(io.logs.text).not.toContain(SECRET);
     expect(io.logs.text).not.toContain(API_KEY);
     expect(io.err.text).toBe('');
@@ -224,7 +224,7 @@ describe('runCli gateway', () => {
       const closing = deferred();
       io.fakes.gateway.close.mockImplementation(() => closing.promise);
       const exit = runCli(['gateway'], io);
-      await until(() => io.logs.text.includes('gateway listening'));
+      await until(() => io.logs.text.includes('mcp-tunnel started'));
       io.signals.next(signal);
       await until(() => io.fakes.gateway.close.mock.calls.length > 0);
       io.signals.next(signal);
@@ -258,7 +258,7 @@ describe('runCli gateway', () => {
     const io = fakeIo(gatewayEnv());
     io.fakes.gateway.close.mockRejectedValue(new Error('boom'));
     const exit = runCli(['gateway'], io);
-    await until(() => io.logs.text.includes('gateway listening'));
+    await until(() => io.logs.text.includes('mcp-tunnel started'));
     io.signals.next('SIGTERM');
     expect(await exit).toBe(1);
     expect(io.logs.json().some((l) => l.msg === 'failed to close cleanly')).toBe(true);

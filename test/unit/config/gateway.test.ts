@@ -40,7 +40,7 @@ const DEFAULTS: GatewayConfig = {
   rotation: { graceMs: 60000 },
   drainGraceMs: 30000,
   ops: { listen: null },
-  log: { level: 'info' },
+  log: { level: 'info', format: 'auto' },
   audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 }, bodies: { enabled: false, maxBytes: 65536, redact: [] } },
   policy: { rules: [], inspectLimitBytes: 65536 },
 };
@@ -476,6 +476,7 @@ describe('describeGatewaySchema', () => {
         'rotation.graceMs',
         'drainGraceMs',
         'ops.listen',
+        'log.format',
         'log.level',
         'audit.destination',
         'audit.hmacKeyFile',

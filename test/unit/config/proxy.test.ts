@@ -38,6 +38,7 @@ describe('loadProxyConfig: defaults and env', () => {
       reconnect: { baseMs: 250, capMs: 30000, stableMs: 10000 },
       connections: 2,
       drainGraceMs: 30000,
+      handshakeTimeoutMs: 10000,
       maxConnectionAgeMs: 0,
       heartbeat: { intervalMs: 15000 },
       limits: { maxStreams: 1024, maxHeaderBytes: 65536 },
@@ -52,7 +53,7 @@ describe('loadProxyConfig: defaults and env', () => {
         allow: [],
       },
       ops: { listen: null },
-      log: { level: 'info' },
+      log: { level: 'info', format: 'auto' },
       audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 }, bodies: { enabled: false, maxBytes: 65536, redact: [] } },
     });
   });
