@@ -22,7 +22,7 @@ import type { Readiness } from '../ops';
 import { EXIT, flushLogger, serveUntilSignal, signalExitCode } from './lifecycle';
 import { cycleLevelOn, setLogLevel } from './log-level';
 import { startGatewayReloads } from './reload';
-import { logGatewayStartup, logProxyStartup, reloadProxyLogLevel } from './startup';
+import { logGatewayStartup, logProxyStartup, reloadProxyLogLevel, warnExpiringProxyCertificates } from './startup';
 import { secretCommand } from './secret-command';
 import type { AuditHandle, CliIo, Closable, Command } from './types';
 
@@ -277,6 +277,7 @@ export const proxyCommand: Command = {
       const watched = watchProxyReadiness(proxy, ops);
       readiness = watched.readiness;
       logProxyStartup(componentLogger(root, 'cli'), config, ops.url);
+      warnExpiringProxyCertificates(componentLogger(root, 'cli'), config);
       const reloadSecret = proxy.reloadSecret?.bind(proxy);
       // SIGHUP re-reads the secret file (it is also watched) and re-authenticates in-band, and applies log.level.
       const reloads = ops.aroundReloads(reloadSignals$).subscribe(() => {

@@ -1,5 +1,6 @@
 import { fromEvent, map, merge, type Observable, type Subscription } from 'rxjs';
 import { F, type Logger } from '../log';
+import { operatorStartupFailure } from './startup-failure';
 import type { Closable, ShutdownSignal } from './types';
 
 /** Process exit codes of the CLI. */
@@ -109,8 +110,10 @@ export function serveUntilSignal(opts: ServeOptions): Promise<number> {
           if (signals > 0) beginClose();
         },
         (err: unknown) => {
-          logger.error({ [F.err]: err }, 'failed to start');
-          finish(EXIT.failure);
+          // The operator's to fix (port in use, bad certificate): one line, no stack trace.
+          const known = operatorStartupFailure(err);
+          logger.error(known?.fields ?? { [F.err]: err }, 'failed to start');
+          finish(known === null ? EXIT.failure : EXIT[known.exit]);
         },
       );
   });

@@ -1,4 +1,5 @@
-import { CONFIG_INVALID, loadProxyConfig, type GatewayConfig, type LoadOptions, type ProxyConfig } from '../config';
+import * as fs from 'node:fs';
+import { CONFIG_INVALID, certificateExpiry, loadProxyConfig, type GatewayConfig, type LoadOptions, type ProxyConfig } from '../config';
 import { hasCode } from '../errors';
 import { F, type Logger } from '../log';
 import { VERSION } from '../version';
@@ -78,5 +79,31 @@ export function reloadProxyLogLevel(root: Logger, log: Logger, load: LoadOptions
   } catch (err) {
     if (!hasCode(err, CONFIG_INVALID)) throw err;
     log.error({ [F.code]: CONFIG_INVALID, [F.reason]: (err as Error).message }, 'configuration invalid on SIGHUP; keeping the running log level');
+  }
+}
+
+/**
+ * Warns (`TUNNEL_CERT_EXPIRING`) about each certificate file of a proxy that is expired or ends within
+ * EXPIRY_WARNING_DAYS: the gateway CA (`caFile`) and the upstream client certificates.
+ */
+export function warnExpiringProxyCertificates(log: Logger, config: ProxyConfig): void {
+  const files = new Map<string, string>();
+  if (config.caFile !== null) files.set(config.caFile, 'caFile');
+  if (config.upstream.tls.cert !== null) files.set(config.upstream.tls.cert, 'upstream.tls.cert');
+  for (const [name, server] of Object.entries(config.upstream.servers)) {
+    if (server.tls.cert !== null && !files.has(server.tls.cert)) files.set(server.tls.cert, `upstream.servers.${name}.tls.cert`);
+  }
+  for (const [file, key] of files) {
+    let expiry;
+    try {
+      expiry = certificateExpiry(fs.readFileSync(file));
+    } catch {
+      continue; // the loader checked it is readable; a file that vanished since is reported when used
+    }
+    if (expiry === null || !expiry.warn) continue;
+    log.warn(
+      { [F.code]: 'TUNNEL_CERT_EXPIRING', setting: key, file, notAfter: expiry.notAfter, daysLeft: expiry.daysLeft, subject: expiry.subject, [F.hint]: `replace ${file} before it ends (then restart the proxy)` },
+      expiry.expired ? 'a certificate has expired' : 'a certificate expires soon',
+    );
   }
 }

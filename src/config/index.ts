@@ -10,3 +10,4 @@ export { ConfigError, CONFIG_INVALID, maskSecret, isSecretKey, type ConfigErrorI
 export { ENV_PREFIX, MIN_SECRET_BYTES, NAME_PATTERN, LOG_LEVELS, LOG_FORMATS, CONFIG_FILE_ENV, DEFAULT_PROXY_HANDSHAKE_TIMEOUT_MS, type LogFormat } from './constants';
 export { watchFileChanges, type WatchOptions } from './watch';
 export { readSecretFile } from './secret-file';
+export { checkPemCertificates, certificateExpiry, EXPIRY_WARNING_DAYS, type CertificateExpiry } from './certificates';

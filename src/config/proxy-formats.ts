@@ -51,11 +51,12 @@ export const MAX_PINS = 16;
 
 /**
  * The pin as 64 lower-case hex digits, or null when `text` is not a SHA-256 pin. Accepted spellings:
- * hex (64 digits, either case, `:` between bytes allowed) and base64 of the 32 bytes (standard with
- * `=` padding as HPKP and `openssl … | base64` print it, or base64url without padding).
+ * hex (64 digits, either case, `:` between bytes allowed), base64 of the 32 bytes (standard with
+ * `=` padding as HPKP and `openssl … | base64` print it, or base64url without padding), and the
+ * whole output line of `openssl dgst -sha256` (`SHA2-256(stdin)= <hex>`).
  */
 export function normalizePin(text: string): string | null {
-  const t = text.trim();
+  const t = stripDigestLabel(text.trim());
   const hex = t.replace(/:/g, '');
   if (/^[0-9a-fA-F]{64}$/.test(hex) && (hex === t || /^([0-9a-fA-F]{2}:){31}[0-9a-fA-F]{2}$/.test(t))) return hex.toLowerCase();
   if (/^[A-Za-z0-9+/]{43}=$/.test(t) || /^[A-Za-z0-9_-]{43}$/.test(t)) {
@@ -65,6 +66,16 @@ export function normalizePin(text: string): string | null {
     if (bytes.length === 32 && again === t) return bytes.toString('hex');
   }
   return null;
+}
+
+/**
+ * `openssl dgst -sha256` prints `SHA2-256(stdin)= <hex>` (OpenSSL 3), `SHA256(stdin)= <hex>` (1.1) or
+ * `(stdin)= <hex>` (older): the recipe in docs/operations.md pipes into it, so its whole output is a
+ * pin too. Only a SHA-256 label is stripped; `SHA1(…)=` stays and is refused as not a SHA-256 pin.
+ */
+function stripDigestLabel(t: string): string {
+  const m = /^(?:SHA2-256|SHA256|sha256)?\([^)]*\)=\s*(\S+)$/.exec(t);
+  return m?.[1] ?? t;
 }
 
 /** `a, b` (env var) → `['a', 'b']`; empty items are dropped, so `MCP_TUNNEL_PIN_SHA256=` means none. */
@@ -80,7 +91,7 @@ export function validatePins(value: unknown): void {
   if (value.length > MAX_PINS) fail(`must list at most ${MAX_PINS} pins`);
   value.forEach((pin, i) => {
     if (typeof pin !== 'string' || normalizePin(pin) === null) {
-      fail('must be a SHA-256 of a SubjectPublicKeyInfo: 64 hex digits, or 32 bytes in base64/base64url', { path: `[${i}]`, value: pin });
+      fail('must be a SHA-256 of a SubjectPublicKeyInfo: 64 hex digits (or `openssl dgst -sha256` output), or 32 bytes in base64/base64url', { path: `[${i}]`, value: pin });
     }
   });
 }

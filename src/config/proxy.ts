@@ -8,6 +8,7 @@ import { ConfigError } from './errors';
 import { auditSchema, flowSchema, heartbeatSchema, logSchema, opsSchema, resolveAudit, streamLimitSchema } from './common';
 import { isValidName, secretProblem } from './checks';
 import { normalizePin } from './proxy-formats';
+import { checkPemCertificates } from './certificates';
 import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow, type LoadOptions } from './loader';
 
 /** Most tunnel connections one proxy keeps (`connections`). */
@@ -322,7 +323,7 @@ export function loadProxyConfig(opts: LoadOptions = {}): ProxyConfig {
   if (raw.connections > MAX_CONNECTIONS) {
     throw new ConfigError({ key: 'connections', problem: `must be at most ${MAX_CONNECTIONS}`, value: raw.connections });
   }
-  if (raw.caFile !== null) checkReadableFile('caFile', raw.caFile);
+  if (raw.caFile !== null) checkPemCertificates('caFile', raw.caFile);
   const pins = resolvePins(raw, url);
   if (raw.requireChannelBinding && !url.startsWith('wss:')) {
     throw new ConfigError({ key: 'requireChannelBinding', problem: 'needs a wss:// url (there is no TLS session to bind to over ws://)', value: true });

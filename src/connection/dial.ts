@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import type { FrameTransport } from '../mux';
 import { wsTransport } from './ws-transport';
 import { DialError } from './errors';
+import { dialFailure, upgradeRefusalHint } from './hints';
 import { checkPins } from './pin';
 
 export interface DialOptions {
@@ -81,6 +82,7 @@ export function dial(opts: DialOptions, ca?: string[]): Observable<DialedSocket>
           permanent,
           status,
           ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
+          hint: upgradeRefusalHint(status),
         }),
       );
     });
@@ -92,13 +94,7 @@ export function dial(opts: DialOptions, ca?: string[]): Observable<DialedSocket>
     ws.on('error', (err: Error & { code?: string }) => {
       if (open) return; // reported through 'close' to the transport's handler
       if (err instanceof DialError) return subscriber.error(err); // TUNNEL_PIN_MISMATCH from checkServerIdentity
-      const tlsFailure = typeof err.code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|HOSTNAME/.test(err.code);
-      subscriber.error(
-        new DialError(tlsFailure ? 'TUNNEL_TLS_VERIFY_FAILED' : 'TUNNEL_DIAL_FAILED', `could not connect to the gateway: ${err.code ? `${err.code}: ` : ''}${err.message}`, {
-          permanent: false,
-          cause: err,
-        }),
-      );
+      subscriber.error(dialFailure(err, { url: opts.url, timeoutMs: opts.openTimeoutMs }));
     });
     return () => {
       // A clean close lets queued frames (GOAWAY, last DATA) reach the gateway first.

@@ -6,12 +6,15 @@ export class DialError extends TunnelError {
   readonly status: number | null;
   /** The gateway's `Retry-After` (429/503 at the upgrade), in ms; null when absent. */
   readonly retryAfterMs: number | null;
-  constructor(code: string, message: string, opts: { permanent: boolean; status?: number; cause?: unknown; retryAfterMs?: number }) {
+  /** What the operator can do about it (hints.ts), logged as `hint`; null when nothing specific. */
+  readonly hint: string | null;
+  constructor(code: string, message: string, opts: { permanent: boolean; status?: number; cause?: unknown; retryAfterMs?: number; hint?: string | null }) {
     super(code, message, { retryable: !opts.permanent, cause: opts.cause });
     this.name = 'DialError';
     this.permanent = opts.permanent;
     this.status = opts.status ?? null;
     this.retryAfterMs = opts.retryAfterMs ?? null;
+    this.hint = opts.hint ?? null;
   }
 }
 

@@ -4,6 +4,7 @@ import { CloseCode, PERMANENT_CLOSE_CODES } from '../protocol';
 import { HandshakeError } from '../session';
 import { DEFAULT_PERMANENT_MAX_MS } from './backoff';
 import { AuthRevokedError, DialError } from './errors';
+import { hintFor } from './hints';
 
 /** Longest `Retry-After` honoured (a gateway cannot park a proxy for longer than a permanent failure does). */
 export const MAX_RETRY_AFTER_MS = DEFAULT_PERMANENT_MAX_MS;
@@ -18,6 +19,8 @@ export interface ReconnectVerdict {
   retryAfterMs: number;
   /** The gateway closed with 4000 (restarting or draining): expected, logged at info, not warn. */
   gatewayGoingAway: boolean;
+  /** What the operator can do about it (hints.ts), logged as `hint`; null when nothing specific. */
+  hint: string | null;
 }
 
 /**
@@ -27,6 +30,11 @@ export interface ReconnectVerdict {
  * handshake its close code and permanence, a closed connection its close code and who closed it.
  */
 export function reconnectVerdict(err: unknown): ReconnectVerdict {
+  const verdict = classify(err);
+  return { ...verdict, hint: hintFor(verdict.error) };
+}
+
+function classify(err: unknown): Omit<ReconnectVerdict, 'hint'> {
   const base = { retryAfterMs: 0, gatewayGoingAway: false };
   if (err instanceof DialError) {
     const retryAfterMs = err.retryAfterMs !== null && err.retryAfterMs > 0 ? Math.min(err.retryAfterMs, MAX_RETRY_AFTER_MS) : 0;

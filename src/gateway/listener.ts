@@ -7,9 +7,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { describeError } from '../errors';
+import { TunnelError, describeError } from '../errors';
 import { F, type Logger } from '../log';
-import { describeCertificate, loadTlsPair, watchTlsFiles, type TlsFiles, type TlsPair, type TlsReloader } from './tls-reload';
+import { describeCertificate, loadTlsPair, warnIfExpiring, watchTlsFiles, type TlsFiles, type TlsPair, type TlsReloader } from './tls-reload';
 
 /** The handlers a listener dispatches to. */
 export interface ListenerHandlers {
@@ -30,21 +30,39 @@ export interface Listener {
 /**
  * Creates the server (HTTPS when `tls` is set, after {@link loadTlsPair} validated the pair) and
  * listens on `host:port`. Resolves once listening.
- * @throws TunnelError `TUNNEL_GATEWAY_TLS_INVALID` for an unusable pair; rejects with the listen error (e.g. `EADDRINUSE`).
+ * @throws TunnelError `TUNNEL_GATEWAY_TLS_INVALID` for an unusable pair, `TUNNEL_LISTEN_FAILED` when it cannot listen (port in use…).
  */
 export async function startListener(address: { host: string; port: number }, tls: TlsFiles | null, handlers: ListenerHandlers, logger: Logger): Promise<Listener> {
   const tlsPair = tls ? loadTlsPair(tls) : null;
   const server = createServer(tlsPair, handlers, logger);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (err: Error): void => reject(listenFailure(err, address));
+    server.once('error', failed);
     server.listen(address.port, address.host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });
   const port = (server.address() as AddressInfo).port;
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;
   return { server, port, url: `${tlsPair ? 'https' : 'http'}://${host}:${port}`, tlsPair };
+}
+
+/**
+ * `TUNNEL_LISTEN_FAILED` for a listen error, saying what to change: the CLI logs it as one line
+ * (no stack trace) and exits 2, like a bad configuration.
+ */
+function listenFailure(err: Error & { code?: string }, address: { host: string; port: number }): TunnelError {
+  const where = `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+  const why =
+    err.code === 'EADDRINUSE'
+      ? 'the port is in use (another process listens there: stop it, or change listen.port)'
+      : err.code === 'EACCES'
+        ? 'permission denied (ports below 1024 need privileges: use a port from 1024 up, with a load balancer or port mapping in front)'
+        : err.code === 'EADDRNOTAVAIL'
+          ? 'this host has no such address (listen.host: 0.0.0.0 listens on all addresses)'
+          : describeError(err);
+  return new TunnelError('TUNNEL_LISTEN_FAILED', `cannot listen on ${where}: ${why}`, { cause: err });
 }
 
 function createServer(tlsPair: TlsPair | null, handlers: ListenerHandlers, logger: Logger): http.Server {
@@ -79,5 +97,6 @@ export function watchCertificate(listener: Listener, files: TlsFiles | null, log
     debounceMs,
   });
   logger.info(describeCertificate(current.cert), 'TLS certificate loaded');
+  warnIfExpiring(logger, current.cert, files.cert);
   return reloader;
 }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { spkiSha256 } from '../connection';
 import { TunnelError, describeError } from '../errors';
+import { certificateExpiry } from '../config';
 import { F, type Logger } from '../log';
 
 /** Paths of the gateway's PEM certificate chain and private key (`tls.cert`, `tls.key`). */
@@ -49,6 +50,21 @@ export function describeCertificate(cert: Buffer): Record<string, unknown> {
     return { subject: x.subject.replace(/\n/g, ', '), notAfter: x.validTo, expired: Date.parse(x.validTo) < Date.now(), spkiSha256: spkiSha256(x.raw) };
   } catch (err) {
     return { certificate: `unparsable: ${describeError(err)}` };
+  }
+}
+
+/**
+ * Warns when the certificate is expired (`TUNNEL_GATEWAY_TLS_EXPIRED`) or ends within
+ * EXPIRY_WARNING_DAYS (`TUNNEL_GATEWAY_TLS_EXPIRING`); on load and on every reload. Silent otherwise.
+ */
+export function warnIfExpiring(logger: Logger, cert: Buffer, file: string): void {
+  const expiry = certificateExpiry(cert);
+  if (expiry === null || !expiry.warn) return;
+  const fields = { notAfter: expiry.notAfter, daysLeft: expiry.daysLeft, cert: file };
+  if (expiry.expired) {
+    logger.warn({ [F.code]: 'TUNNEL_GATEWAY_TLS_EXPIRED', ...fields, [F.hint]: 'clients and proxies refuse an expired certificate: renew it (the gateway installs the new files without a restart)' }, 'the TLS certificate has expired');
+  } else {
+    logger.warn({ [F.code]: 'TUNNEL_GATEWAY_TLS_EXPIRING', ...fields, [F.hint]: `renew it within ${expiry.daysLeft} days (the gateway installs the new files without a restart)` }, 'the TLS certificate expires soon');
   }
 }
 
@@ -104,7 +120,7 @@ export function watchTlsFiles(opts: TlsReloaderOptions): TlsReloader {
     current = next;
     const info = describeCertificate(next.cert);
     opts.logger.info({ ...info, cert: opts.files.cert }, 'TLS certificate reloaded; new connections use it');
-    if (info.expired === true) opts.logger.warn({ [F.code]: 'TUNNEL_GATEWAY_TLS_EXPIRED', notAfter: info.notAfter }, 'the reloaded TLS certificate has expired');
+    warnIfExpiring(opts.logger, next.cert, opts.files.cert);
   };
 
   const schedule = (): void => {

@@ -126,7 +126,7 @@ class SlotRun {
     const delayMs = reconnectDelayMs(verdict, this.failures, this.o.reconnect, this.o.random);
     const { code } = verdict.error;
     const error = describeError(verdict.error);
-    const fields = { [F.slot]: this.slot, [F.code]: code, [F.reason]: error, attempt: this.failures, delayMs, permanent };
+    const fields = { [F.slot]: this.slot, [F.code]: code, [F.reason]: error, attempt: this.failures, delayMs, permanent, ...(verdict.hint === null ? {} : { [F.hint]: verdict.hint }) };
     if (permanent) this.o.log.error(fields, 'tunnel connection refused permanently; retrying slowly');
     else if (this.gatewayRestarting || verdict.gatewayGoingAway) this.o.log.info(fields, 'gateway is going away; reconnecting soon');
     else this.o.log.warn(fields, 'tunnel connection lost or failed; reconnecting');

@@ -7,6 +7,7 @@ import { describeError } from '../errors';
 import { controlMessage, parseHandshakeMessage } from './frames';
 import { matchProof, newNonce } from './proof';
 import { HandshakeError } from './errors';
+import { bindingTag } from './channel-binding';
 
 export interface AcceptOptions {
   tunnelId: string;
@@ -89,11 +90,7 @@ export function acceptHandshake(transport: FrameTransport, opts: AcceptOptions):
           nonce,
           channelBinding: opts.channelBinding,
         });
-        if (index < 0) {
-          // Bound: a right secret with the wrong binding (a relay, or a proxy without tls-exporter) lands here too.
-          const detail = opts.binding === 'tls-exporter' ? ' bound to this TLS session (tls-exporter)' : '';
-          return fail('TUNNEL_AUTH_FAILED', CloseCode.AUTH_FAILED, `authentication failed: proof does not match any secret of the tunnel${detail}`, true);
-        }
+        if (index < 0) return fail('TUNNEL_AUTH_FAILED', CloseCode.AUTH_FAILED, authFailure(opts, msg.proof, { version: msg.version, tunnel: opts.tunnelId, nonce }), true);
         done = true;
         clearTimeout(timer);
         const connectionId = randomUUID();
@@ -119,4 +116,19 @@ export function acceptHandshake(transport: FrameTransport, opts: AcceptOptions):
       }
     };
   });
+}
+
+/**
+ * Why a proof matched no secret, as the 4401 close reason (at most 123 bytes). A proof that matches
+ * unbound came from a proxy that did not bind it (older than channel binding). Otherwise, when the
+ * proof was to be bound, the gateway cannot tell a wrong secret from a proof bound to another TLS
+ * session (a relay): the reason carries this session's {@link bindingTag}, and the proxy, comparing it
+ * with its own, tells which (`TUNNEL_CHANNEL_BINDING_MISMATCH` there).
+ */
+function authFailure(opts: AcceptOptions, proof: string, ctx: { version: number; tunnel: string; nonce: string }): string {
+  if (opts.binding !== 'tls-exporter') return "authentication failed: wrong secret (the proof matches none of the tunnel's secrets)";
+  if (matchProof(opts.secrets(), proof, { ...ctx, channelBinding: '' }) >= 0) {
+    return 'authentication failed: right secret, but the proof is not bound to this TLS session (proxy too old?)';
+  }
+  return `authentication failed: wrong secret, or a proof bound to another TLS session (gateway TLS session ${bindingTag(opts.channelBinding)})`;
 }

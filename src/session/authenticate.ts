@@ -3,7 +3,7 @@ import { CloseCode, closeCodeOf, PERMANENT_CLOSE_CODES, SUPPORTED_VERSIONS, clos
 import type { FrameTransport } from '../mux';
 import { describeError } from '../errors';
 import { controlMessage, parseHandshakeMessage } from './frames';
-import { proxyChannelBinding } from './channel-binding';
+import { bindingTag, bindingTagIn, proxyChannelBinding } from './channel-binding';
 import { computeProof } from './proof';
 import { HandshakeError } from './errors';
 
@@ -93,7 +93,7 @@ export function authenticate(transport: FrameTransport, opts: AuthenticateOption
         subscriber.next({ connectionId: ready.connection, version: agreed.version, remote: ready.settings, channelBinding: agreed.channelBinding });
         subscriber.complete();
       },
-      onClose: (code, reason) => fail({ err: closedDuringHandshake(code, reason) }),
+      onClose: (code, reason) => fail({ err: closedDuringHandshake(code, reason, agreed) }),
     });
     return () => {
       if (finish()) transport.close(CloseCode.GOING_AWAY, 'proxy stopped');
@@ -152,8 +152,20 @@ function timeoutRefusal(timeoutMs: number): Refusal {
   };
 }
 
-/** The gateway closed before `ready`: its close code says whether retrying can help. */
-function closedDuringHandshake(code: number, reason: string): HandshakeError {
+/**
+ * The gateway closed before `ready`: its close code says whether retrying can help. A 4401 whose
+ * reason names another TLS session than ours (`bindingTagIn`) is no wrong secret: the proof was bound
+ * to our session and the gateway saw another one — TLS ends at something in between.
+ */
+function closedDuringHandshake(code: number, reason: string, agreed: Agreed | null): HandshakeError {
+  const theirs = bindingTagIn(reason);
+  if (code === CloseCode.AUTH_FAILED && theirs !== null && agreed !== null && agreed.channelBinding !== '' && bindingTag(agreed.channelBinding) !== theirs) {
+    return new HandshakeError(
+      'TUNNEL_CHANNEL_BINDING_MISMATCH',
+      `the gateway saw another TLS session than this proxy (gateway ${theirs}, proxy ${bindingTag(agreed.channelBinding)}): something between them terminates TLS, so the proof cannot match`,
+      { closeCode: code, permanent: true },
+    );
+  }
   const errCode = CLOSE_TO_CODE[code] ?? 'TUNNEL_HANDSHAKE_CLOSED';
   return new HandshakeError(errCode, `gateway closed the connection during the handshake: ${closeCodeName(code)}${reason ? ` (${reason})` : ''}`, {
     closeCode: code,

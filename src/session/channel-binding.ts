@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { ChannelBindingType } from '../protocol';
@@ -19,6 +20,21 @@ export function tlsExporterBinding(socket: TLSSocket): string {
   // @types/node declares `context` required although Node documents it as optional.
   const exportWithoutContext = socket.exportKeyingMaterial.bind(socket) as (length: number, label: string) => Buffer;
   return exportWithoutContext(TLS_EXPORTER_LENGTH, TLS_EXPORTER_LABEL).toString('base64url');
+}
+
+/**
+ * A short tag of a channel binding value (8 hex digits of its SHA-256), which the gateway puts into
+ * its 4401 close reason: the proxy compares it with its own value's tag to tell a wrong secret
+ * (same TLS session) from a proof bound to another TLS session (TLS ends at something in between).
+ * It reveals nothing: SHA-256 of 32 random bytes, cut short, about a session both ends share.
+ */
+export function bindingTag(channelBinding: string): string {
+  return createHash('sha256').update(channelBinding).digest('hex').slice(0, 8);
+}
+
+/** Finds the tag in a 4401 close reason (`… (gateway TLS session <tag>)`), or null. */
+export function bindingTagIn(reason: string): string | null {
+  return /gateway TLS session ([0-9a-f]{8})/.exec(reason)?.[1] ?? null;
 }
 
 /** What the gateway announces and puts into the proof for one accepted connection. */

@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MIN_SECRET_BYTES, describeProxySchema, isLoopbackHost, loadGatewayConfig, loadProxyConfig, type ProxyConfig } from '../../../src/config';
+import { TestCa } from '../../helpers/certs';
 import { configError, tempDir } from './helpers';
 
 const SECRET = 'proxy-secret-0123456789abcdefghijklmn';
@@ -15,6 +16,13 @@ function load(extra: NodeJS.ProcessEnv = {}, overrides?: Record<string, unknown>
 }
 
 let tmp: ReturnType<typeof tempDir>;
+/** A real PEM certificate: `caFile` must hold one (checked at load). */
+let CA_PEM: string;
+beforeAll(() => {
+  const ca = new TestCa();
+  CA_PEM = ca.caPem();
+  ca.cleanup();
+});
 beforeEach(() => {
   tmp = tempDir();
 });
@@ -59,7 +67,7 @@ describe('loadProxyConfig: defaults and env', () => {
   });
 
   it('reads every documented env var', () => {
-    const ca = tmp.write('ca.pem', 'CA');
+    const ca = tmp.write('ca.pem', CA_PEM);
     const cert = tmp.write('up.crt', 'CERT');
     const key = tmp.write('up.key', 'KEY');
     const upCa = tmp.write('up-ca.pem', 'CA');
@@ -324,7 +332,7 @@ describe('loadProxyConfig: secret', () => {
 describe('loadProxyConfig: config file', () => {
   it('resolves relative paths against the file folder', () => {
     const secretFile = tmp.write('etc/secret', `${SECRET}\n`);
-    const ca = tmp.write('etc/ca.pem', 'CA');
+    const ca = tmp.write('etc/ca.pem', CA_PEM);
     const file = tmp.write('etc/proxy.json', { url: URL_OK, secretFile: 'secret', caFile: './ca.pem' });
     const config = loadProxyConfig({ file, env: {} });
     expect(config.secretFile).toBe(secretFile);

@@ -1,3 +1,4 @@
+import { reconnectVerdict } from '../../../src/connection';
 import { firstValueFrom } from 'rxjs';
 import { createLinkedTransportPair } from '../../../src/mux';
 import type { PeerSettings } from '../../../src/protocol';
@@ -51,8 +52,42 @@ describe('handshake with channel binding (in-memory transports)', () => {
   it('fails with 4401 when the exporter values differ (two TLS sessions: a relay)', async () => {
     const { accepted, authenticated, logs } = run('gateway-session', 'relay-session');
     await expect(accepted).rejects.toMatchObject({ code: 'TUNNEL_AUTH_FAILED', closeCode: 4401, permanent: true });
-    await expect(authenticated).rejects.toMatchObject({ code: 'TUNNEL_AUTH_FAILED', permanent: true });
-    expect(logs.find((l) => l.code === 'TUNNEL_AUTH_FAILED')?.reason).toContain('bound to this TLS session');
+    // Not a wrong secret: the gateway's close names its session, which is not the proxy's.
+    await expect(authenticated).rejects.toMatchObject({ code: 'TUNNEL_CHANNEL_BINDING_MISMATCH', permanent: true });
+    expect(logs.find((l) => l.code === 'TUNNEL_AUTH_FAILED')?.reason).toContain('bound to another TLS session');
+  });
+
+  it('a wrong secret on the same TLS session is reported as a wrong secret, with its hint', async () => {
+    const [gw, px] = createLinkedTransportPair();
+    const logs = new LogCapture();
+    const accepted = firstValueFrom(
+      acceptHandshake(gw, { tunnelId: 'corp', secrets: () => [SECRET], local: settings, timeoutMs: 2000, binding: 'tls-exporter', channelBinding: 'same', logger: logs.logger }),
+    );
+    const authenticated = firstValueFrom(
+      authenticate(px, { tunnelId: 'corp', secret: () => 'x'.repeat(40), local: settings, timeoutMs: 2000, tlsExporter: 'same', proxy: { id: 'p', name: 'p', software: 't' } }),
+    );
+    await expect(accepted).rejects.toMatchObject({ code: 'TUNNEL_AUTH_FAILED' });
+    const err = await authenticated.catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'TUNNEL_AUTH_FAILED', permanent: true });
+    expect(String((err as Error).message)).toContain('wrong secret');
+    expect(reconnectVerdict(err).hint).toMatch(/^wrong secret: .*MCP_TUNNEL_SECRET_FILE/);
+  });
+
+  it('a proof that matches unbound (a proxy older than channel binding) says so', async () => {
+    const [gw, px] = createLinkedTransportPair();
+    const logs = new LogCapture();
+    const accepted = firstValueFrom(
+      acceptHandshake(gw, { tunnelId: 'corp', secrets: () => [SECRET], local: settings, timeoutMs: 2000, binding: 'tls-exporter', channelBinding: 'gw', logger: logs.logger }),
+    );
+    // An empty exporter value makes an unbound proof, as a proxy older than channel binding sends.
+    const authenticated = firstValueFrom(
+      authenticate(px, { tunnelId: 'corp', secret: () => SECRET, local: settings, timeoutMs: 2000, tlsExporter: '', proxy: { id: 'p', name: 'p', software: 't' } }),
+    ).catch((e: unknown) => e);
+    await expect(accepted).rejects.toMatchObject({ code: 'TUNNEL_AUTH_FAILED' });
+    expect(logs.find((l) => l.code === 'TUNNEL_AUTH_FAILED')?.reason).toContain('right secret, but the proof is not bound to this TLS session');
+    const verdict = reconnectVerdict(await authenticated);
+    expect(verdict.error.code).toBe('TUNNEL_AUTH_FAILED');
+    expect(verdict.hint).toContain('upgrade the proxy');
   });
 
   it('the proxy refuses at once when its connection is not TLS but the gateway binds', async () => {
