@@ -31,14 +31,14 @@ describe('proxyChannelBinding', () => {
 });
 
 describe('handshake with channel binding (in-memory transports)', () => {
-  function run(gatewayCb: string, proxyCb: string | null) {
+  function run(gatewayCb: string, proxyCb: string | null, proxySecret = SECRET) {
     const [gw, px] = createLinkedTransportPair();
     const logs = new LogCapture();
     const accepted = firstValueFrom(
       acceptHandshake(gw, { tunnelId: 'corp', secrets: () => [SECRET], local: settings, timeoutMs: 2000, binding: 'tls-exporter', channelBinding: gatewayCb, logger: logs.logger }),
     );
     const authenticated = firstValueFrom(
-      authenticate(px, { tunnelId: 'corp', secret: () => SECRET, local: settings, timeoutMs: 2000, tlsExporter: proxyCb, proxy: { id: 'p', name: 'p', software: 't' } }),
+      authenticate(px, { tunnelId: 'corp', secret: () => proxySecret, local: settings, timeoutMs: 2000, tlsExporter: proxyCb, proxy: { id: 'p', name: 'p', software: 't' } }),
     );
     return { accepted, authenticated, logs };
   }
@@ -58,14 +58,7 @@ describe('handshake with channel binding (in-memory transports)', () => {
   });
 
   it('a wrong secret on the same TLS session is reported as a wrong secret, with its hint', async () => {
-    const [gw, px] = createLinkedTransportPair();
-    const logs = new LogCapture();
-    const accepted = firstValueFrom(
-      acceptHandshake(gw, { tunnelId: 'corp', secrets: () => [SECRET], local: settings, timeoutMs: 2000, binding: 'tls-exporter', channelBinding: 'same', logger: logs.logger }),
-    );
-    const authenticated = firstValueFrom(
-      authenticate(px, { tunnelId: 'corp', secret: () => 'x'.repeat(40), local: settings, timeoutMs: 2000, tlsExporter: 'same', proxy: { id: 'p', name: 'p', software: 't' } }),
-    );
+    const { accepted, authenticated } = run('same', 'same', 'x'.repeat(40));
     await expect(accepted).rejects.toMatchObject({ code: 'TUNNEL_AUTH_FAILED' });
     const err = await authenticated.catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'TUNNEL_AUTH_FAILED', permanent: true });
@@ -74,18 +67,11 @@ describe('handshake with channel binding (in-memory transports)', () => {
   });
 
   it('a proof that matches unbound (a proxy older than channel binding) says so', async () => {
-    const [gw, px] = createLinkedTransportPair();
-    const logs = new LogCapture();
-    const accepted = firstValueFrom(
-      acceptHandshake(gw, { tunnelId: 'corp', secrets: () => [SECRET], local: settings, timeoutMs: 2000, binding: 'tls-exporter', channelBinding: 'gw', logger: logs.logger }),
-    );
     // An empty exporter value makes an unbound proof, as a proxy older than channel binding sends.
-    const authenticated = firstValueFrom(
-      authenticate(px, { tunnelId: 'corp', secret: () => SECRET, local: settings, timeoutMs: 2000, tlsExporter: '', proxy: { id: 'p', name: 'p', software: 't' } }),
-    ).catch((e: unknown) => e);
+    const { accepted, authenticated, logs } = run('gw', '');
     await expect(accepted).rejects.toMatchObject({ code: 'TUNNEL_AUTH_FAILED' });
     expect(logs.find((l) => l.code === 'TUNNEL_AUTH_FAILED')?.reason).toContain('right secret, but the proof is not bound to this TLS session');
-    const verdict = reconnectVerdict(await authenticated);
+    const verdict = reconnectVerdict(await authenticated.catch((e: unknown) => e));
     expect(verdict.error.code).toBe('TUNNEL_AUTH_FAILED');
     expect(verdict.hint).toContain('upgrade the proxy');
   });
