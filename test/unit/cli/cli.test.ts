@@ -1,3 +1,4 @@
+import { TunnelError } from '../../../src/errors';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -243,6 +244,15 @@ describe('runCli gateway', () => {
     expect(failure?.level).toBe(50);
     expect(JSON.stringify(failure)).toContain('EADDRINUSE');
     expect(io.signals.observed).toBe(false);
+  });
+
+  it('a start-up failure the operator fixes (port in use) is one line without a stack, exit 2', async () => {
+    const io = fakeIo(gatewayEnv());
+    io.fakes.runners.startGateway.mockRejectedValue(new TunnelError('TUNNEL_LISTEN_FAILED', 'cannot listen on 127.0.0.1:8080: the port is in use'));
+    expect(await runCli(['gateway'], io)).toBe(2);
+    const failure = io.logs.json().find((l) => l.msg === 'failed to start');
+    expect(failure).toMatchObject({ level: 50, code: 'TUNNEL_LISTEN_FAILED', reason: 'cannot listen on 127.0.0.1:8080: the port is in use' });
+    expect(failure).not.toHaveProperty('err');
   });
 
   it('exits 1 when the audit destination cannot be created', async () => {
