@@ -6,7 +6,7 @@
  *         hint: …
  *
  * Our own ~100 lines instead of pino-pretty: no dependency, no worker thread, and the CLI loads this
- * module only when pretty output was chosen (decisions.md D-opsb-2).
+ * module only when pretty output was chosen (decisions.md D30).
  */
 import type { DestinationStream } from 'pino';
 import { F } from './fields';

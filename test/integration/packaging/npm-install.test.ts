@@ -11,7 +11,7 @@ import * as path from 'node:path';
  *
  * No network: the empty folder gets a lockfile made from ours (the tarball plus our production
  * entries, with their integrity hashes), so `npm ci --offline` installs from the cache `npm ci`
- * filled for this repository (decisions.md D-opsb-1).
+ * filled for this repository (decisions.md D29).
  */
 const root = path.join(__dirname, '../../..');
 
