@@ -76,7 +76,9 @@ describe('fault: stalled network path (no FIN, no RST)', () => {
     // them (four checks per interval; see heartbeat-deadline.test.ts).
     expect(silence).toBeGreaterThanOrEqual(2 * HEARTBEAT_MS);
     expect(silence).toBeLessThanOrEqual(2.25 * HEARTBEAT_MS + SCHED_SLACK_MS);
-    expect(tFailed - detectedAt).toBeLessThan(100);
+    // The call fails because of that close (its code says so), not at a later silence check: well within
+    // one interval of it, with the same slack the scheduler gets above (the machine is shared).
+    expect(tFailed - detectedAt).toBeLessThan(HEARTBEAT_MS + SCHED_SLACK_MS);
 
     // The proxy noticed too, and reconnected through the relay (which forwards new connections).
     await waitFor(() => gw.registry.connections('corp').some((c) => !oldIds.has(c.id)), { timeoutMs: 5000, message: 'a new connection' });
