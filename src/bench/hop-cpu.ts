@@ -2,7 +2,7 @@
 /**
  * `npm run bench:cpu`: the quick yardstick for the hot path (issue 10 part 2). Starts the upstream and
  * the tunnel exactly as `npm run bench` does (real CLI processes, audit trail on), then runs
- * `BENCH_CPU_RUNS` (3) POST runs at c=128 of `BENCH_SECONDS` (3) and prints, for each, the CPU ms of
+ * `BENCH_CPU_RUNS` (3) POST runs at c=128 of `BENCH_SECONDS` (3) and one at c=1 and prints, for each, the CPU ms of
  * gateway + proxy per 1,000 POSTs (from /proc/<pid>/stat: far less noisy than req/s on a shared
  * machine), the req/s and the p50/p99; then one 200 MiB (`BENCH_MIB`) response. With
  * `BENCH_CPU_PROF=<dir>` both CLI processes run under `node --cpu-prof` and write their profiles
@@ -35,7 +35,9 @@ async function main(): Promise<void> {
       );
     }
     const c1 = await postLoad(tunnel, 1, seconds);
-    process.stdout.write(`c=1: ${c1.rps.toFixed(0)} req/s, p50 ${c1.p50.toFixed(2)} / p99 ${c1.p99.toFixed(2)} ms\n`);
+    process.stdout.write(
+      `c=1: ${c1.cpuMsPer1000?.toFixed(1)} CPU ms/1000, ${c1.rps.toFixed(0)} req/s, p50 ${c1.p50.toFixed(2)} / p99 ${c1.p99.toFixed(2)} ms\n`,
+    );
     const mib = envNumber('BENCH_MIB', 200);
     process.stdout.write(`${mib} MiB: ${(await streamOnce(tunnel, mib * 2 ** 20)).toFixed(0)} MB/s\n`);
     await tunnel.close();
