@@ -28,6 +28,13 @@ export interface Listener {
 }
 
 /**
+ * Accept queue of the listener. Node's default (511) overflows when thousands of SSE clients connect
+ * within a second or two, and an overflowed queue costs each connection a SYN retransmit (1 s, 3 s, …)
+ * or a reset (issue 10: 10,000 streams). The kernel caps it at net.core.somaxconn.
+ */
+export const LISTEN_BACKLOG = 65_535;
+
+/**
  * Creates the server (HTTPS when `tls` is set, after {@link loadTlsPair} validated the pair) and
  * listens on `host:port`. Resolves once listening.
  * @throws TunnelError `TUNNEL_GATEWAY_TLS_INVALID` for an unusable pair; rejects with the listen error (e.g. `EADDRINUSE`).
@@ -37,7 +44,7 @@ export async function startListener(address: { host: string; port: number }, tls
   const server = createServer(tlsPair, handlers, logger);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(address.port, address.host, () => {
+    server.listen({ port: address.port, host: address.host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });
