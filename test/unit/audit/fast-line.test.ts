@@ -8,31 +8,13 @@ import { hmacSigner, hmacVerifier } from '../../../src/audit/keys';
 import { sanitizeAuditRecord, type GatewayAuditRecord } from '../../../src/audit/records';
 import { FAST_AUDIT_WRITE } from '../../../src/audit/trail';
 import { verifyAuditFiles } from '../../../src/audit/verify';
+import { gatewayAuditRecord } from '../../helpers/audit-record';
 
-const record: GatewayAuditRecord = {
-  side: 'gateway',
-  rid: 'r-1',
-  client: 'alice',
-  server: 'docs',
-  tunnel: 'corp',
-  conn: 'c-9',
-  httpMethod: 'POST',
-  path: '/mcp/docs',
-  status: 200,
-  outcome: 'ok',
-  errorCode: null,
-  mcpMethod: 'tools/call',
+const record: GatewayAuditRecord = gatewayAuditRecord({
   jsonrpcId: 'id-\u2028"\\',
-  tool: 'search',
-  sessionId: null,
-  inspection: 'complete',
   policy: { decision: 'allow', rule: 'docs-read' },
   requestSha256: 'a'.repeat(64),
-  responseSha256: null,
-  bytesIn: 120,
-  bytesOut: 3400,
-  durationMs: 12.5,
-};
+});
 
 let dir: string;
 const quiet: Logger = pino({ level: 'silent' });
