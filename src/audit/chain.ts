@@ -47,6 +47,11 @@ export interface CheckpointSigner {
  * @throws TypeError for values JSON cannot hold (undefined, functions, non-finite numbers, bigint).
  */
 export function canonicalJson(value: unknown): string {
+  return canonical(value, null);
+}
+
+/** {@link canonicalJson}, leaving out the top-level members named in `skip` (no copy of the object). */
+function canonical(value: unknown, skip: readonly string[] | null): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'boolean':
@@ -57,30 +62,39 @@ export function canonicalJson(value: unknown): string {
       if (!Number.isFinite(value)) throw new TypeError('canonicalJson: non-finite number');
       return JSON.stringify(value);
     case 'object': {
-      if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+      // Loops and concatenation rather than map/join: this runs for every audit record (issue 10).
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonical(value[i], null);
+        return `${out}]`;
+      }
       const obj = value as Record<string, unknown>;
       const keys = Object.keys(obj).sort();
-      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+      let out = '{';
+      let first = true;
+      for (const k of keys) {
+        if (skip !== null && skip.includes(k)) continue;
+        out += `${first ? '' : ','}${JSON.stringify(k)}:${canonical(obj[k], null)}`;
+        first = false;
+      }
+      return `${out}}`;
     }
     default:
       throw new TypeError(`canonicalJson: cannot serialise a ${typeof value}`);
   }
 }
 
-function without(record: Readonly<Record<string, unknown>>, drop: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(record)) if (!drop.includes(k)) out[k] = v;
-  return out;
-}
+const HASH_ONLY: readonly string[] = [CHAIN_FIELDS.hash];
+const HASH_AND_SIG: readonly string[] = [CHAIN_FIELDS.hash, CHAIN_FIELDS.sig];
 
 /** `hash` of a record: lower-case hex SHA-256 of the canonical JSON of the record without `hash`. */
 export function recordHash(record: Readonly<Record<string, unknown>>): string {
-  return createHash('sha256').update(canonicalJson(without(record, [CHAIN_FIELDS.hash])), 'utf8').digest('hex');
+  return createHash('sha256').update(canonical(record, HASH_ONLY), 'utf8').digest('hex');
 }
 
 /** What a checkpoint's `sig` signs: the canonical JSON of the record without `hash` and `sig`. */
 export function checkpointSigningInput(record: Readonly<Record<string, unknown>>): Buffer {
-  return Buffer.from(canonicalJson(without(record, [CHAIN_FIELDS.hash, CHAIN_FIELDS.sig])), 'utf8');
+  return Buffer.from(canonical(record, HASH_AND_SIG), 'utf8');
 }
 
 /** A new chain id: 16 random hex digits. */
@@ -159,6 +173,15 @@ export class AuditChain {
     } catch {
       return line;
     }
+    return this.sealParsed(line, record);
+  }
+
+  /**
+   * {@link seal} for a line whose parse the caller already holds (the destination's fast path,
+   * fast-line.ts): `record` must be exactly what `JSON.parse(line)` returns. It is modified (the
+   * chain fields are added to it).
+   */
+  sealParsed(line: string, record: Record<string, unknown>): string {
     const isCheckpoint = record[CHAIN_FIELDS.type] === CHECKPOINT_TYPE;
     let out = this.#sealRecord(line, record);
     if (!isCheckpoint) {

@@ -3,9 +3,10 @@ import { TunnelError } from '../errors';
 import { F, REDACT_PATHS } from '../log';
 import { AuditChain, type CheckpointSigner } from './chain';
 import { AUDIT_ERROR } from './errors';
+import { fastAuditLine } from './fast-line';
 import { AUDIT } from './fields';
-import { type AuditRecord } from './records';
-import { DROP_REPORT_EVERY, safeLog, writeAuditRecord } from './trail';
+import { sanitizeAuditRecord, type AuditRecord } from './records';
+import { DROP_REPORT_EVERY, FAST_AUDIT_WRITE, safeLog, writeAuditRecord, type FastAuditWrite } from './trail';
 
 type SonicBoom = ReturnType<typeof pino.destination>;
 
@@ -159,6 +160,28 @@ class PinoAuditDestination implements AuditDestination {
       },
       sink,
     );
+    // The fast path writeAuditRecord takes for this logger (fast-line.ts); a pino logger otherwise.
+    const fast: FastAuditWrite = (record) => this.#writeFast(record);
+    Object.defineProperty(this.logger, FAST_AUDIT_WRITE, { value: fast });
+  }
+
+  /**
+   * Writes a sanitised record without pino when fast-line.ts can build its line (false: it cannot,
+   * and the caller takes the pino path). Throws like the pino sink does once closing.
+   */
+  #writeFast(record: AuditRecord): boolean {
+    const fast = fastAuditLine(sanitizeAuditRecord(record) as unknown as Record<string, unknown>, process.pid, new Date());
+    if (fast === null) return false;
+    if (this.#closing !== null) throw new TunnelError(AUDIT_ERROR.writeFailed, 'audit destination is closed');
+    let line: string;
+    try {
+      line = this.#chain.sealParsed(fast.line, fast.parsed);
+    } catch (err: unknown) {
+      safeLog(this.#log, 'error', { [F.code]: AUDIT_ERROR.writeFailed, [F.err]: err }, 'audit record could not be sealed');
+      line = fast.line;
+    }
+    this.#stream.write(line);
+    return true;
   }
 
   write(record: AuditRecord): boolean {

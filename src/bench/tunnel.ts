@@ -19,6 +19,8 @@ export interface TunnelOptions {
   upstreamOrigin: string;
   /** Scratch folder (config, keys, audit files). */
   dir: string;
+  /** Node flags for the gateway and the proxy (e.g. `--cpu-prof`; `npm run bench:cpu`). */
+  nodeArgs?: readonly string[];
 }
 
 /** The tunnel as a {@link Target}, plus extra proxies for the per-connection memory figure. */
@@ -50,7 +52,10 @@ export async function startTunnel(opts: TunnelOptions): Promise<TunnelTarget> {
       clients: [{ name: 'bench', apiKey, servers: ['bench', 'bench-bytes', 'bench-sse'] }],
     }),
   );
-  const common = { MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT_HMAC_KEY_FILE: hmacKey };
+  const common = {
+    MCP_TUNNEL_LOG_LEVEL: 'info',
+    MCP_TUNNEL_AUDIT_HMAC_KEY_FILE: hmacKey,
+  };
   const gatewayEnv = { ...common, MCP_TUNNEL_AUDIT: join(dir, 'audit-gateway.log') };
   const proxyEnv = {
     ...common,
@@ -59,10 +64,11 @@ export async function startTunnel(opts: TunnelOptions): Promise<TunnelTarget> {
     MCP_TUNNEL_SECRET: secret,
   };
 
+  const nodeArgs = opts.nodeArgs ?? [];
   const startGateway = (ready: RegExp | null): Promise<Started> =>
-    procs.start('gateway', process.execPath, [CLI, 'gateway', '--config', cfg], { env: gatewayEnv, ready });
+    procs.start('gateway', process.execPath, [...nodeArgs, CLI, 'gateway', '--config', cfg], { env: gatewayEnv, ready });
   const startProxy = (ready: RegExp | null, connections = 2): Promise<Started> =>
-    procs.start('proxy', process.execPath, [CLI, 'proxy'], {
+    procs.start('proxy', process.execPath, [...nodeArgs, CLI, 'proxy'], {
       env: { ...proxyEnv, MCP_TUNNEL_CONNECTIONS: String(connections) },
       ready,
       readyCount: connections,

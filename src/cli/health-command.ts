@@ -1,4 +1,4 @@
-import { HEALTH_USAGE, runHealth } from '../ops';
+import { HEALTH_USAGE, runHealth } from '../ops/health-command';
 import { ENV_PREFIX } from '../config';
 import { PROGRAM, renderCommandHelp } from './help';
 import { EXIT } from './lifecycle';

@@ -1,6 +1,13 @@
 import { Observable, type Subscription } from 'rxjs';
 import { componentLogger, type Logger } from '../log';
-import { LoopMonitor, Metrics, SdNotifier, parseOpsListen, startOpsServer, type MetricsRole, type OpsServer, type Readiness } from '../ops';
+import type { MetricsRole, OpsServer, Readiness } from '../ops';
+// The ops parts by file, not through '../ops': the metrics (prom-client, ~30 modules and a few MiB)
+// load only when the ops listener is on (issue 10, idle memory).
+import { parseOpsListen } from '../ops/listen-address';
+import { LoopMonitor } from '../ops/loop-monitor';
+import type * as MetricsModule from '../ops/metrics';
+import { startOpsServer } from '../ops/ops-server';
+import { SdNotifier } from '../ops/sd-notify';
 import { VERSION } from '../version';
 import type { Closable, GatewayView, ProxyView } from './types';
 
@@ -45,7 +52,8 @@ export async function startOpsHooks(opts: OpsHookOptions): Promise<OpsHooks> {
       listen: parseOpsListen(opts.listen),
       ready: opts.readiness,
       loop,
-      metrics: new Metrics({ role: opts.role, version: VERSION }),
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: only with an ops listener
+      metrics: new (require('../ops/metrics') as typeof MetricsModule).Metrics({ role: opts.role, version: VERSION }),
       logger: log,
     });
   }

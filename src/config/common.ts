@@ -49,7 +49,9 @@ export function streamLimitSchema(maxStreamsDoc: string): {
     maxStreams: {
       doc: maxStreamsDoc,
       format: 'mcp-tunnel-positive-int',
-      default: 1024,
+      // 8192: two connections (the proxy's default) carry 10,000 long-lived streams (issue 10). A
+      // stream's buffered bytes are bounded by the connection window, not by this count.
+      default: 8192,
       env: `${ENV_PREFIX}MAX_STREAMS`,
     },
     maxHeaderBytes: {

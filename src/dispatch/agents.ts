@@ -1,4 +1,4 @@
-import { Agent, Pool, type buildConnector } from 'undici';
+import { Agent, Pool, type buildConnector } from './undici';
 import type { ProxyConfig, UpstreamTlsConfig } from '../config/types';
 import { F, type Logger } from '../log';
 import { settledWithin } from '../time';

@@ -1,6 +1,6 @@
 import { isIP, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { buildConnector } from 'undici';
+import { buildConnector } from './undici';
 import { isTlsAlertCode, underlyingCode } from './classify';
 import { EgressDeniedError, egressLookup, type EgressDecision, type EgressPolicy, type EgressResolver } from './egress';
 import type { UpstreamTlsOptions } from './tls';

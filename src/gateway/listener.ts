@@ -28,6 +28,13 @@ export interface Listener {
 }
 
 /**
+ * Accept queue of the listener. Node's default (511) overflows when thousands of SSE clients connect
+ * within a second or two, and an overflowed queue costs each connection a SYN retransmit (1 s, 3 s, …)
+ * or a reset (issue 10: 10,000 streams). The kernel caps it at net.core.somaxconn.
+ */
+export const LISTEN_BACKLOG = 65_535;
+
+/**
  * Creates the server (HTTPS when `tls` is set, after {@link loadTlsPair} validated the pair) and
  * listens on `host:port`. Resolves once listening.
  * @throws TunnelError `TUNNEL_GATEWAY_TLS_INVALID` for an unusable pair, `TUNNEL_LISTEN_FAILED` when it cannot listen (port in use…).
@@ -38,7 +45,7 @@ export async function startListener(address: { host: string; port: number }, tls
   await new Promise<void>((resolve, reject) => {
     const failed = (err: Error): void => reject(listenFailure(err, address));
     server.once('error', failed);
-    server.listen(address.port, address.host, () => {
+    server.listen({ port: address.port, host: address.host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', failed);
       resolve();
     });

@@ -8,31 +8,9 @@ import { openAuditDestination } from '../../../src/audit/destination';
 import { hmacSigner, hmacVerifier } from '../../../src/audit/keys';
 import { type GatewayAuditRecord } from '../../../src/audit/records';
 import { verifyAuditFiles } from '../../../src/audit/verify';
+import { gatewayAuditRecord } from '../../helpers/audit-record';
 
-const record: GatewayAuditRecord = {
-  side: 'gateway',
-  rid: 'r-1',
-  client: 'alice',
-  server: 'docs',
-  tunnel: 'corp',
-  conn: 'c-9',
-  httpMethod: 'POST',
-  path: '/mcp/docs',
-  status: 200,
-  outcome: 'ok',
-  errorCode: null,
-  mcpMethod: 'tools/call',
-  jsonrpcId: 4,
-  tool: 'search',
-  sessionId: null,
-  inspection: 'complete',
-  policy: null,
-  requestSha256: null,
-  responseSha256: null,
-  bytesIn: 120,
-  bytesOut: 3400,
-  durationMs: 12.5,
-};
+const record: GatewayAuditRecord = gatewayAuditRecord();
 
 let dir: string;
 const quiet: Logger = pino({ level: 'silent' });

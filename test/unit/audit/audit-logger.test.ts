@@ -9,6 +9,7 @@ import { GATEWAY_RECORD_FIELDS, PROXY_RECORD_FIELDS, type AuditRecord, type Gate
 import { RequestAudit } from '../../../src/audit/request-audit';
 import { openAuditDestination, type AuditDestination } from '../../../src/audit/destination';
 import { AuditTrail, auditSink } from '../../../src/audit/trail';
+import { gatewayAuditRecord } from '../../helpers/audit-record';
 
 /** A pino logger writing JSON lines into an array. */
 function memoryLogger(): { log: Logger; lines: () => Record<string, unknown>[] } {
@@ -24,30 +25,12 @@ function readLines(file: string): Record<string, unknown>[] {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-const gatewayRecord: GatewayAuditRecord = {
-  side: 'gateway',
-  rid: 'r-1',
-  client: 'alice',
-  server: 'docs',
-  tunnel: 'corp',
-  conn: 'c-9',
-  httpMethod: 'POST',
-  path: '/mcp/docs',
-  status: 200,
-  outcome: 'ok',
-  errorCode: null,
-  mcpMethod: 'tools/call',
-  jsonrpcId: 4,
-  tool: 'search',
+const gatewayRecord: GatewayAuditRecord = gatewayAuditRecord({
   sessionId: 'sess-1',
-  inspection: 'complete',
   policy: { decision: 'allow', rule: 'search-only' },
   requestSha256: 'a'.repeat(64),
   responseSha256: 'b'.repeat(64),
-  bytesIn: 120,
-  bytesOut: 3400,
-  durationMs: 12.5,
-};
+});
 
 const proxyRecord: ProxyAuditRecord = {
   side: 'proxy',

@@ -28,7 +28,7 @@ const DEFAULTS: GatewayConfig = {
     maxRequestBodyBytes: 64 * 1024 * 1024,
     connectWaitMs: 10000,
     handshakeTimeoutMs: 5000,
-    maxStreamsPerConnection: 1024,
+    maxStreamsPerConnection: 8192,
     maxHeaderBytes: 65536,
     maxUnauthenticatedPerAddress: 16,
     maxUnauthenticated: 256,

@@ -49,7 +49,7 @@ describe('loadProxyConfig: defaults and env', () => {
       handshakeTimeoutMs: 10000,
       maxConnectionAgeMs: 0,
       heartbeat: { intervalMs: 15000 },
-      limits: { maxStreams: 1024, maxHeaderBytes: 65536 },
+      limits: { maxStreams: 8192, maxHeaderBytes: 65536 },
       flow: { streamWindow: 262144, connectionWindow: 16777216, maxFrameSize: 65536 },
       upstream: {
         tls: noTls,
