@@ -1,6 +1,6 @@
 import { Observable, type Subscription } from 'rxjs';
 import { componentLogger, type Logger } from '../log';
-import { LoopMonitor, Metrics, SdNotifier, parseOpsListen, startOpsServer, type MetricsRole, type OpsServer, type Readiness } from '../ops';
+import { LoopMonitor, Metrics, SdNotifier, parseOpsListen, startOpsServer, statusReport, type MetricsRole, type OpsServer, type Readiness, type StatusReport } from '../ops';
 import { VERSION } from '../version';
 import type { Closable, GatewayView, ProxyView } from './types';
 
@@ -16,6 +16,10 @@ export interface OpsHooks {
   status(text: string): void;
   /** Wraps the reload signals: `RELOADING=1` before each reload, `READY=1` after it. */
   aroundReloads(signals$: Observable<'SIGHUP'>): Observable<'SIGHUP'>;
+  /** The metrics the ops listener serves, for the component to feed; null without an ops listener. */
+  readonly metrics: Metrics | null;
+  /** Gateway: what `GET /status` reports, set once the gateway runs (404 before and on the proxy). */
+  setStatus(status: () => StatusReport): void;
   /** `STOPPING=1`, then closes the ops listener (after `service`, so probes see the drain). */
   close(service: Closable, graceMs?: number): Promise<void>;
 }
@@ -38,17 +42,22 @@ export async function startOpsHooks(opts: OpsHookOptions): Promise<OpsHooks> {
   const sd = new SdNotifier({ env: opts.env, logger: log });
   const loop = new LoopMonitor();
   let server: OpsServer | null = null;
+  let status: (() => StatusReport) | null = null;
+  const metrics = opts.listen === null ? null : new Metrics({ role: opts.role, version: VERSION });
   if (opts.listen !== null) {
     server = await startOpsServer({
       listen: parseOpsListen(opts.listen),
       ready: opts.readiness,
       loop,
-      metrics: new Metrics({ role: opts.role, version: VERSION }),
+      metrics: metrics ?? undefined,
+      ...(opts.role === 'gateway' ? { status: () => status?.() ?? emptyStatus() } : {}),
       logger: log,
     });
   }
   let readySent = false;
   return {
+    metrics,
+    setStatus: (s) => (status = s),
     ready(status) {
       readySent = true;
       sd.ready(status);
@@ -111,4 +120,16 @@ export function watchProxyReadiness(
       } else ops.status(text);
     }) ?? null;
   return { readiness: () => current, subscription };
+}
+
+const PROCESS_STARTED_AT = Date.now() - Math.round(process.uptime() * 1000);
+
+/** `/status` before the gateway runs: the replica, no tunnels. */
+function emptyStatus(): StatusReport {
+  return gatewayStatus({ snapshot: () => ({ tunnels: [], connections: [], inFlight: 0 }) })();
+}
+
+/** The gateway's `GET /status` body, from its snapshot at each request. */
+export function gatewayStatus(gateway: Required<Pick<GatewayView, 'snapshot'>>): () => StatusReport {
+  return () => statusReport(gateway.snapshot(), { version: VERSION, pid: process.pid, startedAt: PROCESS_STARTED_AT, now: Date.now() });
 }
