@@ -16,6 +16,7 @@ import { F, componentLogger, type Logger } from '../log';
 import { parseFlags, type FlagSpec } from './args';
 import { auditCommand } from './audit-command';
 import { healthCommand } from './health-command';
+import { statusCommand } from './status-command';
 import { PROGRAM, renderCommandHelp } from './help';
 import { gatewayReadiness, gatewayStatus, startOpsHooks, watchProxyReadiness, type OpsHooks } from './ops-wiring';
 import type { Readiness } from '../ops';
@@ -302,4 +303,4 @@ export const demoCommand: Command = {
 };
 
 /** The subcommands, in help order. */
-export const COMMANDS: readonly Command[] = [gatewayCommand, proxyCommand, demoCommand, secretCommand, auditCommand, healthCommand];
+export const COMMANDS: readonly Command[] = [gatewayCommand, proxyCommand, demoCommand, secretCommand, auditCommand, healthCommand, statusCommand];
