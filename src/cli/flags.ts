@@ -29,7 +29,7 @@ export const OPS_LISTEN_FLAG: FlagSpec = {
   type: 'string',
   valueName: 'HOST:PORT',
   env: `${ENV_PREFIX}OPS_LISTEN`,
-  doc: 'Serve /healthz, /readyz and /metrics here (ops.listen; off by default), e.g. 127.0.0.1:9464.',
+  doc: 'Serve /healthz, /readyz, /metrics (and on the gateway /status) here (ops.listen; off by default), e.g. 127.0.0.1:9464.',
 };
 
 export const PROXY_FLAGS: readonly FlagSpec[] = [
