@@ -1,6 +1,6 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { startStreamableUpstream, type StreamableUpstreamHandle } from '../../fixtures/mcp-upstream';
 import { TestCa } from '../../helpers/certs';
+import { closedPort } from '../../helpers/ports';
 import { spawnCli, stopAllProcesses } from '../../helpers/process';
 import { startHarness, type Harness } from '../../helpers/tunnel-harness';
 
@@ -35,14 +35,6 @@ afterAll(async () => {
 });
 
 afterEach(() => stopAllProcesses());
-
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const wss = (h: Harness): string => `${h.gateway.url.replace(/^https:\/\/127\.0\.0\.1/, 'wss://localhost')}/tunnel/corp`;
 

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { StatusReport } from '../../../src/ops';
 import { scrape } from '../../helpers/prometheus';
+import { closedPort } from '../../helpers/ports';
 import { spawnCli, stopAllProcesses, type SpawnedProcess } from '../../helpers/process';
 import { waitFor } from '../../helpers/wait-for';
 
@@ -23,14 +23,6 @@ afterEach(async () => {
   await stopAllProcesses();
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function writeGatewayConfig(secret: string, opsListen: string): string {
   const file = path.join(dir, 'gateway.json');
@@ -55,7 +47,7 @@ async function runStatus(args: readonly string[]): Promise<{ code: number | null
 
 async function startPair(): Promise<{ gateway: SpawnedProcess; gwOps: string; pxOps: string; config: string; gatewayUrl: string }> {
   const secret = randomBytes(32).toString('base64url');
-  const port = await freePort();
+  const port = await closedPort();
   const config = writeGatewayConfig(secret, `127.0.0.1:${port}`);
   const gateway = spawnCli(['gateway', '--config', config], { cleanEnv: true });
   const gwOps = String((await gateway.waitForJson((e) => e.msg === 'ops listener ready')).url);
@@ -103,7 +95,7 @@ describe('mcp-tunnel status (child processes)', () => {
     expect(proxyAnswer.code).toBe(1);
     expect(proxyAnswer.err).toContain('TUNNEL_STATUS_BAD_ANSWER');
 
-    const down = await runStatus(['--url', `http://127.0.0.1:${await freePort()}`]);
+    const down = await runStatus(['--url', `http://127.0.0.1:${await closedPort()}`]);
     expect(down.code).toBe(1);
     expect(down.err).toContain('TUNNEL_STATUS_UNREACHABLE');
 

@@ -4,25 +4,18 @@
  * and 5xx, and a standalone SSE stream must move the request families on both sides; a proxy with
  * a wrong secret must move the auth-failure counters.
  */
-import { createServer, type AddressInfo } from 'node:net';
 import pino from 'pino';
 import { Metrics, startOpsServer } from '../../../src/ops';
 import { startProxy } from '../../../src/proxy';
 import { startStreamableUpstream } from '../../fixtures/mcp-upstream';
 import { Resources, connectClient, waitFor } from '../../helpers';
+import { closedPort } from '../../helpers/ports';
 import { scrape } from '../../helpers/prometheus';
 import { startHarness, type Harness } from '../../helpers/tunnel-harness';
 
 const silent = pino({ level: 'silent' });
 
 /** A loopback port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function post(h: Harness, server: string, auth: boolean): Promise<number> {
   const res = await fetch(h.mcpUrl(server), {
