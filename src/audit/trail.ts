@@ -83,9 +83,9 @@ export class AuditTrail {
   readonly records$: Observable<AuditRecord> = this.#records.asObservable();
 
   /**
-   * The options every `RequestAudit` written to this trail is started with: `onFinish` writes the
-   * record, `onStart` tells the observer (if any). One object for the trail's life, so the request
-   * path allocates no closure for it.
+   * The options every `RequestAudit` written to this trail is started with: `onStart` and
+   * `onFinish` tell the observer (if any), `onFinish` then writes the record. One object for the
+   * trail's life, so the request path allocates no closure for it.
    */
   readonly hooks: RequestAuditOptions<AuditRecord>;
 
@@ -93,7 +93,11 @@ export class AuditTrail {
     this.#log = log;
     this.hooks = {
       onStart: (record) => this.#observer?.started(record),
-      onFinish: (record) => this.write(record),
+      // The observer hears a finish only through the hooks, so every finish it sees pairs with a start.
+      onFinish: (record) => {
+        this.#observer?.finished(record);
+        this.write(record);
+      },
     };
   }
 
@@ -109,7 +113,6 @@ export class AuditTrail {
 
   /** Hands `record` to the sink. Never throws. */
   write(record: AuditRecord): void {
-    this.#observer?.finished(record);
     if (!this.#records.observed) {
       this.#dropped++;
       if (this.#dropped === 1 || this.#dropped % DROP_REPORT_EVERY === 0) {
