@@ -19,6 +19,6 @@ export {
   type AuditDestination,
   type AuditDestinationOptions,
 } from './destination';
-export { auditSink, AuditTrail } from './trail';
+export { auditSink, AuditTrail, type AuditObserver } from './trail';
 export { RequestAudit } from './request-audit';
 export { BodyCapture, type BodyCaptureConfig } from './body-capture';

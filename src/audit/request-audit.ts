@@ -22,6 +22,11 @@ export interface RequestAuditOptions<R extends AuditRecord> {
    * (`AuditTrail.write` does not): it runs on the request path.
    */
   onFinish?: (record: Readonly<R>) => void;
+  /**
+   * Called with the record as started (server, method known; result fields initial) by the
+   * constructor; metrics count requests in flight from it. Must not throw.
+   */
+  onStart?: (record: Readonly<R>) => void;
 }
 
 const defaultClock: Clock = () => performance.now();
@@ -47,6 +52,7 @@ export class RequestAudit<R extends AuditRecord> {
     this.#clock = options.clock ?? defaultClock;
     this.#onFinish = options.onFinish;
     this.#startedAt = this.#clock();
+    options.onStart?.(record);
   }
 
   /** Starts the audit of a request arriving at the gateway. */

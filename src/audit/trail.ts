@@ -4,6 +4,7 @@ import { F } from '../log';
 import { AUDIT_ERROR } from './errors';
 import { AUDIT_MSG } from './fields';
 import { sanitizeAuditRecord, type AuditRecord } from './records';
+import type { RequestAuditOptions } from './request-audit';
 
 /**
  * The path of records from the components to a destination: `AuditTrail` (what the gateway and
@@ -18,6 +19,17 @@ import { sanitizeAuditRecord, type AuditRecord } from './records';
  */
 export const FAST_AUDIT_WRITE = Symbol('mcp-tunnel.fastAuditWrite');
 export type FastAuditWrite = (record: AuditRecord) => boolean;
+
+/**
+ * Sees every request's audit record as it starts and as it finishes, on the request path itself
+ * (metrics: requests in flight, by status, bytes, duration). Must be cheap and must not throw.
+ */
+export interface AuditObserver {
+  started(record: Readonly<AuditRecord>): void;
+  finished(record: Readonly<AuditRecord>): void;
+  /** A record could not be written to the destination. */
+  writeFailed(): void;
+}
 
 /** A dropped-records warning is logged for the first drop and then once per this many. */
 export const DROP_REPORT_EVERY = 10_000;
@@ -54,10 +66,12 @@ export function auditSink(
   records$: Observable<AuditRecord>,
   audit: Logger,
   log: Logger,
+  /** Called after each record that could not be written (metrics); must not throw. */
+  onWriteFailed?: () => void,
 ): Observable<never> {
   return records$.pipe(
     tap((record) => {
-      writeAuditRecord(audit, record, log);
+      if (!writeAuditRecord(audit, record, log)) onWriteFailed?.();
     }),
     ignoreElements(),
   );
@@ -74,11 +88,32 @@ export class AuditTrail {
   readonly #records = new Subject<AuditRecord>();
   readonly #log: Logger;
   #dropped = 0;
+  #observer: AuditObserver | null = null;
   /** Every record written from now on; hot, no replay. */
   readonly records$: Observable<AuditRecord> = this.#records.asObservable();
 
+  /**
+   * The options every `RequestAudit` written to this trail is started with: `onStart` and
+   * `onFinish` tell the observer (if any), `onFinish` then writes the record. One object for the
+   * trail's life, so the request path allocates no closure for it.
+   */
+  readonly hooks: RequestAuditOptions<AuditRecord>;
+
   constructor(log: Logger) {
     this.#log = log;
+    this.hooks = {
+      onStart: (record) => this.#observer?.started(record),
+      // The observer hears a finish only through the hooks, so every finish it sees pairs with a start.
+      onFinish: (record) => {
+        this.#observer?.finished(record);
+        this.write(record);
+      },
+    };
+  }
+
+  /** Sets (or, with null, removes) the observer of started and finished requests. */
+  observe(observer: AuditObserver | null): void {
+    this.#observer = observer;
   }
 
   /** Records dropped because no sink was subscribed. */
@@ -104,6 +139,9 @@ export class AuditTrail {
     // subscribers must not throw: auditSink catches every write failure itself.
     this.#records.next(record);
   }
+
+  /** Tells the observer that a record could not be written (pass to {@link auditSink}). */
+  readonly writeFailed = (): void => this.#observer?.writeFailed();
 
   /** Completes `records$` (ending the sink); later writes count as dropped. */
   complete(): void {

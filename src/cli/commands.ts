@@ -1,6 +1,5 @@
 import { Subject, Subscription, type Observable } from 'rxjs';
 import {
-  CONFIG_FILE_ENV,
   CONFIG_INVALID,
   ConfigError,
   ENV_PREFIX,
@@ -9,15 +8,17 @@ import {
   type AuditConfig,
   describeProxySchema,
   loadGatewayConfig,
-  loadProxyConfig,
 } from '../config';
 import { hasCode } from '../errors';
 import { F, componentLogger, type Logger } from '../log';
 import { parseFlags, type FlagSpec } from './args';
+import { CONFIG_FLAG, LOG_FORMAT_FLAG, OPS_LISTEN_FLAG, PROXY_FLAGS, configFile, loadProxyFromFlags } from './flags';
 import { auditCommand } from './audit-command';
 import { healthCommand } from './health-command';
+import { doctorCommand } from './doctor-command';
+import { statusCommand } from './status-command';
 import { PROGRAM, renderCommandHelp } from './help';
-import { gatewayReadiness, startOpsHooks, watchProxyReadiness, type OpsHooks } from './ops-wiring';
+import { gatewayReadiness, gatewayStatus, startOpsHooks, watchProxyReadiness, type OpsHooks } from './ops-wiring';
 import type { Readiness } from '../ops';
 import { EXIT, flushLogger, serveUntilSignal, signalExitCode } from './lifecycle';
 import { cycleLevelOn, setLogLevel } from './log-level';
@@ -26,21 +27,7 @@ import { logGatewayStartup, logProxyStartup, reloadProxyLogLevel, warnExpiringPr
 import { secretCommand } from './secret-command';
 import type { AuditHandle, CliIo, Closable, Command } from './types';
 
-const CONFIG_FLAG: FlagSpec = {
-  name: 'config',
-  type: 'string',
-  valueName: 'FILE',
-  env: CONFIG_FILE_ENV,
-  doc: 'JSON config file with the keys listed below.',
-};
 
-/** The config file from `--config`, else MCP_TUNNEL_CONFIG (empty = unset). */
-function configFile(values: Record<string, unknown>, env: NodeJS.ProcessEnv): string | undefined {
-  const flag = values.config;
-  if (typeof flag === 'string') return flag;
-  const fromEnv = env[CONFIG_FILE_ENV];
-  return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
-}
 
 /**
  * Takes over SIGHUP at once (Node's default for it is to exit) and relays it to `run`'s reloads
@@ -124,43 +111,10 @@ async function serve(
   return code;
 }
 
-const OPS_LISTEN_FLAG: FlagSpec = {
-  name: 'ops-listen',
-  type: 'string',
-  valueName: 'HOST:PORT',
-  env: `${ENV_PREFIX}OPS_LISTEN`,
-  doc: 'Serve /healthz, /readyz and /metrics here (ops.listen; off by default), e.g. 127.0.0.1:9464.',
-};
 
-const LOG_FORMAT_FLAG: FlagSpec = {
-  name: 'log-format',
-  type: 'string',
-  valueName: 'pretty|json',
-  env: `${ENV_PREFIX}LOG_FORMAT`,
-  doc: 'Log lines for people (pretty) or one JSON object per line (json); default: pretty on a terminal, else json.',
-};
 
 const GATEWAY_FLAGS: readonly FlagSpec[] = [CONFIG_FLAG, OPS_LISTEN_FLAG, LOG_FORMAT_FLAG];
 
-const PROXY_FLAGS: readonly FlagSpec[] = [
-  { name: 'url', type: 'string', valueName: 'URL', env: `${ENV_PREFIX}URL`, doc: 'Gateway tunnel URL, wss://HOST/tunnel/{tunnelId}.' },
-  {
-    name: 'secret-file',
-    type: 'string',
-    valueName: 'FILE',
-    env: `${ENV_PREFIX}SECRET_FILE`,
-    doc: 'File holding the tunnel secret (replaces MCP_TUNNEL_SECRET).',
-  },
-  CONFIG_FLAG,
-  {
-    name: 'allow-insecure',
-    type: 'boolean',
-    env: `${ENV_PREFIX}ALLOW_INSECURE`,
-    doc: 'Allow ws:// to a non-loopback host (clear text!).',
-  },
-  OPS_LISTEN_FLAG,
-  LOG_FORMAT_FLAG,
-];
 
 export const gatewayCommand: Command = {
   name: 'gateway',
@@ -201,8 +155,10 @@ export const gatewayCommand: Command = {
       let tunnelIds = config.tunnels.map((t) => t.id);
       let readiness: () => Readiness = () => ({ ready: false, reason: 'starting' });
       const ops = await startOpsHooks({ role: 'gateway', listen: config.ops?.listen ?? null, readiness: () => readiness(), env: io.env, logger: root });
-      const gateway = await startOrClose(ops, () => io.runners.startGateway(config, { logger: root, auditLogger }));
+      const gateway = await startOrClose(ops, () => io.runners.startGateway(config, { logger: root, auditLogger, ...(ops.metrics ? { metrics: ops.metrics } : {}) }));
       readiness = gatewayReadiness(gateway, () => tunnelIds);
+      const snapshot = gateway.snapshot?.bind(gateway);
+      if (snapshot !== undefined) ops.setStatus(gatewayStatus({ snapshot }));
       logGatewayStartup(componentLogger(root, 'cli'), config, gateway.url, ops.url);
       ops.ready('listening');
       const reload = gateway.reload?.bind(gateway);
@@ -251,17 +207,7 @@ export const proxyCommand: Command = {
       io.stdout.write(renderCommandHelp(proxyCommand));
       return EXIT.ok;
     }
-    const secretFile = values['secret-file'];
-    const overrides: Record<string, unknown> = {
-      url: values.url,
-      // A flag outranks the environment: --secret-file replaces an MCP_TUNNEL_SECRET in the env.
-      ...(typeof secretFile === 'string' ? { secretFile, secret: null } : {}),
-      allowInsecure: values['allow-insecure'] === true ? true : undefined,
-      'ops.listen': values['ops-listen'],
-      'log.format': values['log-format'],
-    };
-    const file = configFile(values, io.env);
-    const config = loadOrReport(io, () => loadProxyConfig({ file, env: io.env, overrides }));
+    const config = loadOrReport(io, () => loadProxyFromFlags(values, io.env));
     if (config === null) return EXIT.usage;
 
     const root = io.createLogger({ level: config.log.level, stream: 'stdout', format: config.log.format });
@@ -273,7 +219,7 @@ export const proxyCommand: Command = {
       const auditLogger = withAudit(config.audit, reloadSignals$);
       let readiness: () => Readiness = () => ({ ready: false, reason: 'starting' });
       const ops = await startOpsHooks({ role: 'proxy', listen: config.ops?.listen ?? null, readiness: () => readiness(), env: io.env, logger: root });
-      const proxy = await startOrClose(ops, () => io.runners.startProxy(config, { logger: root, auditLogger }));
+      const proxy = await startOrClose(ops, () => io.runners.startProxy(config, { logger: root, auditLogger, ...(ops.metrics ? { metrics: ops.metrics } : {}) }));
       const watched = watchProxyReadiness(proxy, ops);
       readiness = watched.readiness;
       logProxyStartup(componentLogger(root, 'cli'), config, ops.url);
@@ -281,7 +227,7 @@ export const proxyCommand: Command = {
       const reloadSecret = proxy.reloadSecret?.bind(proxy);
       // SIGHUP re-reads the secret file (it is also watched) and re-authenticates in-band, and applies log.level.
       const reloads = ops.aroundReloads(reloadSignals$).subscribe(() => {
-        reloadProxyLogLevel(root, componentLogger(root, 'cli'), { file, env: io.env, overrides });
+        reloadProxyLogLevel(root, componentLogger(root, 'cli'), () => loadProxyFromFlags(values, io.env));
         reloadSecret?.();
       });
       return {
@@ -328,4 +274,4 @@ export const demoCommand: Command = {
 };
 
 /** The subcommands, in help order. */
-export const COMMANDS: readonly Command[] = [gatewayCommand, proxyCommand, demoCommand, secretCommand, auditCommand, healthCommand];
+export const COMMANDS: readonly Command[] = [gatewayCommand, proxyCommand, demoCommand, secretCommand, auditCommand, healthCommand, statusCommand, doctorCommand];

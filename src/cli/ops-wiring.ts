@@ -1,6 +1,6 @@
 import { Observable, type Subscription } from 'rxjs';
 import { componentLogger, type Logger } from '../log';
-import type { MetricsRole, OpsServer, Readiness } from '../ops';
+import type { Metrics, MetricsRole, OpsServer, Readiness, StatusReport } from '../ops';
 // The ops parts by file, not through '../ops': the metrics (prom-client, ~30 modules and a few MiB)
 // load only when the ops listener is on (issue 10, idle memory).
 import { parseOpsListen } from '../ops/listen-address';
@@ -8,6 +8,7 @@ import { LoopMonitor } from '../ops/loop-monitor';
 import type * as MetricsModule from '../ops/metrics';
 import { startOpsServer } from '../ops/ops-server';
 import { SdNotifier } from '../ops/sd-notify';
+import { statusReport } from '../ops/status-report';
 import { VERSION } from '../version';
 import type { Closable, GatewayView, ProxyView } from './types';
 
@@ -25,6 +26,10 @@ export interface OpsHooks {
   status(text: string): void;
   /** Wraps the reload signals: `RELOADING=1` before each reload, `READY=1` after it. */
   aroundReloads(signals$: Observable<'SIGHUP'>): Observable<'SIGHUP'>;
+  /** The metrics the ops listener serves, for the component to feed; null without an ops listener. */
+  readonly metrics: Metrics | null;
+  /** Gateway: what `GET /status` reports, set once the gateway runs (404 before and on the proxy). */
+  setStatus(status: () => StatusReport): void;
   /** `STOPPING=1`, then closes the ops listener (after `service`, so probes see the drain). */
   close(service: Closable, graceMs?: number): Promise<void>;
 }
@@ -47,19 +52,27 @@ export async function startOpsHooks(opts: OpsHookOptions): Promise<OpsHooks> {
   const sd = new SdNotifier({ env: opts.env, logger: log });
   const loop = new LoopMonitor();
   let server: OpsServer | null = null;
+  let status: (() => StatusReport) | null = null;
+  const metrics =
+    opts.listen === null
+      ? null
+      : // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: only with an ops listener
+        new (require('../ops/metrics') as typeof MetricsModule).Metrics({ role: opts.role, version: VERSION });
   if (opts.listen !== null) {
     server = await startOpsServer({
       listen: parseOpsListen(opts.listen),
       ready: opts.readiness,
       loop,
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: only with an ops listener
-      metrics: new (require('../ops/metrics') as typeof MetricsModule).Metrics({ role: opts.role, version: VERSION }),
+      metrics: metrics ?? undefined,
+      ...(opts.role === 'gateway' ? { status: () => status?.() ?? emptyStatus() } : {}),
       logger: log,
     });
   }
   let readySent = false;
   return {
     url: server?.url ?? null,
+    metrics,
+    setStatus: (s) => (status = s),
     ready(status) {
       readySent = true;
       sd.ready(status);
@@ -122,4 +135,16 @@ export function watchProxyReadiness(
       } else ops.status(text);
     }) ?? null;
   return { readiness: () => current, subscription };
+}
+
+const PROCESS_STARTED_AT = Date.now() - Math.round(process.uptime() * 1000);
+
+/** `/status` before the gateway runs: the replica, no tunnels. */
+function emptyStatus(): StatusReport {
+  return gatewayStatus({ snapshot: () => ({ tunnels: [], connections: [], inFlight: 0 }) })();
+}
+
+/** The gateway's `GET /status` body, from its snapshot at each request. */
+export function gatewayStatus(gateway: Required<Pick<GatewayView, 'snapshot'>>): () => StatusReport {
+  return () => statusReport(gateway.snapshot(), { version: VERSION, pid: process.pid, startedAt: PROCESS_STARTED_AT, now: Date.now() });
 }

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { CONFIG_INVALID, certificateExpiry, loadProxyConfig, type GatewayConfig, type LoadOptions, type ProxyConfig } from '../config';
+import { CONFIG_INVALID, certificateExpiry, type GatewayConfig, type ProxyConfig } from '../config';
 import { hasCode } from '../errors';
 import { F, type Logger } from '../log';
 import { VERSION } from '../version';
@@ -73,9 +73,9 @@ export function logProxyStartup(log: Logger, config: ProxyConfig, opsUrl: string
  * SIGHUP on the proxy: read the configuration again for `log.level` (the rest of it needs a restart;
  * the secret file is re-read separately). An invalid configuration keeps the running level.
  */
-export function reloadProxyLogLevel(root: Logger, log: Logger, load: LoadOptions): void {
+export function reloadProxyLogLevel(root: Logger, log: Logger, load: () => ProxyConfig): void {
   try {
-    setLogLevel(root, loadProxyConfig(load).log.level, 'SIGHUP');
+    setLogLevel(root, load().log.level, 'SIGHUP');
   } catch (err) {
     if (!hasCode(err, CONFIG_INVALID)) throw err;
     log.error({ [F.code]: CONFIG_INVALID, [F.reason]: (err as Error).message }, 'configuration invalid on SIGHUP; keeping the running log level');

@@ -2,6 +2,7 @@ import type { Observable } from 'rxjs';
 import type { AuditDestination } from '../audit';
 import type { AuditConfig, GatewayConfig, LogFormat, ProxyConfig } from '../config';
 import type { Logger } from '../log';
+import type { GatewaySnapshot, Metrics } from '../ops';
 import type { ProxyStatus } from '../proxy';
 import type { CommandHelp } from './help';
 
@@ -16,6 +17,8 @@ export interface Closable {
 export interface ComponentDeps {
   logger: Logger;
   auditLogger: Logger;
+  /** Set when the ops listener is on: the component feeds it. */
+  metrics?: Metrics;
 }
 
 /** What the CLI uses of a running gateway; `registry` feeds the ops listener's per-tunnel readiness. */
@@ -24,6 +27,8 @@ export type GatewayView = Closable & {
   readonly port: number;
   reload?(config: GatewayConfig): void;
   readonly registry?: { connections(tunnelId: string): readonly unknown[] };
+  /** Feeds the ops listener's `GET /status`. */
+  snapshot?(): GatewaySnapshot;
 };
 
 /** What the CLI uses of a running proxy; `status$` feeds readiness and sd_notify's READY=1. */

@@ -154,7 +154,7 @@ export function resolveAudit(raw: AuditConfig): AuditConfig {
 export function opsSchema(): convict.Schema<{ listen: string | null }> {
   return {
     listen: {
-      doc: 'Ops listener (GET /healthz, /readyz, /metrics) as HOST:PORT with an IP literal or localhost, e.g. 127.0.0.1:9464; off when unset. Also --ops-listen.',
+      doc: 'Ops listener (GET /healthz, /readyz, /metrics; gateway: /status) as HOST:PORT with an IP literal or localhost, e.g. 127.0.0.1:9464; off when unset. Also --ops-listen.',
       format: 'mcp-tunnel-ops-listen',
       default: null,
       env: `${ENV_PREFIX}OPS_LISTEN`,

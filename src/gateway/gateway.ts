@@ -15,6 +15,7 @@ import { TunnelAdmission } from './tunnel-admission';
 import { TunnelEndpoint } from './tunnel-endpoint';
 import { TunnelRegistry } from './tunnels';
 import { settledWithin } from '../time';
+import { meterGateway, type GatewaySnapshot, type Metrics } from '../ops';
 
 export interface RunningGateway {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
@@ -22,6 +23,8 @@ export interface RunningGateway {
   readonly port: number;
   /** Live tunnel connections (for health, metrics, tests). */
   readonly registry: TunnelRegistry;
+  /** Configured tunnels and live connections now, as plain data (`/status`, metrics). */
+  snapshot(): GatewaySnapshot;
   /** Applies a new configuration (clients, servers, tunnels, secrets) without dropping anything. */
   reload(config: GatewayConfig): void;
   /** Stops accepting, lets in-flight requests finish within `graceMs`, closes tunnels "reconnect soon". */
@@ -31,6 +34,8 @@ export interface RunningGateway {
 export interface GatewayDeps {
   logger: Logger;
   auditLogger: Logger;
+  /** Feeds these metrics (requests, connections, auth failures, audit failures); absent: no metrics work at all. */
+  metrics?: Metrics;
   /** Quiet period after a change to `tls.cert`/`tls.key` before they are re-read; default 200 ms. */
   tlsReloadDebounceMs?: number;
 }
@@ -64,10 +69,16 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
   const registry = new TunnelRegistry();
   const trail = new AuditTrail(logger);
   const subs = new Subscription();
-  subs.add(auditSink(trail.records$, deps.auditLogger, logger).subscribe());
+  subs.add(auditSink(trail.records$, deps.auditLogger, logger, trail.writeFailed).subscribe());
   const inFlight = new InFlight();
   const policy = createPolicyRuntime();
-  const tunnels = createTunnelSide(live, registry, deps.logger);
+  const tunnels = createTunnelSide(live, registry, deps.logger, deps.metrics);
+  const snapshot = (): GatewaySnapshot => ({
+    tunnels: live.config.tunnels.map((t) => t.id),
+    connections: registry.snapshot().map((c) => ({ ...c, secretIndex: tunnels.rotation.secretIndexOf(c.id) })),
+    inFlight: inFlight.size,
+  });
+  if (deps.metrics) subs.add(meterGateway(deps.metrics, { trail, knownServer: (s) => live.forward.servers.has(s), snapshot }));
 
   const request = createRequestHandler({ state: () => live.forward, hostOrigin: () => live.hostOrigin, registry, logger, trail, policy, inFlight });
   const listener = await startListener(initial.listen, initial.tls, { request, upgrade: createUpgradeHandler(tunnels.endpoint) }, logger);
@@ -80,6 +91,7 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
     url: listener.url,
     port: listener.port,
     registry,
+    snapshot,
     reload: (next) => reload(next, parts),
     close(graceMs = live.config.drainGraceMs ?? 30_000) {
       closing ??= shutdown(parts, graceMs);
@@ -88,7 +100,7 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
   };
 }
 
-function createTunnelSide(live: LiveConfig, registry: TunnelRegistry, rootLogger: Logger): TunnelSide {
+function createTunnelSide(live: LiveConfig, registry: TunnelRegistry, rootLogger: Logger, metrics?: Metrics): TunnelSide {
   const secretsOf = (id: string): readonly string[] | null => live.secretsOf(id);
   const rotation = new SecretRotation({
     secretsOf,
@@ -105,6 +117,7 @@ function createTunnelSide(live: LiveConfig, registry: TunnelRegistry, rootLogger
     logger: componentLogger(rootLogger, 'session'),
     onAuthenticated: (conn, session, log) => rotation.track(conn, session, log),
     admission: new TunnelAdmission(() => live.config.limits),
+    onHandshakeFailed: metrics && ((code) => metrics.authFailure(code)),
   });
   return { endpoint, rotation };
 }

@@ -113,7 +113,7 @@ function refusedHostOrigin(req: http.IncomingMessage, res: http.ServerResponse, 
   const server = mcp?.server ?? null;
   deps.logger.info({ [F.requestId]: rid, [F.code]: refused.code, [F.status]: 403, [F.server]: server, [F.remote]: req.socket.remoteAddress, [F.reason]: refused.message }, 'request refused: Host/Origin');
   if (mcp !== null) {
-    const audit = RequestAudit.gateway({ rid, client: null, server: mcp.server, tunnel: null, httpMethod: req.method ?? 'GET', path: mcp.path }, { onFinish: (r) => deps.trail.write(r) });
+    const audit = RequestAudit.gateway({ rid, client: null, server: mcp.server, tunnel: null, httpMethod: req.method ?? 'GET', path: mcp.path }, deps.trail.hooks);
     audit.setStatus(403).fail(refused.code);
     audit.finish();
   }

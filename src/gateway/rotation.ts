@@ -73,6 +73,17 @@ export class SecretRotation {
     return () => this.untrack(t);
   }
 
+  /**
+   * Position in the tunnel's current `secrets` of the secret connection `connId` last proved it
+   * holds; null when it is not listed any more or the connection is not tracked (read-only).
+   */
+  secretIndexOf(connId: string): number | null {
+    const t = this.tracked.get(connId);
+    if (t === undefined) return null;
+    const i = (this.opts.secretsOf(t.conn.tunnelId) ?? []).findIndex((s) => secretId(s) === t.reauth.secretId);
+    return i < 0 ? null : i;
+  }
+
   /** Re-examines every connection against the current secrets (call after every reload). */
   recheck(): void {
     for (const t of this.tracked.values()) this.check(t);

@@ -23,6 +23,8 @@ export interface TunnelEndpointOptions {
    * returned teardown runs when the connection closes or the endpoint closes.
    */
   onAuthenticated?: (conn: TunnelConnection, session: GatewaySession, log: Logger) => () => void;
+  /** A handshake failed with this code (metrics: `mcp_tunnel_auth_failures_total`). */
+  onHandshakeFailed?: (code: string) => void;
   /** Connection limits checked at the upgrade (see tunnel-admission.ts); none when absent. */
   admission?: TunnelAdmission;
 }
@@ -124,7 +126,10 @@ export class TunnelEndpoint {
         );
         this.subs.add(mux.goAway$.subscribe(() => this.opts.registry.notify(tunnelId)));
       },
-      error: () => release(false), // logged by acceptHandshake, which also closed the socket
+      error: (err: unknown) => {
+        release(false); // logged by acceptHandshake, which also closed the socket
+        this.opts.onHandshakeFailed?.(codeOf(err));
+      },
     });
     this.subs.add(sub);
   }
@@ -156,4 +161,9 @@ export class TunnelEndpoint {
       }
     });
   }
+}
+
+function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'other';
 }

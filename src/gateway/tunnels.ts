@@ -1,5 +1,6 @@
 import { Subject, filter, firstValueFrom, map, startWith, take, timeout, takeUntil, type Observable, EMPTY, catchError } from 'rxjs';
 import type { Multiplexer } from '../mux';
+import type { ConnectionSnapshot } from '../ops';
 import { GatewayError } from './errors';
 import { SessionBinding } from './session-binding';
 
@@ -41,6 +42,19 @@ export class TunnelRegistry {
 
   connections(tunnelId: string): TunnelConnection[] {
     return [...(this.byTunnel.get(tunnelId)?.values() ?? [])];
+  }
+
+  /** Every connection now, as plain data (for `/status` and metrics; read-only). */
+  snapshot(): Array<Omit<ConnectionSnapshot, 'secretIndex'>> {
+    return this.all().map((c) => ({
+      id: c.id,
+      tunnelId: c.tunnelId,
+      proxyName: c.proxyName,
+      remoteAddress: c.remoteAddress,
+      connectedAt: c.connectedAt,
+      streams: c.mux.activeStreams,
+      draining: c.mux.isDraining,
+    }));
   }
 
   all(): TunnelConnection[] {

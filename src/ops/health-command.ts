@@ -1,5 +1,5 @@
-import { request } from 'node:http';
-import { DEFAULT_OPS_LISTEN, parseOpsListen } from './listen-address';
+import { DEFAULT_OPS_LISTEN } from './listen-address';
+import { getOps, opsBaseUrl } from './ops-client';
 import { OPS_CODES, OpsError } from './errors';
 
 /** Where `mcp-tunnel health` writes, and the environment it reads `MCP_TUNNEL_OPS_LISTEN` from. */
@@ -57,40 +57,10 @@ export function parseHealthArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
     else if (flag === '--timeout-ms' && /^\d{1,6}$/.test(value) && Number(value) > 0) timeoutMs = Number(value);
     else throw usage(`unknown or invalid argument ${JSON.stringify(argv[i - (inline === undefined ? 1 : 0)])}`);
   }
-  if (urlText === undefined) {
-    const listen = parseOpsListen(env['MCP_TUNNEL_OPS_LISTEN'] || DEFAULT_OPS_LISTEN);
-    const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host;
-    urlText = `http://${host === '[::]' ? '[::1]' : host}:${listen.port}`;
-  }
-  let url: URL;
-  try {
-    url = new URL(urlText);
-  } catch {
-    throw usage(`--url ${JSON.stringify(urlText)} is not a URL`);
-  }
-  if (url.protocol !== 'http:' || url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
-    throw usage(`--url must be http://HOST:PORT (the ops listener; no path, query or credentials), got ${JSON.stringify(urlText)}`);
-  }
+  const url = opsBaseUrl(urlText, env, OPS_CODES.healthUsage);
   return { url, timeoutMs };
 }
 
 function getReadyz(base: URL, timeoutMs: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(new URL('/readyz', base), { method: 'GET', timeout: timeoutMs, headers: { accept: 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_BODY_BYTES) req.destroy(new OpsError(OPS_CODES.healthNotReady, `/readyz body over ${MAX_BODY_BYTES} bytes`));
-        else chunks.push(c);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new OpsError(OPS_CODES.healthUnreachable, `no answer from ${base.origin} within ${timeoutMs} ms`)));
-    req.on('error', (err: NodeJS.ErrnoException) =>
-      reject(err instanceof OpsError ? err : new OpsError(OPS_CODES.healthUnreachable, `cannot reach ${base.origin}: ${err.code ?? err.message}`, { cause: err })),
-    );
-    req.end();
-  });
+  return getOps(base, '/readyz', { timeoutMs, maxBytes: MAX_BODY_BYTES, unreachableCode: OPS_CODES.healthUnreachable, tooLargeCode: OPS_CODES.healthNotReady });
 }

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Which process the metrics describe; a constant label of `mcp_tunnel_build_info`. */
@@ -12,6 +11,13 @@ export type ConnectionState = (typeof CONNECTION_STATES)[number];
 const STATUS_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
 /** Request-duration buckets in seconds: MCP calls range from sub-millisecond pings to long tool calls. */
+/** Most distinct `server` label values; later names share {@link OTHER_LABEL} (a bounded series count). */
+export const MAX_SERVER_LABELS = 256;
+/** Most distinct `reason` values of `mcp_tunnel_auth_failures_total`. */
+const MAX_REASON_LABELS = 32;
+/** The label value that stands for servers or reasons past the caps, and for unknown servers. */
+export const OTHER_LABEL = 'other';
+
 export const DEFAULT_DURATION_BUCKETS: readonly number[] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 export interface MetricsOptions {
@@ -60,38 +66,30 @@ export class ServerMetrics {
     this.bucketCounts = new Float64Array(bounds.length + 1);
   }
 
-  /** A request started: counts it in flight and returns its start time for {@link finish}. */
-  start(): number {
+  /** A request started; `sse` for a GET (a long-lived stream). Pair with {@link finished}. */
+  started(sse: boolean): void {
     this.inFlight++;
-    return performance.now();
+    if (sse) this.sseStreams++;
   }
 
   /**
-   * The request ended (answered, failed or abandoned). Call exactly once per {@link start}.
-   * @param status the HTTP status sent to the client, or 0 when none was sent
+   * The request ended (answered, failed or abandoned). Call exactly once per {@link started}.
+   * @param status the HTTP status sent, or 0 when none was sent
    * @param bytesIn request body bytes forwarded towards the upstream
    * @param bytesOut response body bytes forwarded towards the client
+   * @param seconds how long it took
    */
-  finish(startedAt: number, status: number, bytesIn: number, bytesOut: number): void {
+  finished(sse: boolean, status: number, bytesIn: number, bytesOut: number, seconds: number): void {
     this.inFlight--;
+    if (sse) this.sseStreams--;
     this.byClass[status >= 100 && status <= 599 ? Math.floor(status / 100) : 0]!++;
     this.requestBytes += bytesIn;
     this.responseBytes += bytesOut;
-    const seconds = (performance.now() - startedAt) / 1000;
     this.durationSum += seconds;
     this.durationCount++;
     let i = 0;
     while (i < this.bounds.length && seconds > this.bounds[i]!) i++;
     this.bucketCounts[i]!++;
-  }
-
-  /** A GET (SSE) stream opened; pair with {@link sseClosed}. */
-  sseOpened(): void {
-    this.sseStreams++;
-  }
-
-  sseClosed(): void {
-    this.sseStreams--;
   }
 }
 
@@ -106,7 +104,7 @@ interface Sample {
 export class TunnelMetrics {
   private readonly states: Record<ConnectionState, GaugeChild>;
   private readonly reconnects: CounterChild;
-  private secretLabel: string | undefined;
+  private secretLabels: ReadonlySet<string> = new Set();
 
   /** @internal built by {@link Metrics.tunnel}. */
   constructor(
@@ -127,7 +125,7 @@ export class TunnelMetrics {
     this.states[state].set(count);
   }
 
-  /** A connection is being re-dialled after it was lost (proxy) or a proxy came back (gateway). */
+  /** Proxy: a connection is being re-dialled after it was lost or failed. */
   reconnected(): void {
     this.reconnects.inc();
   }
@@ -138,10 +136,17 @@ export class TunnelMetrics {
    * could be brute-forced from one): use its position in `tunnels[].secrets` or a generation counter.
    */
   secretInUse(label: string): void {
-    if (this.secretLabel === label) return;
-    if (this.secretLabel !== undefined) this.f.secretInUse.remove(this.tunnelId, this.secretLabel);
-    this.secretLabel = label;
-    this.f.secretInUse.labels(this.tunnelId, label).set(1);
+    this.setSecrets(new Map([[label, 1]]));
+  }
+
+  /**
+   * Gateway: how many connections use each secret (by label, as for {@link secretInUse}); labels
+   * not in `counts` are removed.
+   */
+  setSecrets(counts: ReadonlyMap<string, number>): void {
+    for (const old of this.secretLabels) if (!counts.has(old)) this.f.secretInUse.remove(this.tunnelId, old);
+    for (const [label, n] of counts) this.f.secretInUse.labels(this.tunnelId, label).set(n);
+    this.secretLabels = new Set(counts.keys());
   }
 }
 
@@ -176,14 +181,34 @@ export class Metrics {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
-  /** The bound request metrics of one server (created on first use, then cached). */
-  server(name: string): ServerMetrics {
+  private readonly collectors = new Set<() => void>();
+
+  /**
+   * The bound request metrics of one server (created on first use, then cached; never removed, so
+   * a request's start and finish always meet the same object). Past {@link MAX_SERVER_LABELS}
+   * names, or when `known` says the name is not a configured server (a 404 for any path a client
+   * makes up must not mint a series), the shared `other` entry.
+   */
+  server(name: string, known?: (name: string) => boolean): ServerMetrics {
     let s = this.servers.get(name);
     if (s === undefined) {
-      s = new ServerMetrics(name, this.bounds);
-      this.servers.set(name, s);
+      const label = this.servers.size < MAX_SERVER_LABELS && (known === undefined || known(name)) ? name : OTHER_LABEL;
+      s = this.servers.get(label);
+      if (s === undefined) {
+        s = new ServerMetrics(label, this.bounds);
+        this.servers.set(label, s);
+      }
     }
     return s;
+  }
+
+  /**
+   * Runs `collect` before every scrape (to set gauges from a live snapshot: connections by state,
+   * the secret in use) instead of on every change. Returns the function that removes it.
+   */
+  beforeScrape(collect: () => void): () => void {
+    this.collectors.add(collect);
+    return () => this.collectors.delete(collect);
   }
 
   /** The bound metrics of one tunnel (created on first use, then cached). */
@@ -203,7 +228,9 @@ export class Metrics {
   authFailure(reason: string): void {
     let child = this.authFailureChildren.get(reason);
     if (child === undefined) {
-      child = this.f.authFailures.labels(reason);
+      const label = this.authFailureChildren.size < MAX_REASON_LABELS && /^TUNNEL_[A-Z_]{1,48}$/.test(reason) ? reason : OTHER_LABEL;
+      child = this.authFailureChildren.get(label) ?? this.f.authFailures.labels(label);
+      if (label !== reason) this.authFailureChildren.set(label, child);
       this.authFailureChildren.set(reason, child);
     }
     child.inc();
@@ -252,6 +279,7 @@ export class Metrics {
 
   /** The Prometheus text exposition of every metric. */
   render(): Promise<string> {
+    for (const collect of this.collectors) collect();
     return this.registry.metrics();
   }
 

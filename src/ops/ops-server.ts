@@ -6,6 +6,7 @@ import { OPS_CODES, OpsError, type OpsCode } from './errors';
 import type { LoopMonitor } from './loop-monitor';
 import type { OpsListenAddress } from './listen-address';
 import type { Metrics } from './metrics';
+import type { StatusReport } from './status-report';
 
 /** One tunnel's readiness as the gateway reports it in `/readyz`. */
 export interface TunnelReadiness {
@@ -37,6 +38,8 @@ export interface OpsServerOptions {
   health?: () => Liveness;
   /** Omitted: `/metrics` is 404. */
   metrics?: Metrics;
+  /** Gateway: the `GET /status` body (tunnels, connected proxies). Omitted: `/status` is 404. */
+  status?: () => StatusReport;
   /** Host names accepted besides IP literals and `localhost` (e.g. a scrape target's DNS name). */
   allowedHosts?: readonly string[];
   logger: Logger;
@@ -51,10 +54,11 @@ export interface OpsServer {
   close(): Promise<void>;
 }
 
-const ENDPOINTS = new Set(['/healthz', '/readyz', '/metrics']);
+const ENDPOINTS = new Set(['/healthz', '/readyz', '/metrics', '/status']);
 
 /**
- * Starts the ops listener: `GET /healthz`, `GET /readyz`, `GET /metrics` (HEAD too), nothing else.
+ * Starts the ops listener: `GET /healthz`, `GET /readyz`, `GET /metrics`, and on the gateway
+ * `GET /status` (HEAD too), nothing else.
  * It is for probes and scrapers on a trusted network (loopback by default) and reveals tunnel ids and
  * server names, so a `Host` that could come from DNS rebinding (a name that is neither an IP literal,
  * `localhost`, nor in `allowedHosts`) is refused with 403.
@@ -111,8 +115,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: OpsServer
     return refuse(res, 403, OPS_CODES.hostDenied, 'Host not accepted');
   }
   const path = (req.url ?? '').split('?', 1)[0]!;
-  if (!ENDPOINTS.has(path) || (path === '/metrics' && opts.metrics === undefined)) {
-    return refuse(res, 404, OPS_CODES.notFound, 'only /healthz, /readyz and /metrics');
+  if (!ENDPOINTS.has(path) || (path === '/metrics' && opts.metrics === undefined) || (path === '/status' && opts.status === undefined)) {
+    return refuse(res, 404, OPS_CODES.notFound, `only /healthz, /readyz${opts.metrics ? ', /metrics' : ''}${opts.status ? ', /status' : ''}`);
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
@@ -120,6 +124,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: OpsServer
   }
   if (path === '/healthz') return healthz(res, opts);
   if (path === '/readyz') return readyz(res, opts);
+  if (path === '/status') return send(res, 200, opts.status!());
   return metrics(res, opts);
 }
 

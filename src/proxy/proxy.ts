@@ -10,6 +10,7 @@ import { drain } from '../mux';
 import { CloseCode, ErrorCode, FRAME_HEADER_BYTES, receiveSettings, type PeerSettings } from '../protocol';
 import { authenticate, tlsExporterBinding } from '../session';
 import { settledWithin } from '../time';
+import { meterProxy, type Metrics } from '../ops';
 import { SOFTWARE } from '../version';
 import { SecretSource } from './secret-source';
 import { InFlightStreams } from './in-flight';
@@ -36,6 +37,8 @@ export interface RunningProxy {
 export interface ProxyDeps {
   logger: Logger;
   auditLogger: Logger;
+  /** Feeds these metrics (requests, connections, reconnects, auth failures); absent: no metrics work at all. */
+  metrics?: Metrics;
   /** Injectable randomness for backoff (tests). */
   random?: () => number;
   /** Debounce of secret-file change events; default 100 ms. */
@@ -67,12 +70,13 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
   const trail = new AuditTrail(logger);
   const streams = new InFlightStreams({ dispatcher, tunnelId: config.tunnelId, audit: trail, logger: componentLogger(deps.logger, 'dispatch') });
   const subs = new Subscription();
-  subs.add(auditSink(trail.records$, deps.auditLogger, logger).subscribe());
+  subs.add(auditSink(trail.records$, deps.auditLogger, logger, trail.writeFailed).subscribe());
   const slotCount = Math.max(1, config.connections);
   const board = new ProxyStatusBoard(slotCount);
   const secrets = new SecretSource({ initial: config.secret, file: config.secretFile, logger, debounceMs: deps.secretWatchDebounceMs });
   subs.add(() => secrets.close());
   subs.add(secrets.changes$.subscribe(() => board.forEachOpen((c) => c.reauthenticate())));
+  if (deps.metrics) subs.add(meterProxy(deps.metrics, { trail, tunnelId: config.tunnelId, counts: () => board.counts(), slotStatus$: board.slotStatus$, secret: () => secrets.current() }));
   let closing = false;
 
   const ctx: ConnectionContext = {

@@ -79,7 +79,7 @@ export async function serveStream(stream: MuxStream, head: RequestHead, deps: Se
     stream,
     audit: RequestAudit.proxy(
       { rid: head.rid, tunnel: deps.tunnelId, server: head.server, upstream: safeUpstream(head.url), httpMethod: head.method },
-      { onFinish: (r) => deps.audit.write(r) },
+      deps.audit.hooks,
     ),
     log: () => deps.logger.child({ [F.requestId]: head.rid, [F.server]: head.server, [F.stream]: stream.id }),
   };

@@ -1,4 +1,4 @@
-import { BehaviorSubject, type Observable } from 'rxjs';
+import { BehaviorSubject, Subject, type Observable } from 'rxjs';
 import type { ServedConnection } from './served-connection';
 import type { SlotStatus, SlotUpdate } from './slot';
 
@@ -27,6 +27,10 @@ export class ProxyStatusBoard {
   /** Current status; replays the latest to new subscribers; emits only on change. */
   readonly status$: Observable<ProxyStatus> = this.status.asObservable();
 
+  private readonly slotStatus = new Subject<SlotStatus>();
+  /** Every slot status as it happens (metrics count reconnects and refusals from the `waiting` ones). */
+  readonly slotStatus$: Observable<SlotStatus> = this.slotStatus.asObservable();
+
   constructor(slotCount: number) {
     this.slots = Array.from({ length: slotCount }, () => ({ state: 'connecting', attempt: 1 }));
   }
@@ -42,6 +46,7 @@ export class ProxyStatusBoard {
     if ('status' in u) {
       this.slots[u.slot] = u.status;
       this.lastSlot = u.slot;
+      this.slotStatus.next(u.status);
     }
     this.publish();
   }
@@ -49,6 +54,17 @@ export class ProxyStatusBoard {
   /** Connections not yet closed, oldest first. */
   openConnections(): ServedConnection[] {
     return [...this.connections].filter((c) => !c.mux.isClosed);
+  }
+
+  /**
+   * Connections by state now, for metrics: open ones taking new requests (`authenticated`), open
+   * ones draining (`draining`), and slots dialling or authenticating with no connection (`connecting`).
+   */
+  counts(): { connecting: number; authenticated: number; draining: number } {
+    const open = this.openConnections();
+    const authenticated = open.filter((c) => c.usable).length;
+    const connecting = this.slots.filter((s) => s.state === 'connecting').length;
+    return { connecting, authenticated, draining: open.length - authenticated };
   }
 
   forEachOpen(fn: (c: ServedConnection) => void): void {
@@ -60,6 +76,7 @@ export class ProxyStatusBoard {
     if (this.status.closed) return;
     this.status.next({ state: 'stopped' });
     this.status.complete();
+    this.slotStatus.complete();
   }
 
   private publish(): void {

@@ -7,6 +7,7 @@ import { startGateway, type RunningGateway } from '../../src/gateway';
 import { startProxy, type RunningProxy } from '../../src/proxy';
 import type { Logger } from '../../src/log';
 import { REDACT_PATHS } from '../../src/log';
+import type { Metrics } from '../../src/ops';
 
 /** Captures log lines in memory (JSON objects) so tests can assert on them. */
 export class LogCapture {
@@ -43,6 +44,8 @@ export interface HarnessOptions {
   proxy?: (c: ProxyConfig) => void;
   /** Start the proxy (default true). */
   startProxy?: boolean;
+  /** Metrics the gateway and the proxies feed (as with an ops listener); none by default. */
+  metrics?: { gateway?: Metrics; proxy?: Metrics };
 }
 
 export interface Harness {
@@ -82,7 +85,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 } },
   };
   opts.gateway?.(gatewayConfig);
-  const gateway = await startGateway(gatewayConfig, { logger: logs.logger, auditLogger: gatewayAudit.logger });
+  const gateway = await startGateway(gatewayConfig, { logger: logs.logger, auditLogger: gatewayAudit.logger, metrics: opts.metrics?.gateway });
   const proxyConfig: ProxyConfig = {
     url: `${gateway.url.replace(/^http/, 'ws')}/tunnel/corp`,
     tunnelId: 'corp',
@@ -110,7 +113,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const addProxy = async (mutate?: (c: ProxyConfig) => void): Promise<RunningProxy> => {
     const c = structuredClone(proxyConfig);
     mutate?.(c);
-    const p = startProxy(c, { logger: logs.logger, auditLogger: proxyAudit.logger });
+    const p = startProxy(c, { logger: logs.logger, auditLogger: proxyAudit.logger, metrics: opts.metrics?.proxy });
     proxies.push(p);
     await p.ready;
     return p;

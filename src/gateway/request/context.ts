@@ -63,7 +63,7 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
   const rid = randomUUID();
   const audit = RequestAudit.gateway(
     { rid, client: null, server: route.server, tunnel: null, httpMethod: req.method ?? 'GET', path: `/mcp/${route.server}${route.rest}` },
-    { onFinish: (r) => deps.audit.write(r) },
+    deps.audit.hooks,
   );
   return { req, res, rid, route, state: deps.state(), audit, log: () => deps.logger.child({ [F.requestId]: rid, [F.server]: route.server }) };
 }

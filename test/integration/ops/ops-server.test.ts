@@ -61,7 +61,8 @@ describe('ops listener', () => {
 
   async function start(extra: Partial<Parameters<typeof startOpsServer>[0]> = {}): Promise<OpsServer> {
     const metrics = new Metrics({ role: 'gateway', version: '0.0.0-test', defaultMetrics: false });
-    metrics.server('notes').finish(metrics.server('notes').start(), 200, 3, 4);
+    metrics.server('notes').started(false);
+    metrics.server('notes').finished(false, 200, 3, 4, 0.01);
     ops = await startOpsServer({ listen: { host: '127.0.0.1', port: 0 }, ready: () => readiness, metrics, logger: silentLogger(), ...extra });
     return ops;
   }

@@ -38,7 +38,7 @@ describe('runCli: usage', () => {
     for (const flag of ['--help', '-h']) {
       const io = fakeIo();
       expect(await runCli([flag], io)).toBe(0);
-      for (const name of ['gateway', 'proxy', 'demo']) expect(io.out.text).toMatch(new RegExp(`^  ${name} `, 'm'));
+      for (const name of ['gateway', 'proxy', 'demo', 'health', 'status', 'doctor']) expect(io.out.text).toMatch(new RegExp(`^  ${name} `, 'm'));
       expect(io.err.text).toBe('');
     }
   });
@@ -108,6 +108,17 @@ describe('runCli: command help', () => {
     expect(await runCli(['demo', '--help'], io)).toBe(0);
     expect(io.out.text).toMatch(/^Usage: mcp-tunnel demo/);
     expect(io.out.text).toContain('MCP_TUNNEL_LOG_LEVEL');
+  });
+
+  it('status --help and doctor --help describe their flags; doctor takes the proxy flags and options', async () => {
+    const status = fakeIo();
+    expect(await runCli(['status', '--help'], status)).toBe(0);
+    expect(status.out.text).toMatch(/^Usage: mcp-tunnel status \[--url URL\] \[--config FILE\] \[--json\] \[--timeout-ms N\]/);
+    const doctor = fakeIo();
+    expect(await runCli(['doctor', '--help'], doctor)).toBe(0);
+    for (const flag of ['--url URL', '--secret-file FILE', '--config FILE', '--allow-insecure', '--upstream NAME=URL,...', '--timeout-ms N']) expect(doctor.out.text).toContain(flag);
+    expect(doctor.out.text.split('\n')[0]).not.toContain('--ops-listen');
+    expect(doctor.out.text).toContain('MCP_TUNNEL_CA_FILE');
   });
 });
 
