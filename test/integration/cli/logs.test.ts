@@ -54,7 +54,7 @@ describe('logs for people (child processes)', () => {
     });
     const pline = await started(proxy);
     expect(pline).toMatchObject({ version: VERSION, role: 'proxy', url: 'ws://127.0.0.1:9/tunnel/corp', tunnel: 'corp' });
-    expect(pline.limits).toMatchObject({ connections: 2, handshakeTimeoutMs: 1234, maxStreams: 1024 });
+    expect(pline.limits).toMatchObject({ connections: 2, handshakeTimeoutMs: 1234, maxStreams: 8192 });
     expect(String(pline.ops)).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(proxy.lines.map((l) => l.line).join('\n')).not.toContain(secret);
   });
