@@ -16,6 +16,7 @@ import { F, componentLogger, type Logger } from '../log';
 import { parseFlags, type FlagSpec } from './args';
 import { auditCommand } from './audit-command';
 import { healthCommand } from './health-command';
+import { replayCommand } from './replay-command';
 import { PROGRAM, renderCommandHelp } from './help';
 import { gatewayReadiness, startOpsHooks, watchProxyReadiness, type OpsHooks } from './ops-wiring';
 import type { Readiness } from '../ops';
@@ -120,7 +121,15 @@ const OPS_LISTEN_FLAG: FlagSpec = {
   doc: 'Serve /healthz, /readyz and /metrics here (ops.listen; off by default), e.g. 127.0.0.1:9464.',
 };
 
-const GATEWAY_FLAGS: readonly FlagSpec[] = [CONFIG_FLAG, OPS_LISTEN_FLAG];
+const RECORD_FLAG: FlagSpec = {
+  name: 'record',
+  type: 'string',
+  valueName: 'FILE',
+  env: `${ENV_PREFIX}RECORD_FILE`,
+  doc: 'Record the forwarded traffic to this JSON Lines file (record.file; docs/replay.md); off by default.',
+};
+
+const GATEWAY_FLAGS: readonly FlagSpec[] = [CONFIG_FLAG, OPS_LISTEN_FLAG, RECORD_FLAG];
 
 const PROXY_FLAGS: readonly FlagSpec[] = [
   { name: 'url', type: 'string', valueName: 'URL', env: `${ENV_PREFIX}URL`, doc: 'Gateway tunnel URL, wss://HOST/tunnel/{tunnelId}.' },
@@ -139,6 +148,7 @@ const PROXY_FLAGS: readonly FlagSpec[] = [
     doc: 'Allow ws:// to a non-loopback host (clear text!).',
   },
   OPS_LISTEN_FLAG,
+  RECORD_FLAG,
 ];
 
 export const gatewayCommand: Command = {
@@ -160,7 +170,7 @@ export const gatewayCommand: Command = {
       return EXIT.ok;
     }
     const file = configFile(values, io.env);
-    const overrides = { 'ops.listen': values['ops-listen'] };
+    const overrides = { 'ops.listen': values['ops-listen'], 'record.file': values.record };
     const config = loadOrReport(io, () => loadGatewayConfig({ file, env: io.env, overrides }));
     if (config === null) return EXIT.usage;
 
@@ -236,6 +246,7 @@ export const proxyCommand: Command = {
       ...(typeof secretFile === 'string' ? { secretFile, secret: null } : {}),
       allowInsecure: values['allow-insecure'] === true ? true : undefined,
       'ops.listen': values['ops-listen'],
+      'record.file': values.record,
     };
     const file = configFile(values, io.env);
     const config = loadOrReport(io, () => loadProxyConfig({ file, env: io.env, overrides }));
@@ -300,4 +311,4 @@ export const demoCommand: Command = {
 };
 
 /** The subcommands, in help order. */
-export const COMMANDS: readonly Command[] = [gatewayCommand, proxyCommand, demoCommand, secretCommand, auditCommand, healthCommand];
+export const COMMANDS: readonly Command[] = [gatewayCommand, proxyCommand, demoCommand, secretCommand, auditCommand, healthCommand, replayCommand];

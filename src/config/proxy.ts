@@ -6,6 +6,7 @@ import type { ProxyConfig, UpstreamTlsConfig } from './types';
 import { ENV_PREFIX, NAME_PATTERN } from './constants';
 import { ConfigError } from './errors';
 import { auditSchema, flowSchema, heartbeatSchema, logSchema, opsSchema, resolveAudit, streamLimitSchema } from './common';
+import { recordSchema, resolveRecord, type RecordRaw } from './record';
 import { isValidName, secretProblem } from './checks';
 import { normalizePin } from './proxy-formats';
 import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow, type LoadOptions } from './loader';
@@ -14,7 +15,8 @@ import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow
 export const MAX_CONNECTIONS = 16;
 
 /** What convict holds before the loader turns it into a ProxyConfig. */
-interface ProxyRaw extends Omit<ProxyConfig, 'url' | 'tunnelId' | 'secret' | 'upstream'> {
+interface ProxyRaw extends Omit<ProxyConfig, 'url' | 'tunnelId' | 'secret' | 'upstream' | 'record'> {
+  record: RecordRaw;
   url: string | null;
   secret: string | null;
   upstream: Omit<ProxyConfig['upstream'], 'servers'> & {
@@ -203,6 +205,7 @@ function proxySchema(): convict.Schema<ProxyRaw> {
     ops: opsSchema(),
     log: logSchema(),
     audit: auditSchema(),
+    record: recordSchema(),
   };
 }
 
@@ -358,5 +361,6 @@ export function loadProxyConfig(opts: LoadOptions = {}): ProxyConfig {
     ops: { listen: raw.ops?.listen ?? null },
     log: { ...raw.log },
     audit: resolveAudit(raw.audit),
+    record: resolveRecord(raw.record),
   };
 }

@@ -14,6 +14,9 @@ import { SecretSource } from './secret-source';
 import { InFlightStreams } from './in-flight';
 import { serveConnection, type ConnectionContext, type LinkEvent, type ServedConnection } from './served-connection';
 import { runSlot } from './slot';
+import { proxyRecorder } from './record-tap';
+import type { ServeStreamDeps } from './serve-stream';
+import type { Recorder } from '../replay';
 import { ProxyStatusBoard, type ProxyStatus } from './status';
 
 export type { ProxyStatus } from './status';
@@ -41,6 +44,8 @@ export interface ProxyDeps {
   secretWatchDebounceMs?: number;
   /** Time for backoff, heartbeats, connection age, re-authentication deadlines and drains (default `asyncScheduler`). */
   scheduler?: SchedulerLike;
+  /** A recorder to use instead of opening `config.record`; the proxy closes it when it stops. */
+  recorder?: Recorder;
 }
 
 function localSettings(c: ProxyConfig): PeerSettings {
@@ -64,7 +69,10 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
   const random = deps.random ?? Math.random;
   const dispatcher = createUpstreamDispatcher(config.upstream, deps.logger);
   const trail = new AuditTrail(logger);
-  const streams = new InFlightStreams({ dispatcher, tunnelId: config.tunnelId, audit: trail, logger: componentLogger(deps.logger, 'dispatch') });
+  const streamDeps: ServeStreamDeps = { dispatcher, tunnelId: config.tunnelId, audit: trail, logger: componentLogger(deps.logger, 'dispatch') };
+  const streams = new InFlightStreams(streamDeps);
+  // Recording (docs/replay.md): connections are dialled once the recording file is open.
+  const recording = proxyRecorder(deps.recorder, config, logger).then((r) => (streamDeps.recorder = r));
   const subs = new Subscription();
   subs.add(auditSink(trail.records$, deps.auditLogger, logger).subscribe());
   const slotCount = Math.max(1, config.connections);
@@ -90,7 +98,7 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
   };
   const connect = connector(config, ctx, randomUUID());
   const slots = Array.from({ length: slotCount }, (_, slot) =>
-    runSlot({ slot, connect: () => connect(slot), reconnect: config.reconnect, secretChanges$: secrets.changes$, closing: () => closing, log: connLog, random, scheduler }),
+    runSlot({ slot, connect: () => defer(() => recording).pipe(switchMap(() => connect(slot))), reconnect: config.reconnect, secretChanges$: secrets.changes$, closing: () => closing, log: connLog, random, scheduler }),
   );
   subs.add(merge(...slots).subscribe((u) => board.slotChanged(u)));
   // Retired connections outlive their chain; whatever is still open when the proxy stops is closed here.
@@ -105,6 +113,7 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
     board.stop();
     trail.complete();
     await dispatcher.close();
+    await (await recording)?.close();
     logger.info('proxy stopped');
   };
   let closed: Promise<void> | null = null;

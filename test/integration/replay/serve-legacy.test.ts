@@ -1,25 +1,11 @@
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { COUNTER_URI, startLegacySseUpstream, type LegacySseUpstreamHandle } from '../../fixtures/mcp-upstream';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { connectClient, waitFor } from '../../helpers';
+import { startLegacySseUpstream, type LegacySseUpstreamHandle } from '../../fixtures/mcp-upstream';
+import { connectClient } from '../../helpers';
+import { subscribeAndTouch } from '../../helpers/replay-suite';
 import { startRecordingProxy, type RecordingProxy } from '../../helpers/recording-proxy';
 import { loadRecording, Recorder, startReplayServer, type ReplayServer } from '../../../src/replay';
-
-/** Resources subscribe and update: subscribe to the counter, change it, get the update, read it. */
-async function subscribeAndTouch(client: Client): Promise<unknown> {
-  const updates: string[] = [];
-  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri));
-  const list = await client.listResources();
-  await client.subscribeResource({ uri: COUNTER_URI });
-  const touched = await client.callTool({ name: 'touch', arguments: {} });
-  await waitFor(() => updates.length >= 1);
-  const read = await client.readResource({ uri: COUNTER_URI });
-  await client.unsubscribeResource({ uri: COUNTER_URI });
-  return { list, touched, updates, read };
-}
 
 /** The SDK suite over the legacy HTTP+SSE transport: tools with progress, a sampling round trip, logs, resources subscribe and update. */
 async function exercise(url: string): Promise<unknown> {
