@@ -9,7 +9,7 @@
  *
  * Options (env): RECORD_BENCH_MB (stream size, default 200), RECORD_BENCH_ROUNDS (default 7),
  * RECORD_BENCH_RATE_KB (destination drain rate in KiB/s, default 1024), RECORD_BENCH_MAX_PCT
- * (exit 1 above it, default 5), RECORD_BENCH_QUEUE_MB (the recorder's queue bound; default its own). Modes used internally: `--source`, `--client URL`.
+ * (exit 1 above it, default 5), RECORD_BENCH_QUEUE_MB (the recorder's queue bound; default its own), RECORD_BENCH_THREAD (0: encode on the traffic's thread; default the worker thread). Modes used internally: `--source`, `--client URL`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -57,6 +57,8 @@ async function recorded(source: string, dir: string, round: number): Promise<Wit
       file: dest.path,
       side: 'test',
       ...(QUEUE_MB === undefined ? {} : { queueLimitBytes: Number(QUEUE_MB) * 1024 * 1024 }),
+      // RECORD_BENCH_THREAD=0: encode on the traffic's thread (to compare with the worker thread).
+      thread: process.env['RECORD_BENCH_THREAD'] !== '0',
     });
     const hop = await startHop(source, recorder);
     const r = await clientRun(`${hop.url}/sse?n=${MB * 1024 * 1024}`);

@@ -4,7 +4,7 @@
  * One copy for every replay test, so a live run and its replay are compared on the same calls.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ResourceUpdatedNotificationSchema, type CreateMessageRequest, type CreateMessageResult } from '@modelcontextprotocol/sdk/types.js';
 import { COUNTER_URI } from '../fixtures/mcp-upstream';
 import { connectClient } from './mcp-client';
 import { spawnCli, type SpawnedProcess } from './process';
@@ -23,33 +23,40 @@ export async function subscribeAndTouch(client: Client): Promise<unknown> {
   return { list, touched, updates, read };
 }
 
+/** The client's sampling handler of the suite: answers `sampled: <first message text>`. */
+export function sampleAnswer(req: CreateMessageRequest): CreateMessageResult {
+  const first = req.params.messages[0]?.content;
+  const text = first !== undefined && 'text' in first ? String(first.text) : '?';
+  return { role: 'assistant', model: 'test-model', content: { type: 'text', text: `sampled: ${text}` } };
+}
+
+/** The suite's tool calls up to the sampling round trip (both transports). */
+export async function suiteToolCalls(client: Client): Promise<Record<string, unknown>> {
+  const tools = await client.listTools();
+  const echo = await client.callTool({ name: 'echo', arguments: { text: 'hello' } });
+  const progress: number[] = [];
+  const prog = await client.callTool({ name: 'progress', arguments: { steps: 3, intervalMs: 30 } }, undefined, {
+    onprogress: (p) => progress.push(p.progress),
+  });
+  const sample = await client.callTool({ name: 'sample', arguments: { prompt: 'pick a colour' } });
+  return { tools, echo, prog, progress, sample };
+}
+
 /**
- * Runs the suite against `url` and returns everything the client saw. `beforeStandalone` waits
- * until the standalone GET stream is open (live runs; replay releases its events in order anyway).
+ * Runs the suite against `url` (Streamable HTTP) and returns everything the client saw.
+ * `beforeStandalone` waits until the standalone GET stream is open (live runs; replay releases its
+ * events in order anyway).
  */
 export async function exerciseSuite(url: string, beforeStandalone: () => Promise<unknown>, headers?: Record<string, string>): Promise<unknown> {
-  const c = await connectClient(url, {
-    ...(headers === undefined ? {} : { headers }),
-    onSample: (req) => {
-      const first = req.params.messages[0]?.content;
-      const text = first !== undefined && 'text' in first ? String(first.text) : '?';
-      return { role: 'assistant', model: 'test-model', content: { type: 'text', text: `sampled: ${text}` } };
-    },
-  });
+  const c = await connectClient(url, { ...(headers === undefined ? {} : { headers }), onSample: sampleAnswer });
   try {
-    const tools = await c.client.listTools();
-    const echo = await c.client.callTool({ name: 'echo', arguments: { text: 'hello' } });
-    const progress: number[] = [];
-    const prog = await c.client.callTool({ name: 'progress', arguments: { steps: 3, intervalMs: 30 } }, undefined, {
-      onprogress: (p) => progress.push(p.progress),
-    });
-    const sample = await c.client.callTool({ name: 'sample', arguments: { prompt: 'pick a colour' } });
+    const calls = await suiteToolCalls(c.client);
     await beforeStandalone();
     const log = await c.client.callTool({ name: 'notifyLog', arguments: { count: 2, via: 'standalone' } });
     await waitFor(() => c.logs.length >= 2);
     const resources = await subscribeAndTouch(c.client);
     await c.transport.terminateSession();
-    return { tools, echo, prog, progress, sample, log, resources, logs: c.logs.map((l) => l.data), errors: c.errors.map(String) };
+    return { ...calls, log, resources, logs: c.logs.map((l) => l.data), errors: c.errors.map(String) };
   } finally {
     await c.close();
   }
