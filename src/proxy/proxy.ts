@@ -69,10 +69,11 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
   const random = deps.random ?? Math.random;
   const dispatcher = createUpstreamDispatcher(config.upstream, deps.logger);
   const trail = new AuditTrail(logger);
-  const streamDeps: ServeStreamDeps = { dispatcher, tunnelId: config.tunnelId, audit: trail, logger: componentLogger(deps.logger, 'dispatch') };
+  const streamDeps: ServeStreamDeps = { dispatcher, tunnelId: config.tunnelId, audit: trail, logger: componentLogger(deps.logger, 'dispatch'), recorder: deps.recorder };
   const streams = new InFlightStreams(streamDeps);
-  // Recording (docs/replay.md): connections are dialled once the recording file is open.
-  const recording = proxyRecorder(deps.recorder, config, logger).then((r) => (streamDeps.recorder = r));
+  // Recording (docs/replay.md): when the proxy opens the file itself, connections are dialled once it is open.
+  const opening = proxyRecorder(deps.recorder, config, logger)?.then((r) => (streamDeps.recorder = r));
+  const connectSlot = (slot: number): Observable<LinkEvent> => (opening === undefined ? connect(slot) : defer(() => opening).pipe(switchMap(() => connect(slot))));
   const subs = new Subscription();
   subs.add(auditSink(trail.records$, deps.auditLogger, logger).subscribe());
   const slotCount = Math.max(1, config.connections);
@@ -98,7 +99,7 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
   };
   const connect = connector(config, ctx, randomUUID());
   const slots = Array.from({ length: slotCount }, (_, slot) =>
-    runSlot({ slot, connect: () => defer(() => recording).pipe(switchMap(() => connect(slot))), reconnect: config.reconnect, secretChanges$: secrets.changes$, closing: () => closing, log: connLog, random, scheduler }),
+    runSlot({ slot, connect: () => connectSlot(slot), reconnect: config.reconnect, secretChanges$: secrets.changes$, closing: () => closing, log: connLog, random, scheduler }),
   );
   subs.add(merge(...slots).subscribe((u) => board.slotChanged(u)));
   // Retired connections outlive their chain; whatever is still open when the proxy stops is closed here.
@@ -113,7 +114,8 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
     board.stop();
     trail.complete();
     await dispatcher.close();
-    await (await recording)?.close();
+    await opening;
+    await streamDeps.recorder?.close();
     logger.info('proxy stopped');
   };
   let closed: Promise<void> | null = null;

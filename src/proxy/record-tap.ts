@@ -61,10 +61,11 @@ export function recordProxyExchange(
 }
 
 /**
- * The proxy's recorder: the one given in its deps, else the one `config.record` asks for (opened
- * now; resolves undefined when recording is off or the file cannot be opened). Never rejects.
+ * Opens the recorder `config.record` asks for, unless one was given in the proxy's deps: a promise
+ * (resolving undefined when the file cannot be opened; never rejects), or undefined when there is
+ * nothing to open, so an unrecorded proxy dials without waiting on anything.
  */
-export function proxyRecorder(given: Recorder | undefined, config: ProxyConfig, logger: Logger): Promise<Recorder | undefined> {
-  if (given !== undefined) return Promise.resolve(given);
-  return config.record ? openConfiguredRecorder(config.record, 'proxy', logger) : Promise.resolve(undefined);
+export function proxyRecorder(given: Recorder | undefined, config: ProxyConfig, logger: Logger): Promise<Recorder | undefined> | undefined {
+  if (given !== undefined || !config.record) return undefined;
+  return openConfiguredRecorder(config.record, 'proxy', logger);
 }
