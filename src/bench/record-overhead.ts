@@ -9,12 +9,13 @@
  *
  * Options (env): RECORD_BENCH_MB (stream size, default 200), RECORD_BENCH_ROUNDS (default 7),
  * RECORD_BENCH_RATE_KB (destination drain rate in KiB/s, default 1024), RECORD_BENCH_MAX_PCT
- * (exit 1 above it, default 5), RECORD_BENCH_QUEUE_MB (the recorder's queue bound; default its own). Modes used internally: `--source`, `--client URL`.
+ * (exit 1 above it, default 5), RECORD_BENCH_QUEUE_MB (the recorder's queue bound; default its own), RECORD_BENCH_THREAD (0: encode on the traffic's thread; default the worker thread). Modes used internally: `--source`, `--client URL`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { Recorder, type FooterRecord } from '../replay';
 import { startHop, startSseSource, throttledFile, timeStream } from './record-hop';
@@ -37,14 +38,18 @@ function child(args: string[], ready: RegExp): Promise<{ proc: ChildProcess; lin
   });
 }
 
-async function clientRun(url: string): Promise<{ bytes: number; ms: number }> {
+/** One client run; `busyMs` is how long this (the hop's, the traffic's) thread was busy meanwhile (event-loop utilisation). */
+async function clientRun(url: string): Promise<{ bytes: number; ms: number; busyMs: number }> {
+  const elu = performance.eventLoopUtilization();
   const { proc, line } = await child(['--client', url], /^RESULT /);
+  const busyMs = performance.eventLoopUtilization(elu).active;
   proc.kill();
-  return JSON.parse(line.slice('RESULT '.length)) as { bytes: number; ms: number };
+  return { ...(JSON.parse(line.slice('RESULT '.length)) as { bytes: number; ms: number }), busyMs };
 }
 
 interface WithRecorder {
   ms: number;
+  busyMs: number;
   bytes: number;
   footer: FooterRecord;
 }
@@ -57,6 +62,8 @@ async function recorded(source: string, dir: string, round: number): Promise<Wit
       file: dest.path,
       side: 'test',
       ...(QUEUE_MB === undefined ? {} : { queueLimitBytes: Number(QUEUE_MB) * 1024 * 1024 }),
+      // RECORD_BENCH_THREAD=0: encode on the traffic's thread (to compare with the worker thread).
+      thread: process.env['RECORD_BENCH_THREAD'] !== '0',
     });
     const hop = await startHop(source, recorder);
     const r = await clientRun(`${hop.url}/sse?n=${MB * 1024 * 1024}`);
@@ -71,7 +78,7 @@ async function recorded(source: string, dir: string, round: number): Promise<Wit
   }
 }
 
-async function plain(source: string): Promise<{ ms: number; bytes: number }> {
+async function plain(source: string): Promise<{ ms: number; bytes: number; busyMs: number }> {
   const hop = await startHop(source, undefined);
   try {
     return await clientRun(`${hop.url}/sse?n=${MB * 1024 * 1024}`);
@@ -92,16 +99,22 @@ async function main(): Promise<number> {
   const source = line.slice('SOURCE_URL='.length);
   try {
     const without: number[] = [];
+    const busyWithout: number[] = [];
     const withRec: WithRecorder[] = [];
+    const plainRun = async (): Promise<void> => {
+      const r = await plain(source);
+      without.push(r.ms);
+      busyWithout.push(r.busyMs);
+    };
     await plain(source); // warm-up: JIT, sockets
     for (let i = 0; i < ROUNDS; i++) {
       // Alternate which variant goes first, so drift on a shared machine hits both alike.
       if (i % 2 === 0) {
-        without.push((await plain(source)).ms);
+        await plainRun();
         withRec.push(await recorded(source, dir, i));
       } else {
         withRec.push(await recorded(source, dir, i));
-        without.push((await plain(source)).ms);
+        await plainRun();
       }
     }
     const a = median(without);
@@ -115,6 +128,9 @@ async function main(): Promise<number> {
     const drops = withRec.map((r) => r.footer.dropped.events);
     const bytes = withRec.map((r) => r.footer.counts.bytes);
     console.log(`| recorder on throttled file | ${b.toFixed(0)} | ${mbps(b)} | ${Math.min(...drops)}–${Math.max(...drops)} | ${Math.min(...bytes)}–${Math.max(...bytes)} |`);
+    const busyA = median(busyWithout);
+    const busyB = median(withRec.map((r) => r.busyMs));
+    console.log(`\ntraffic thread busy (median): ${busyA.toFixed(0)} ms without, ${busyB.toFixed(0)} ms with the recorder (${(((busyB - busyA) / busyA) * 100).toFixed(1)} %)`);
     console.log(`\noverhead: ${pct.toFixed(1)} % (limit ${MAX_PCT} %) — ${pct <= MAX_PCT ? 'PASS' : 'FAIL'}`);
     const short = withRec.filter((r) => r.bytes < MB * 1024 * 1024);
     if (short.length > 0) console.log(`FAIL: ${short.length} recorded run(s) delivered fewer bytes than sent`);

@@ -12,10 +12,11 @@ import {
 import { hasCode } from '../errors';
 import { F, componentLogger, type Logger } from '../log';
 import { parseFlags, type FlagSpec } from './args';
-import { CONFIG_FLAG, LOG_FORMAT_FLAG, OPS_LISTEN_FLAG, PROXY_FLAGS, configFile, loadProxyFromFlags } from './flags';
+import { CONFIG_FLAG, LOG_FORMAT_FLAG, OPS_LISTEN_FLAG, PROXY_FLAGS, RECORD_FLAG, configFile, loadProxyFromFlags } from './flags';
 import { auditCommand } from './audit-command';
 import { healthCommand } from './health-command';
 import { doctorCommand } from './doctor-command';
+import { replayCommand } from './replay-command';
 import { statusCommand } from './status-command';
 import { PROGRAM, renderCommandHelp } from './help';
 import { gatewayReadiness, gatewayStatus, startOpsHooks, watchProxyReadiness, type OpsHooks } from './ops-wiring';
@@ -113,7 +114,7 @@ async function serve(
 
 
 
-const GATEWAY_FLAGS: readonly FlagSpec[] = [CONFIG_FLAG, OPS_LISTEN_FLAG, LOG_FORMAT_FLAG];
+const GATEWAY_FLAGS: readonly FlagSpec[] = [CONFIG_FLAG, OPS_LISTEN_FLAG, LOG_FORMAT_FLAG, RECORD_FLAG];
 
 
 export const gatewayCommand: Command = {
@@ -135,7 +136,7 @@ export const gatewayCommand: Command = {
       return EXIT.ok;
     }
     const file = configFile(values, io.env);
-    const overrides = { 'ops.listen': values['ops-listen'], 'log.format': values['log-format'] };
+    const overrides = { 'ops.listen': values['ops-listen'], 'log.format': values['log-format'], 'record.file': values.record };
     const config = loadOrReport(io, () => loadGatewayConfig({ file, env: io.env, overrides }));
     if (config === null) return EXIT.usage;
 
@@ -274,4 +275,14 @@ export const demoCommand: Command = {
 };
 
 /** The subcommands, in help order. */
-export const COMMANDS: readonly Command[] = [gatewayCommand, proxyCommand, demoCommand, secretCommand, auditCommand, healthCommand, statusCommand, doctorCommand];
+export const COMMANDS: readonly Command[] = [
+  gatewayCommand,
+  proxyCommand,
+  demoCommand,
+  secretCommand,
+  auditCommand,
+  healthCommand,
+  statusCommand,
+  doctorCommand,
+  replayCommand,
+];

@@ -40,6 +40,14 @@ export const LOG_FORMAT_FLAG: FlagSpec = {
   doc: 'Log lines for people (pretty) or one JSON object per line (json); default: pretty on a terminal, else json.',
 };
 
+export const RECORD_FLAG: FlagSpec = {
+  name: 'record',
+  type: 'string',
+  valueName: 'FILE',
+  env: `${ENV_PREFIX}RECORD_FILE`,
+  doc: 'Record the forwarded traffic to this JSON Lines file (record.file; docs/replay.md); off by default.',
+};
+
 export const PROXY_FLAGS: readonly FlagSpec[] = [
   { name: 'url', type: 'string', valueName: 'URL', env: `${ENV_PREFIX}URL`, doc: 'Gateway tunnel URL, wss://HOST/tunnel/{tunnelId}.' },
   {
@@ -58,6 +66,7 @@ export const PROXY_FLAGS: readonly FlagSpec[] = [
   },
   OPS_LISTEN_FLAG,
   LOG_FORMAT_FLAG,
+  RECORD_FLAG,
 ];
 
 /**
@@ -74,6 +83,7 @@ export function loadProxyFromFlags(values: Record<string, string | boolean | und
     allowInsecure: values['allow-insecure'] === true ? true : undefined,
     'ops.listen': values['ops-listen'],
     'log.format': values['log-format'],
+    'record.file': values.record,
   };
   return loadProxyConfig({ file: configFile(values, env), env, overrides });
 }

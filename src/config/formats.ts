@@ -1,5 +1,5 @@
 import convict from 'convict';
-import { checkInteger, checkNotJsonError, checkOptionalString, coerceBoolean, coerceInteger, coerceList, coerceOptional, fail, parseJsonSafely, resolveFile } from './checks';
+import { checkInteger, checkNotJsonError, checkOptionalString, coerceBoolean, coerceInteger, coerceList, coerceOptional, fail, isValidName, parseJsonSafely, resolveFile, validateStringList } from './checks';
 import { LOG_FORMATS, LOG_LEVELS } from './constants';
 import { parseOpsListen } from '../ops/listen-address';
 import {
@@ -102,6 +102,16 @@ export const FORMATS = {
     },
     coerce: coerceList,
   },
+  // `record` (src/config/record.ts, docs/replay.md).
+  'mcp-tunnel-string-list': { validate: (v) => validateStringList(v, 'non-empty strings', (e) => e.trim() !== ''), coerce: coerceList },
+  'mcp-tunnel-optional-names': {
+    validate: (v) => {
+      if (v !== null) validateStringList(v, 'server names', isValidName);
+    },
+    coerce: (raw) => (raw.trim() === '' ? null : coerceList(raw)),
+  },
+  'mcp-tunnel-json-pointers': { validate: (v) => validateStringList(v, 'JSON Pointers like /params/arguments/password', (e) => /^(\/([^~]|~[01])*)+$/.test(e)), coerce: coerceList },
+  'mcp-tunnel-regexes': { validate: (v) => validateStringList(v, 'valid regular expressions', isRegex), coerce: parseJsonSafely },
   'mcp-tunnel-policy-rules': {
     validate: (v) => {
       checkNotJsonError(v);
@@ -110,6 +120,15 @@ export const FORMATS = {
     coerce: parseJsonSafely,
   },
 } satisfies Record<string, FormatSpec>;
+
+function isRegex(source: string): boolean {
+  try {
+    new RegExp(source, 'g');
+    return source !== '';
+  } catch {
+    return false;
+  }
+}
 
 export type FormatName = keyof typeof FORMATS;
 

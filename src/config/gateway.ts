@@ -2,13 +2,15 @@ import type convict from 'convict';
 import * as fs from 'node:fs';
 import { JWT_ALGORITHMS, type GatewayConfig, type JwtAuthConfig } from './types';
 import { ENV_PREFIX } from './constants';
+import { recordSchema, resolveRecord, type RecordRaw } from './record';
 import { ConfigError } from './errors';
 import { auditSchema, flowSchema, heartbeatSchema, logSchema, opsSchema, resolveAudit, streamLimitSchema } from './common';
 import { POLICY_ANY, resolvePolicyRules } from './policy';
 import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow, type LoadOptions } from './loader';
 
 /** What convict holds before the loader turns it into a GatewayConfig (`tls` is always an object). */
-interface GatewayRaw extends Omit<GatewayConfig, 'tls' | 'policy' | 'auth' | 'allowedHosts' | 'allowedOrigins' | 'limits'> {
+interface GatewayRaw extends Omit<GatewayConfig, 'tls' | 'policy' | 'auth' | 'allowedHosts' | 'allowedOrigins' | 'limits' | 'record'> {
+  record: RecordRaw;
   allowedHosts: string[];
   allowedOrigins: string[];
   limits: Required<GatewayConfig['limits']>;
@@ -166,6 +168,7 @@ function gatewaySchema(): convict.Schema<GatewayRaw> {
     ops: opsSchema(),
     log: logSchema(),
     audit: auditSchema(),
+    record: recordSchema(),
     policy: {
       rules: {
         doc: 'Request policy rules (docs/policy.md), as a JSON array of {"name", "match": {"client"|"scope"}, "servers", "tools": {"allow", "deny"}, "rateLimit": {"ratePerSec", "burst"}, "maxConcurrent"}.',
@@ -302,6 +305,7 @@ export function loadGatewayConfig(opts: LoadOptions = {}): GatewayConfig {
     ops: { listen: raw.ops?.listen ?? null },
     log: { ...raw.log },
     audit: resolveAudit(raw.audit),
+    record: resolveRecord(raw.record),
     policy: { rules: resolvePolicyRules(raw.policy.rules), inspectLimitBytes: raw.policy.inspectLimitBytes },
   };
 }

@@ -6,6 +6,7 @@ import type { ProxyConfig, UpstreamTlsConfig } from './types';
 import { DEFAULT_PROXY_HANDSHAKE_TIMEOUT_MS, ENV_PREFIX, NAME_PATTERN } from './constants';
 import { ConfigError } from './errors';
 import { auditSchema, flowSchema, heartbeatSchema, logSchema, opsSchema, resolveAudit, streamLimitSchema } from './common';
+import { recordSchema, resolveRecord, type RecordRaw } from './record';
 import { isValidName, secretProblem } from './checks';
 import { normalizePin } from './proxy-formats';
 import { checkPemCertificates } from './certificates';
@@ -15,7 +16,8 @@ import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow
 export const MAX_CONNECTIONS = 16;
 
 /** What convict holds before the loader turns it into a ProxyConfig. */
-interface ProxyRaw extends Omit<ProxyConfig, 'url' | 'tunnelId' | 'secret' | 'upstream'> {
+interface ProxyRaw extends Omit<ProxyConfig, 'url' | 'tunnelId' | 'secret' | 'upstream' | 'record'> {
+  record: RecordRaw;
   url: string | null;
   secret: string | null;
   upstream: Omit<ProxyConfig['upstream'], 'servers'> & {
@@ -212,6 +214,7 @@ function proxySchema(): convict.Schema<ProxyRaw> {
     ops: opsSchema(),
     log: logSchema(),
     audit: auditSchema(),
+    record: recordSchema(),
   };
 }
 
@@ -368,5 +371,6 @@ export function loadProxyConfig(opts: LoadOptions = {}): ProxyConfig {
     ops: { listen: raw.ops?.listen ?? null },
     log: { ...raw.log },
     audit: resolveAudit(raw.audit),
+    record: resolveRecord(raw.record),
   };
 }

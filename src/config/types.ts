@@ -31,6 +31,19 @@ export interface FlowConfig {
   maxFrameSize: number;
 }
 
+/** Recording of forwarded traffic (`record`, docs/replay.md), the same for the gateway and the proxy. */
+export interface RecordConfig {
+  /** The JSON Lines file (parts FILE.1, FILE.2, … past the size cap). */
+  file: string;
+  /** Servers recorded; null = every server. */
+  servers: string[] | null;
+  maxFileBytes: number;
+  /** Key of the redaction placeholders; null = a random key per recording. */
+  hmacKeyFile: string | null;
+  /** Redacted besides the built-in credential headers and query parameters. */
+  redact: { headers: string[]; queryParams: string[]; pointers: string[]; patterns: string[] };
+}
+
 /** Audit trail settings, the same for the gateway and the proxy (docs/audit.md). */
 export interface AuditConfig {
   /** `stdout`, `stderr` or a file path. */
@@ -159,6 +172,8 @@ export interface GatewayConfig {
   audit: AuditConfig;
   /** Request policy (docs/policy.md); the loader always sets it; configs built in code may leave it out (no rules). */
   policy?: PolicyConfig;
+  /** Recording (docs/replay.md); null/absent = off. */
+  record?: RecordConfig | null;
 }
 
 export interface ProxyConfig {
@@ -229,4 +244,6 @@ export interface ProxyConfig {
   /** `format` is always set by the loaders; absent (hand-built configs) means `auto`. */
   log: { level: string; format?: LogFormat };
   audit: AuditConfig;
+  /** Recording (docs/replay.md); null/absent = off. */
+  record?: RecordConfig | null;
 }

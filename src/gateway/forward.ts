@@ -10,6 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { applyCors } from './cors';
+import { recordGatewayExchange } from './record-tap';
 import { admit } from './request/admit';
 import { createRequestContext, type ForwardDeps, type McpRoute } from './request/context';
 import { Exchange, openExchange } from './request/exchange';
@@ -29,6 +30,7 @@ export async function forwardMcpRequest(req: IncomingMessage, res: ServerRespons
   const opened = await openExchange(ctx, admitted, deps);
   if (opened === null) return;
   const { conn, stream } = opened;
+  recordGatewayExchange(deps.recorder, ctx, stream);
   const at = { server: admitted.server.name, tunnelId: conn.tunnelId, connId: conn.id, owner: admitted.owner };
   const plan = { admitted, at, sessions: deps.registry.sessions, piped: admitted.admission.body.kind === 'prefix' };
   await new Exchange(ctx, stream, plan, () => deps.registry.notify(conn.tunnelId)).run();

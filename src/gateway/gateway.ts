@@ -16,6 +16,7 @@ import { TunnelEndpoint } from './tunnel-endpoint';
 import { TunnelRegistry } from './tunnels';
 import { settledWithin } from '../time';
 import { meterGateway, type GatewaySnapshot, type Metrics } from '../ops';
+import { openConfiguredRecorder, type Recorder } from '../replay';
 
 export interface RunningGateway {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
@@ -38,6 +39,8 @@ export interface GatewayDeps {
   metrics?: Metrics;
   /** Quiet period after a change to `tls.cert`/`tls.key` before they are re-read; default 200 ms. */
   tlsReloadDebounceMs?: number;
+  /** A recorder to use instead of opening `config.record`; the gateway closes it when it stops. */
+  recorder?: Recorder;
 }
 
 /** The proxy-facing side: the `/tunnel/{id}` endpoint and the secret rotation of its sessions. */
@@ -56,6 +59,7 @@ interface GatewayParts extends TunnelSide {
   trail: AuditTrail;
   subs: Subscription;
   logger: Logger;
+  recorder: Recorder | undefined;
 }
 
 /**
@@ -80,12 +84,14 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
   });
   if (deps.metrics) subs.add(meterGateway(deps.metrics, { trail, knownServer: (s) => live.forward.servers.has(s), snapshot }));
 
-  const request = createRequestHandler({ state: () => live.forward, hostOrigin: () => live.hostOrigin, registry, logger, trail, policy, inFlight });
+  // `record` is read at start only (a reload does not start or stop a recording).
+  const recorder = deps.recorder ?? (initial.record ? await openConfiguredRecorder(initial.record, 'gateway', logger) : undefined);
+  const request = createRequestHandler({ state: () => live.forward, hostOrigin: () => live.hostOrigin, registry, logger, trail, policy, inFlight, recorder });
   const listener = await startListener(initial.listen, initial.tls, { request, upgrade: createUpgradeHandler(tunnels.endpoint) }, logger);
   announce(listener.url, live, logger);
   const tlsReloader = watchCertificate(listener, initial.tls, componentLogger(deps.logger, 'tls'), deps.tlsReloadDebounceMs);
 
-  const parts: GatewayParts = { ...tunnels, server: listener.server, tlsReloader, registry, inFlight, live, trail, subs, logger };
+  const parts: GatewayParts = { ...tunnels, server: listener.server, tlsReloader, registry, inFlight, live, trail, subs, logger, recorder };
   let closing: Promise<void> | null = null;
   return {
     url: listener.url,
@@ -156,5 +162,7 @@ async function shutdown(p: GatewayParts, graceMs: number): Promise<void> {
   p.registry.close();
   p.trail.complete();
   p.subs.unsubscribe();
+  // After the last exchange ended: what is queued is written, then the footer.
+  await p.recorder?.close();
   p.logger.info('gateway stopped');
 }

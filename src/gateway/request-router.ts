@@ -19,6 +19,7 @@ import type { McpRoute } from './request/context';
 import { route } from './routes';
 import type { TunnelEndpoint } from './tunnel-endpoint';
 import type { TunnelRegistry } from './tunnels';
+import type { Recorder } from '../replay';
 
 /** The requests being forwarded now; each leaves the set when it settles. */
 export class InFlight {
@@ -49,6 +50,8 @@ export interface RouterDeps {
   trail: AuditTrail;
   policy: PolicyRuntime;
   inFlight: InFlight;
+  /** Records forwarded traffic (docs/replay.md); absent = off. */
+  recorder?: Recorder;
 }
 
 /**
@@ -94,8 +97,8 @@ export function createUpgradeHandler(endpoint: TunnelEndpoint): (req: http.Incom
 
 /** Forwards one MCP request; never rejects (an unexpected error is logged and answered 500, or the response cut). */
 function forward(req: http.IncomingMessage, res: http.ServerResponse, r: McpRoute, deps: RouterDeps): Promise<void> {
-  const { state, registry, logger, trail, policy } = deps;
-  return forwardMcpRequest(req, res, r, { state, registry, logger, audit: trail, policy }).catch((err: unknown) => {
+  const { state, registry, logger, trail, policy, recorder } = deps;
+  return forwardMcpRequest(req, res, r, { state, registry, logger, audit: trail, policy, recorder }).catch((err: unknown) => {
     logger.error({ [F.err]: describeError(err) }, 'unexpected error while forwarding');
     if (!res.headersSent) sendError(res, 500, { code: 'TUNNEL_INTERNAL', message: 'internal gateway error' }, { server: r.server, rid: '' });
     else res.destroy();

@@ -16,6 +16,9 @@ import { SecretSource } from './secret-source';
 import { InFlightStreams } from './in-flight';
 import { serveConnection, type ConnectionContext, type LinkEvent, type ServedConnection } from './served-connection';
 import { runSlot } from './slot';
+import { proxyRecorder } from './record-tap';
+import type { ServeStreamDeps } from './serve-stream';
+import type { Recorder } from '../replay';
 import { ProxyStatusBoard, type ProxyStatus } from './status';
 
 export type { ProxyStatus } from './status';
@@ -45,6 +48,8 @@ export interface ProxyDeps {
   secretWatchDebounceMs?: number;
   /** Time for backoff, heartbeats, connection age, re-authentication deadlines and drains (default `asyncScheduler`). */
   scheduler?: SchedulerLike;
+  /** A recorder to use instead of opening `config.record`; the proxy closes it when it stops. */
+  recorder?: Recorder;
 }
 
 function localSettings(c: ProxyConfig): PeerSettings {
@@ -68,7 +73,11 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
   const random = deps.random ?? Math.random;
   const dispatcher = createUpstreamDispatcher(config.upstream, deps.logger);
   const trail = new AuditTrail(logger);
-  const streams = new InFlightStreams({ dispatcher, tunnelId: config.tunnelId, audit: trail, logger: componentLogger(deps.logger, 'dispatch') });
+  const streamDeps: ServeStreamDeps = { dispatcher, tunnelId: config.tunnelId, audit: trail, logger: componentLogger(deps.logger, 'dispatch'), recorder: deps.recorder };
+  const streams = new InFlightStreams(streamDeps);
+  // Recording (docs/replay.md): when the proxy opens the file itself, connections are dialled once it is open.
+  const opening = proxyRecorder(deps.recorder, config, logger)?.then((r) => (streamDeps.recorder = r));
+  const connectSlot = (slot: number): Observable<LinkEvent> => (opening === undefined ? connect(slot) : defer(() => opening).pipe(switchMap(() => connect(slot))));
   const subs = new Subscription();
   subs.add(auditSink(trail.records$, deps.auditLogger, logger, trail.writeFailed).subscribe());
   const slotCount = Math.max(1, config.connections);
@@ -95,7 +104,7 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
   };
   const connect = connector(config, ctx, randomUUID());
   const slots = Array.from({ length: slotCount }, (_, slot) =>
-    runSlot({ slot, connect: () => connect(slot), reconnect: config.reconnect, secretChanges$: secrets.changes$, closing: () => closing, log: connLog, random, scheduler }),
+    runSlot({ slot, connect: () => connectSlot(slot), reconnect: config.reconnect, secretChanges$: secrets.changes$, closing: () => closing, log: connLog, random, scheduler }),
   );
   subs.add(merge(...slots).subscribe((u) => board.slotChanged(u)));
   // Retired connections outlive their chain; whatever is still open when the proxy stops is closed here.
@@ -110,6 +119,8 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
     board.stop();
     trail.complete();
     await dispatcher.close();
+    await opening;
+    await streamDeps.recorder?.close();
     logger.info('proxy stopped');
   };
   let closed: Promise<void> | null = null;

@@ -5,6 +5,8 @@ import type { UpstreamDispatcher, UpstreamResponse } from '../dispatch';
 import { F, type Logger } from '../log';
 import type { DiscardBudget, MuxStream } from '../mux';
 import { ErrorCode, type RequestHead } from '../protocol';
+import type { Recorder } from '../replay';
+import { recordProxyExchange } from './record-tap';
 import { discardUnreadBody, requestBodyOf, requestBodyUnread } from './request-body';
 
 export interface ServeStreamDeps {
@@ -14,6 +16,8 @@ export interface ServeStreamDeps {
   logger: Logger;
   /** Bounds on discarding a request body the upstream did not read (default DEFAULT_DISCARD_BUDGET). */
   discardBudget?: DiscardBudget;
+  /** Records what is sent upstream and what comes back (docs/replay.md); absent = not recording. */
+  recorder?: Recorder;
 }
 
 /** Wire code for a dispatch failure before the response head. */
@@ -85,12 +89,14 @@ export async function serveStream(stream: MuxStream, head: RequestHead, deps: Se
   };
   const cancel = new CancelWhenStreamGone(stream);
   const { body, view } = requestBodyOf(stream);
+  const tap = recordProxyExchange(deps.recorder, stream, head, { body, view });
   let response: UpstreamResponse;
   try {
     const { rid, server, url, method, headers } = head;
     response = await deps.dispatcher.request({ rid, server, url, method, headers, body, signal: cancel.signal });
   } catch (err) {
     cancel.settle();
+    tap?.failed(err);
     failBeforeHead(served, err, cancel.signal.aborted);
     return;
   }
@@ -104,6 +110,7 @@ export async function serveStream(stream: MuxStream, head: RequestHead, deps: Se
     return;
   }
   stream.respond({ status: response.status, headers: response.headers });
+  tap?.responded(response);
   await pumpResponseBody(served, response.body, () => cancel.settle());
   cancel.settle();
   if (requestBodyUnread(stream)) await discardUnreadBody(stream, view, deps.discardBudget, served.log);

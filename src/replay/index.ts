@@ -15,3 +15,5 @@ export { compareExchange, type Difference, type Severity, type Observed } from '
 export { jsonReport, markdownReport, junitReport, type JsonReport } from './report';
 export { toHar, type HarEventSourceEvent } from './har';
 export { runReplayServe, runReplayRun, runReplayExport, parseTiming, EXIT, type ReplayIo } from './commands';
+export { openConfiguredRecorder } from './open';
+export { observeWrites, observeHead } from './observe';

@@ -2,10 +2,11 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log';
 import { F } from '../log';
 import { describeError } from '../errors';
-import { FORMAT_NAME, FORMAT_VERSION, type HeaderPairs, type HeaderRecord, type RecorderInfo } from './format';
-import { Redactor, type RedactionOptions } from './redact';
-import { RotatingSink } from './sink';
-import { LineEncoder, type ItemBody, type QueueItem } from './encoder';
+import type { HeaderPairs, RecorderInfo } from './format';
+import type { RedactionOptions } from './redact';
+import type { ItemBody, QueueItem } from './encoder';
+import { LineWriter, type FooterCounters, type RecordingWriter, type WriterInit } from './line-writer';
+import { ThreadWriter, threadWriterAvailable } from './thread-writer';
 
 /** Headers as a tap receives them: pairs, Node's flat `rawHeaders`, or a Node headers object. */
 export type TapHeaders = HeaderPairs | string[] | Record<string, string | string[] | number | undefined>;
@@ -53,6 +54,11 @@ export interface RecorderOptions {
   logger?: Logger;
   /** Monotonic ms clock (tests). Default `performance.now`. */
   now?: () => number;
+  /**
+   * Encode and write in a worker thread (default: when the compiled worker script exists, i.e. in
+   * built code) instead of on the traffic's thread, on later event-loop turns.
+   */
+  thread?: boolean;
 }
 
 /** Counters, e.g. for a metric: `droppedEvents` grows when the recorder falls behind. */
@@ -116,8 +122,7 @@ export class Recorder {
 
   private constructor(
     private readonly opts: RecorderOptions,
-    private readonly sink: RotatingSink,
-    private readonly encoder: LineEncoder,
+    private readonly writer: RecordingWriter,
     now: () => number,
   ) {
     this.start = now();
@@ -128,27 +133,17 @@ export class Recorder {
   /** Opens the file (appending) and writes the header. Rejects with the I/O error. */
   static async open(opts: RecorderOptions): Promise<Recorder> {
     const now = opts.now ?? (() => performance.now());
-    const redactor = new Redactor(opts.redaction);
-    const encoder = new LineEncoder(redactor, opts.smallBodyBytes ?? 256 * 1024);
-    const startedAt = new Date().toISOString();
-    const header = (part: number): string => {
-      const h: HeaderRecord = {
-        type: 'header',
-        format: FORMAT_NAME,
-        version: FORMAT_VERSION,
-        recorder: { name: 'mcp-tunnel', version: VERSION, side: opts.side },
-        startedAt,
-        part,
-        redaction: redactor.info,
-      };
-      return JSON.stringify(h) + '\n';
+    const init: WriterInit = {
+      file: opts.file,
+      side: opts.side,
+      version: VERSION,
+      startedAt: new Date().toISOString(),
+      maxFileBytes: opts.maxFileBytes ?? 1024 ** 3,
+      smallBodyBytes: opts.smallBodyBytes ?? 256 * 1024,
+      redaction: opts.redaction,
     };
-    // The footer needs the recorder's counters; the sink is opened before the recorder exists.
-    const ref: { rec?: Recorder } = {};
-    const footer = (next: string | undefined): string => ref.rec?.footerLine(next) ?? '';
-    const sink = await RotatingSink.open(opts.file, opts.maxFileBytes ?? 1024 ** 3, header, footer);
-    ref.rec = new Recorder(opts, sink, encoder, now);
-    return ref.rec;
+    const writer = (opts.thread ?? threadWriterAvailable()) ? await ThreadWriter.open(init) : await LineWriter.open(init);
+    return new Recorder(opts, writer, now);
   }
 
   /** A tap for one exchange; a no-op tap when the server is not recorded or the recorder is closed. */
@@ -170,7 +165,7 @@ export class Recorder {
 
   /** Current counters. */
   stats(): RecorderStats {
-    const e = this.encoder.counts();
+    const e = this.writer.counts();
     return {
       exchanges: this.counters.exchanges,
       events: e.events,
@@ -188,7 +183,7 @@ export class Recorder {
     this.closed = true;
     await this.drain();
     try {
-      await this.sink.close();
+      await this.writer.close(this.footerCounters());
     } catch (err) {
       this.opts.logger?.error({ [F.component]: 'recorder', [F.err]: describeError(err) }, 'recording file close failed');
     }
@@ -201,18 +196,9 @@ export class Recorder {
     }
   }
 
-  private footerLine(next: string | undefined): string {
-    const c = this.encoder.counts();
-    const footer = {
-      type: 'footer',
-      seq: this.encoder.nextSeq(),
-      t: round(this.now()),
-      endedAt: new Date().toISOString(),
-      counts: { exchanges: this.counters.exchanges, events: c.events, bytes: c.bytes },
-      dropped: { events: this.counters.droppedEvents, bytes: this.counters.droppedBytes },
-      ...(next === undefined ? {} : { next }),
-    };
-    return JSON.stringify(footer) + '\n';
+  private footerCounters(): FooterCounters {
+    const { exchanges, droppedEvents, droppedBytes } = this.counters;
+    return { t: this.now(), exchanges, droppedEvents, droppedBytes };
   }
 
   private limits(): { bytes: number; events: number } {
@@ -269,8 +255,7 @@ export class Recorder {
         while (this.queue.length > 0) {
           const batch = this.queue.splice(0, batchLength(this.queue));
           for (const it of batch) this.queuedBytes -= it.size ?? 0;
-          const lines = batch.map((it) => this.encoder.encode(it)).join('');
-          if (lines.length > 0) await this.sink.write(lines);
+          await this.writer.write(batch, this.footerCounters());
         }
       } catch (err) {
         this.failed = true;
@@ -297,6 +282,3 @@ function batchLength(queue: readonly QueueItem[]): number {
   return n;
 }
 
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
-}

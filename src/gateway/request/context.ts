@@ -1,3 +1,4 @@
+import type { Recorder } from '../../replay';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RequestAudit, type AuditTrail, type BodyCaptureConfig, type GatewayAuditRecord } from '../../audit';
@@ -36,6 +37,8 @@ export interface ForwardDeps {
   audit: AuditTrail;
   /** Policy state kept across reloads: rate buckets, in-flight counts. */
   policy: PolicyRuntime;
+  /** Records forwarded traffic (the `record` config, docs/replay.md); absent = not recording. */
+  recorder?: Recorder;
 }
 
 /** Route of an MCP request: `/mcp/{server}{rest}{search}`. */

@@ -1,47 +1,20 @@
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { COUNTER_URI, startLegacySseUpstream, type LegacySseUpstreamHandle } from '../../fixtures/mcp-upstream';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { connectClient, waitFor } from '../../helpers';
+import { startLegacySseUpstream, type LegacySseUpstreamHandle } from '../../fixtures/mcp-upstream';
+import { connectClient } from '../../helpers';
+import { sampleAnswer, subscribeAndTouch, suiteToolCalls } from '../../helpers/replay-suite';
 import { startRecordingProxy, type RecordingProxy } from '../../helpers/recording-proxy';
 import { loadRecording, Recorder, startReplayServer, type ReplayServer } from '../../../src/replay';
 
-/** Resources subscribe and update: subscribe to the counter, change it, get the update, read it. */
-async function subscribeAndTouch(client: Client): Promise<unknown> {
-  const updates: string[] = [];
-  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri));
-  const list = await client.listResources();
-  await client.subscribeResource({ uri: COUNTER_URI });
-  const touched = await client.callTool({ name: 'touch', arguments: {} });
-  await waitFor(() => updates.length >= 1);
-  const read = await client.readResource({ uri: COUNTER_URI });
-  await client.unsubscribeResource({ uri: COUNTER_URI });
-  return { list, touched, updates, read };
-}
-
 /** The SDK suite over the legacy HTTP+SSE transport: tools with progress, a sampling round trip, logs, resources subscribe and update. */
 async function exercise(url: string): Promise<unknown> {
-  const c = await connectClient(url, {
-    transport: 'sse',
-    onSample: (req) => {
-      const first = req.params.messages[0]?.content;
-      const text = first !== undefined && 'text' in first ? String(first.text) : '?';
-      return { role: 'assistant', model: 'test-model', content: { type: 'text', text: `sampled: ${text}` } };
-    },
-  });
+  const c = await connectClient(url, { transport: 'sse', onSample: sampleAnswer });
   try {
-    const tools = await c.client.listTools();
-    const echo = await c.client.callTool({ name: 'echo', arguments: { text: 'hello' } });
-    const progress: number[] = [];
-    const prog = await c.client.callTool({ name: 'progress', arguments: { steps: 3, intervalMs: 30 } }, undefined, {
-      onprogress: (p) => progress.push(p.progress),
-    });
-    const sample = await c.client.callTool({ name: 'sample', arguments: { prompt: 'pick a colour' } });
+    const calls = await suiteToolCalls(c.client);
     const log = await c.client.callTool({ name: 'notifyLog', arguments: { count: 2 } });
     const resources = await subscribeAndTouch(c.client);
-    return { tools, echo, prog, progress, sample, log, resources, logs: c.logs.map((l) => l.data), errors: c.errors.map(String) };
+    return { ...calls, log, resources, logs: c.logs.map((l) => l.data), errors: c.errors.map(String) };
   } finally {
     await c.close();
   }

@@ -43,6 +43,7 @@ const DEFAULTS: GatewayConfig = {
   log: { level: 'info', format: 'auto' },
   audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 }, bodies: { enabled: false, maxBytes: 65536, redact: [] } },
   policy: { rules: [], inspectLimitBytes: 65536 },
+  record: null,
 };
 
 /** Loads with `overrides` only (no file, empty env). */
@@ -487,6 +488,14 @@ describe('describeGatewaySchema', () => {
         'audit.bodies.maxBytes',
         'audit.bodies.redact',
         'policy.rules',
+        'record.file',
+        'record.hmacKeyFile',
+        'record.maxFileBytes',
+        'record.redact.headers',
+        'record.redact.patterns',
+        'record.redact.pointers',
+        'record.redact.queryParams',
+        'record.servers',
         'policy.inspectLimitBytes',
       ].sort(),
     );

@@ -1,0 +1,89 @@
+import { LineEncoder, type QueueItem } from './encoder';
+import { FORMAT_NAME, FORMAT_VERSION, type HeaderRecord, type RecorderInfo } from './format';
+import { Redactor, type RedactionOptions } from './redact';
+import { RotatingSink } from './sink';
+
+/** What the writer needs to open a recording (plain data: it crosses to the writer thread). */
+export interface WriterInit {
+  file: string;
+  side: RecorderInfo['side'];
+  version: string;
+  startedAt: string;
+  maxFileBytes: number;
+  smallBodyBytes: number;
+  redaction: RedactionOptions | undefined;
+}
+
+/** The recorder's counters the footer reports; `t` is the recorder's clock at that moment. */
+export interface FooterCounters {
+  t: number;
+  exchanges: number;
+  droppedEvents: number;
+  droppedBytes: number;
+}
+
+/** Encodes queue items into lines and appends them (the recorder's writer: inline or in a worker thread). */
+export interface RecordingWriter {
+  write(items: QueueItem[], counters: FooterCounters): Promise<void>;
+  /** Writes the footer and closes the file. */
+  close(counters: FooterCounters): Promise<void>;
+  /** Events and bytes written so far. */
+  counts(): { events: number; bytes: number };
+}
+
+/** The writer proper: a {@link LineEncoder} in front of a {@link RotatingSink}. */
+export class LineWriter implements RecordingWriter {
+  private counters: FooterCounters = { t: 0, exchanges: 0, droppedEvents: 0, droppedBytes: 0 };
+  private sink: RotatingSink | undefined;
+
+  private constructor(private readonly encoder: LineEncoder) {}
+
+  /** Opens (appending) the first part and writes its header. Rejects with the I/O error. */
+  static async open(init: WriterInit): Promise<LineWriter> {
+    const redactor = new Redactor(init.redaction);
+    const w = new LineWriter(new LineEncoder(redactor, init.smallBodyBytes));
+    const header = (part: number): string => {
+      const h: HeaderRecord = {
+        type: 'header',
+        format: FORMAT_NAME,
+        version: FORMAT_VERSION,
+        recorder: { name: 'mcp-tunnel', version: init.version, side: init.side },
+        startedAt: init.startedAt,
+        part,
+        redaction: redactor.info,
+      };
+      return JSON.stringify(h) + '\n';
+    };
+    w.sink = await RotatingSink.open(init.file, init.maxFileBytes, header, (next) => w.footerLine(next));
+    return w;
+  }
+
+  async write(items: QueueItem[], counters: FooterCounters): Promise<void> {
+    this.counters = counters;
+    const lines = items.map((it) => this.encoder.encode(it)).join('');
+    if (lines.length > 0) await this.sink?.write(lines);
+  }
+
+  async close(counters: FooterCounters): Promise<void> {
+    this.counters = counters;
+    await this.sink?.close();
+  }
+
+  counts(): { events: number; bytes: number } {
+    return this.encoder.counts();
+  }
+
+  private footerLine(next: string | undefined): string {
+    const c = this.encoder.counts();
+    const footer = {
+      type: 'footer',
+      seq: this.encoder.nextSeq(),
+      t: Math.round(this.counters.t * 1000) / 1000,
+      endedAt: new Date().toISOString(),
+      counts: { exchanges: this.counters.exchanges, events: c.events, bytes: c.bytes },
+      dropped: { events: this.counters.droppedEvents, bytes: this.counters.droppedBytes },
+      ...(next === undefined ? {} : { next }),
+    };
+    return JSON.stringify(footer) + '\n';
+  }
+}

@@ -1,0 +1,29 @@
+import { readFile } from 'node:fs/promises';
+import type { RecordConfig } from '../config/types';
+import { describeError } from '../errors';
+import { F, type Logger } from '../log';
+import { Recorder, type RecorderOptions } from './recorder';
+
+/**
+ * Opens the recorder a `record` configuration asks for (the gateway's and the proxy's). Never
+ * rejects: a file that cannot be opened (or an unreadable key file) is logged at error with
+ * `TUNNEL_REPLAY_IO` and the process runs without recording — recording never stops traffic.
+ */
+export async function openConfiguredRecorder(config: RecordConfig, side: RecorderOptions['side'], logger: Logger): Promise<Recorder | undefined> {
+  try {
+    const key = config.hmacKeyFile === null ? undefined : (await readFile(config.hmacKeyFile)).toString('utf8').replace(/\s+$/, '');
+    const recorder = await Recorder.open({
+      file: config.file,
+      side,
+      ...(config.servers === null ? {} : { servers: config.servers }),
+      maxFileBytes: config.maxFileBytes,
+      redaction: { ...config.redact, ...(key === undefined ? {} : { key }) },
+      logger,
+    });
+    logger.info({ [F.component]: 'recorder', file: config.file, servers: config.servers ?? 'all' }, 'recording traffic');
+    return recorder;
+  } catch (err) {
+    logger.error({ [F.component]: 'recorder', [F.code]: 'TUNNEL_REPLAY_IO', [F.err]: describeError(err), file: config.file }, 'cannot open the recording file; not recording');
+    return undefined;
+  }
+}
