@@ -16,3 +16,6 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 /** Env var naming the JSON config file (read by the CLI, not by the loaders). */
 export const CONFIG_FILE_ENV = `${ENV_PREFIX}CONFIG`;
+
+/** Default `limits.resumeWindowMs` of the gateway: how long a broken resumable SSE stream is resumed. */
+export const DEFAULT_RESUME_WINDOW_MS = 30_000;

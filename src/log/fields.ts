@@ -26,6 +26,10 @@ export const F = {
   inFlight: 'inFlight',
   /** A header's name (never its value), e.g. the one that made a head invalid. */
   header: 'header',
+  /** Attempt number of a retried operation (1 = the first). */
+  attempt: 'attempt',
+  /** Times a client's SSE stream was resumed on another tunnel stream (src/gateway/resume/). */
+  resumptions: 'resumptions',
 } as const;
 
 /**
