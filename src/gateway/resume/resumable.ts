@@ -114,13 +114,14 @@ export class ResumableResponse {
 
   /**
    * Resolves once the response is over and the last tunnel stream closed; writes `resumptions` and
-   * `conns` into the audit record (for a response taken over by {@link start}).
+   * `conns` into the audit record when the response carried event ids.
    */
   async settled(): Promise<void> {
     if (!this.#out) return;
     if (!this.#ended) await new Promise<void>((resolve) => this.#gone.subscribe({ complete: resolve }));
     if (this.#source) await tunnelStreamClosed(this.#source);
-    this.ctx.audit.annotate({ resumptions: this.#resumptions, conns: [...this.#conns] });
+    // Only responses of an upstream that numbers its events could be resumed: the others' records are unchanged.
+    if (this.#cursor.sawIds) this.ctx.audit.annotate({ resumptions: this.#resumptions, conns: [...this.#conns] });
   }
 
   #attach(stream: MuxStream, conn: TunnelConnection): void {

@@ -92,6 +92,11 @@ export class SseCursor {
     return this.#lastId;
   }
 
+  /** True once any event with a (usable) id was forwarded: the upstream supports resumption. */
+  get sawIds(): boolean {
+    return this.#seen.size > 0;
+  }
+
   /** The last event id forwarded (whether or not the stream is resumable now). */
   get lastId(): string | null {
     return this.#lastId;
