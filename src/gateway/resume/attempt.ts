@@ -80,3 +80,48 @@ export function classifyResumeHead(status: number, headers: HeaderList): ResumeH
   if (status === 200) return (getHeader(headers, 'content-type') ?? '').toLowerCase().startsWith('text/event-stream') ? 'resumed' : 'give-up';
   return RETRY_STATUSES.has(status) ? 'retry' : 'give-up';
 }
+
+/** A JSON-RPC id, as the request carried it. */
+export type JsonRpcId = string | number;
+
+/**
+ * The id of the single JSON-RPC request in `body` (the bytes forwarded), or null when there is none
+ * to wait for (a notification, a batch, a body that is not plain UTF-8 JSON).
+ */
+export function requestIdOf(body: Buffer | null): JsonRpcId | null {
+  if (body === null || body.length === 0) return null;
+  try {
+    const msg: unknown = JSON.parse(body.toString('utf8'));
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return null;
+    const { id, method } = msg as { id?: unknown; method?: unknown };
+    return typeof method === 'string' && (typeof id === 'string' || typeof id === 'number') ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * True when these whole event blocks carry the JSON-RPC response (result or error) to `id`. Only
+ * read on a resumed answer to a POST: the upstream's replay stream may stay open after the answer
+ * (the SDK closes it only when the answer is sent live), so the gateway ends it, as the original
+ * stream would have ended.
+ */
+export function carriesAnswer(blocks: readonly Buffer[], id: JsonRpcId): boolean {
+  const text = Buffer.concat(blocks).toString('utf8');
+  if (!text.includes('"result"') && !text.includes('"error"')) return false;
+  for (const block of text.split(/\r\n\r\n|\n\n|\r\r/)) {
+    const data = block
+      .split(/\r\n|\n|\r/)
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(5).replace(/^ /, ''))
+      .join('\n');
+    if (!data) continue;
+    try {
+      const msg = JSON.parse(data) as { id?: unknown; result?: unknown; error?: unknown };
+      if (msg.id === id && (msg.result !== undefined || msg.error !== undefined)) return true;
+    } catch {
+      // not JSON: not the answer
+    }
+  }
+  return false;
+}

@@ -24,7 +24,7 @@ import { cutResponse } from '../request/respond';
 import type { SessionBinding } from '../session-binding';
 import { tunnelStreamClosed } from '../stream-lifecycle';
 import type { TunnelConnection, TunnelRegistry } from '../tunnels';
-import { classifyResumeHead, isResumableFailure, resumeHeaders, resumeRefusal, type ResumeIdentity } from './attempt';
+import { carriesAnswer, classifyResumeHead, isResumableFailure, requestIdOf, resumeHeaders, resumeRefusal, type JsonRpcId, type ResumeIdentity } from './attempt';
 import { SseCursor } from './sse-cursor';
 
 /** Most bytes of one incomplete event held back: one stream window, what each hop may buffer anyway. */
@@ -58,6 +58,8 @@ export class ResumableResponse {
   #ended = false;
   #drainWanted = false;
   #handover = false;
+  /** The id whose answer ends a resumed POST stream; null: none to wait for (a GET stream, a batch…). */
+  readonly #answerId: JsonRpcId | null;
 
   private constructor(
     private readonly ctx: RequestContext,
@@ -68,6 +70,8 @@ export class ResumableResponse {
   ) {
     this.#scheduler = deps.scheduler ?? asyncScheduler;
     this.#sessionId = admitted.target.sessionKey;
+    const body = admitted.admission.body;
+    this.#answerId = ctx.req.method === 'POST' && body.kind === 'whole' ? requestIdOf(body.bytes) : null;
   }
 
   /**
@@ -129,10 +133,12 @@ export class ResumableResponse {
     this.#conns.push(conn.id);
     const out = this.#out!;
     const onData = (chunk: Buffer): void => {
-      for (const b of this.#cursor.push(chunk)) {
+      const blocks = this.#cursor.push(chunk);
+      for (const b of blocks) {
         this.#bytesOut += b.length;
         if (!out.push(b)) stream.pause();
       }
+      if (this.#resumptions > 0 && this.#answerId !== null && blocks.length > 0 && carriesAnswer(blocks, this.#answerId)) return this.#answered();
       if (this.#drainWanted) this.#maybeHandover();
     };
     const onEnd = (): void => {
@@ -158,6 +164,14 @@ export class ResumableResponse {
       stream.off('error', onError);
       draining.unsubscribe();
     };
+  }
+
+  /** A resumed POST stream delivered the answer: end the client's stream as the original would have ended. */
+  #answered(): void {
+    this.#detach();
+    this.#source?.destroy();
+    this.#out?.push(null);
+    this.#end();
   }
 
   /** The current attempt failed: resume it when it can be, else cut the client as before. */

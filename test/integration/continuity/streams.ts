@@ -77,8 +77,17 @@ export class RawSession {
   }
 
   /** Calls `progress {steps, intervalMs}` with a progress token; resolves with the response stream's log once it ends. */
-  async callProgress(id: number, steps: number, intervalMs: number): Promise<StreamLog> {
+  callProgress(id: number, steps: number, intervalMs: number): Promise<StreamLog> {
+    return this.startProgress(id, steps, intervalMs).done;
+  }
+
+  /** As {@link callProgress}, with the log readable while the call runs. */
+  startProgress(id: number, steps: number, intervalMs: number): { log: StreamLog; done: Promise<StreamLog> } {
     const log: StreamLog = { events: [], end: 'open' };
+    return { log, done: this.#progress(log, id, steps, intervalMs) };
+  }
+
+  async #progress(log: StreamLog, id: number, steps: number, intervalMs: number): Promise<StreamLog> {
     const body = { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'progress', arguments: { steps, intervalMs }, _meta: { progressToken: `p${id}` } } };
     try {
       const res = await fetch(this.url, { method: 'POST', headers: headers(this.apiKey, this.sessionId), body: JSON.stringify(body), signal: this.#abort.signal });
