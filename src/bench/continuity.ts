@@ -23,6 +23,8 @@ export interface ContinuityOptions {
 
 /** What the clients saw. */
 interface Seen {
+  /** Streams that delivered their first event. */
+  open: number;
   disconnects: number;
   lost: number;
   duplicated: number;
@@ -54,7 +56,9 @@ function readStream(origin: string, path: string, apiKey: string, events: number
         text = blocks.pop() ?? '';
         for (const b of blocks) {
           const m = /^id: (\d+)$/m.exec(b);
-          if (m) got.set(Number(m[1]), (got.get(Number(m[1])) ?? 0) + 1);
+          if (!m) continue;
+          if (got.size === 0) seen.open++;
+          got.set(Number(m[1]), (got.get(Number(m[1])) ?? 0) + 1);
         }
       });
       res.once('end', () => done(false));
@@ -80,11 +84,12 @@ async function startTunnel(procs: Procs, upstreamOrigin: string, dir: string): P
       clients: [{ name: 'bench', apiKey, servers: ['cont'] }],
     }),
   );
-  const env = { MCP_TUNNEL_LOG_LEVEL: 'warn', MCP_TUNNEL_AUDIT: join(dir, 'continuity-audit.log') };
+  // Info: the readiness lines ("gateway listening", "tunnel connected and authenticated") are info.
+  const env = { MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT: join(dir, 'continuity-audit.log') };
   await procs.start('cont-gateway', process.execPath, [CLI, 'gateway', '--config', cfg], { env, ready: /gateway listening/ });
   const replica = (name: string): Promise<Started> =>
     procs.start(name, process.execPath, [CLI, 'proxy'], {
-      env: { ...env, MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_URL: `ws://127.0.0.1:${port}/tunnel/cont`, MCP_TUNNEL_SECRET: secret, MCP_TUNNEL_PROXY_NAME: name, MCP_TUNNEL_DRAIN_GRACE_MS: '60000' },
+      env: { ...env, MCP_TUNNEL_URL: `ws://127.0.0.1:${port}/tunnel/cont`, MCP_TUNNEL_SECRET: secret, MCP_TUNNEL_PROXY_NAME: name, MCP_TUNNEL_DRAIN_GRACE_MS: '60000' },
       ready: /tunnel connected and authenticated/,
       readyCount: 2,
     });
@@ -98,21 +103,23 @@ async function startTunnel(procs: Procs, upstreamOrigin: string, dir: string): P
 export async function continuityRun(procs: Procs, upstreamOrigin: string, dir: string, o: ContinuityOptions, r: Results): Promise<void> {
   const t = await startTunnel(procs, upstreamOrigin, dir);
   const replicas = [await t.replica('replica-a'), await t.replica('replica-b')];
-  const seen: Seen = { disconnects: 0, lost: 0, duplicated: 0 };
+  const seen: Seen = { open: 0, disconnects: 0, lost: 0, duplicated: 0 };
   const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
   const run = `${process.pid}-${Date.now()}`;
   const streams = Array.from({ length: o.streams }, (_, i) =>
     readStream(t.origin, `/mcp/cont?stream=${run}-${i}&events=${o.events}&intervalMs=${o.intervalMs}`, t.apiKey, o.events, seen, agent),
   );
-  // Let every stream get going (its first events delivered) before the first restart.
-  await new Promise((resolve) => setTimeout(resolve, Math.min(3000, 2 * o.intervalMs + o.streams)));
-  let drainMs = 0;
+  // Every stream open (its first event delivered) before the first restart; at most 30 s.
+  for (let waited = 0; seen.open + seen.disconnects < o.streams && waited < 30_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+  const drains: number[] = [];
   for (const [i, name] of ['replica-a', 'replica-b'].entries()) {
     const t0 = Date.now();
     await procs.stop(replicas[i]!, 'SIGTERM', 60_000);
-    drainMs = Math.max(drainMs, Date.now() - t0);
+    drains.push(Date.now() - t0);
     replicas[i] = await t.replica(name);
   }
+  const drainMs = Math.max(...drains);
+  r.notes.push(`Rolling restart with ${o.streams} open SSE streams: SIGTERM → exit ${drains.map((d) => `${d} ms`).join(' and ')} (replica A, then B).`);
   await Promise.all(streams);
   agent.destroy();
   r.add('continuity.disconnects', 'tunnel', seen.disconnects);
