@@ -27,8 +27,13 @@ import type { TunnelConnection, TunnelRegistry } from '../tunnels';
 import { carriesAnswer, classifyResumeHead, isResumableFailure, requestIdOf, resumeHeaders, resumeRefusal, type JsonRpcId, type ResumeIdentity } from './attempt';
 import { SseCursor } from './sse-cursor';
 
-/** Most bytes of one incomplete event held back: one stream window, what each hop may buffer anyway. */
-export const MAX_HELD_EVENT_BYTES = 256 * 1024;
+/**
+ * Bytes of an incomplete event held back: none. Every upstream write reaches the client before the
+ * next one (mcp-passthrough.md rule 6, test/integration/passthrough/streaming.test.ts), so a stream
+ * cut in the middle of an event is not resumable (half an event is at the client); a drain moves a
+ * stream only between events. The cursor supports holding for a future opt-in.
+ */
+export const MAX_HELD_EVENT_BYTES = 0;
 /** Event ids remembered per client stream for duplicate filtering. */
 export const MAX_REMEMBERED_IDS = 1024;
 /** Backoff between attempts of one resumption (full jitter). */

@@ -77,6 +77,8 @@ export class SseCursor {
   #heldBytes = 0;
   /** Part of the current block was forwarded before its end (too large, or not resumable then). */
   #partial = false;
+  /** The last block ended with a CR (forwarded or dropped): a LF right after it completes that CRLF. */
+  #crOf: 'forwarded' | 'dropped' | null = null;
   /** The next bytes are the start of a resumed upstream response (a BOM there is dropped). */
   #atAttemptStart = false;
 
@@ -116,12 +118,20 @@ export class SseCursor {
       const b = chunk[i]!;
       if (b === LF && this.#prevCR) {
         this.#prevCR = false;
+        // The LF of a CRLF that ended the last block belongs to that block: never hold it back.
+        if (i === segStart && this.#crOf !== null && this.#held.length === 0) {
+          if (this.#crOf === 'forwarded') out.push(chunk.subarray(i, i + 1));
+          segStart = i + 1;
+        }
+        this.#crOf = null;
         continue;
       }
+      this.#crOf = null;
       if (b === LF || b === CR) {
         this.#prevCR = b === CR;
         if (this.#endLine()) {
-          this.#endBlock(chunk.subarray(segStart, i + 1), out);
+          const forwarded = this.#endBlock(chunk.subarray(segStart, i + 1), out);
+          if (b === CR) this.#crOf = forwarded ? 'forwarded' : 'dropped';
           segStart = i + 1;
         }
         continue;
@@ -152,6 +162,7 @@ export class SseCursor {
     this.#resetBlock();
     this.#lineLen = 0;
     this.#prevCR = false;
+    this.#crOf = null;
     this.#resetLine();
     this.#atAttemptStart = true;
   }
@@ -222,11 +233,12 @@ export class SseCursor {
     this.#idSpaceSkipped = false;
   }
 
-  /** A block ended with `last` (its bytes in this chunk): forward it, or drop it as a duplicate. */
-  #endBlock(last: Buffer, out: Buffer[]): void {
+  /** A block ended with `last` (its bytes in this chunk): forward it (true), or drop it as a duplicate. */
+  #endBlock(last: Buffer, out: Buffer[]): boolean {
     const id = this.#blockId;
     const duplicate = id !== undefined && id !== '' && this.#seen.has(id);
-    if (duplicate && !this.#partial) {
+    const dropped = duplicate && !this.#partial;
+    if (dropped) {
       this.stats.duplicates++;
     } else {
       // A duplicate that was already partly forwarded cannot be taken back (counted, not hidden).
@@ -239,6 +251,7 @@ export class SseCursor {
     this.#held = [];
     this.#heldBytes = 0;
     this.#resetBlock();
+    return !dropped;
   }
 
   /** The client got a block with this id (or none): move the cursor as its SSE parser does. */

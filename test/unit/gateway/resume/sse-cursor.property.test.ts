@@ -66,11 +66,11 @@ const attemptArb = fc.record({
 });
 
 describe('SseCursor against a model', () => {
-  it('delivers every event exactly once, in order, across cuts and resumptions', () => {
+  it.each([0, 32])('delivers every event exactly once, in order, across cuts and resumptions (hold %i bytes)', (maxHeldBytes) => {
     fc.assert(
       fc.property(fc.array(eventArb, { minLength: 1, maxLength: 30 }), fc.array(attemptArb, { minLength: 1, maxLength: 8 }), (spec, attempts) => {
         const log: ModelEvent[] = spec.map((e, i) => ({ id: e.hasId ? `ev-${i}` : null, data: e.data }));
-        const cursor = new SseCursor({ maxHeldBytes: 32, maxRememberedIds: 16 });
+        const cursor = new SseCursor({ maxHeldBytes, maxRememberedIds: 16 });
         const client: Buffer[] = [];
         let next = 0; // first log index the upstream sends in this attempt
         for (const [n, a] of attempts.entries()) {
@@ -172,6 +172,17 @@ describe('SseCursor rules', () => {
     expect(text(c.push(Buffer.from('id: 2\ndata: 0123456789')))).toBe('id: 2\ndata: 0123456789');
     expect(c.resumeFrom).toBeNull();
     expect(text(c.push(Buffer.from('\n\n')))).toBe('\n\n');
+    expect(c.resumeFrom).toBe('2');
+  });
+});
+
+describe('SseCursor flushes every complete write (passthrough rule 6)', () => {
+  it('forwards the LF of a CRLF blank line at once, even when it arrives alone', () => {
+    const c = new SseCursor({ maxHeldBytes: 1024, maxRememberedIds: 8 });
+    const text = (bufs: Buffer[]): string => Buffer.concat(bufs).toString('utf8');
+    expect(text(c.push(Buffer.from('id: 1\r\ndata: a\r\n\r\n')))).toBe('id: 1\r\ndata: a\r\n\r\n');
+    expect(text(c.push(Buffer.from('id: 2\r\ndata: b\r\n\r')))).toBe('id: 2\r\ndata: b\r\n\r');
+    expect(text(c.push(Buffer.from('\n')))).toBe('\n');
     expect(c.resumeFrom).toBe('2');
   });
 });
