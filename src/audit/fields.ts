@@ -47,6 +47,10 @@ export const AUDIT = {
    * parsed once), `partial` (a prefix of a body over the inspection limit), `none` (no body read).
    */
   inspection: 'inspection',
+  /** Gateway, on a resumable SSE response: times it was resumed on another tunnel stream. */
+  resumptions: F.resumptions,
+  /** Gateway, with `resumptions`: the tunnel connections that carried the response, in order. */
+  conns: 'conns',
   /** Proxy: the egress allowlist's decision when it refused the target (`denied: no rule matches …`), else null. */
   egress: 'egress',
 } as const;

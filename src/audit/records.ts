@@ -66,6 +66,13 @@ export interface GatewayAuditRecord extends AuditResultFields {
   requestBody?: unknown;
   /** Only with `audit.bodies.enabled`: the response body (JSON, or the SSE stream's messages), redacted. */
   responseBody?: unknown;
+  /**
+   * Only on an SSE response the gateway could resume (src/gateway/resume/): how many times it was
+   * resumed on another tunnel stream. Absent on every other response.
+   */
+  resumptions?: number;
+  /** With `resumptions`: every tunnel connection that carried the response, in order (`conn` is the first). */
+  conns?: string[];
 }
 
 /** How much of the request body the gateway inspected. */
@@ -130,6 +137,8 @@ export const GATEWAY_RECORD_FIELDS = [
   AUDIT.responseSha256,
   AUDIT.requestBody,
   AUDIT.responseBody,
+  AUDIT.resumptions,
+  AUDIT.conns,
   AUDIT.bytesIn,
   AUDIT.bytesOut,
   AUDIT.durationMs,
@@ -207,8 +216,9 @@ export function sanitizeAuditRecord<R extends AuditRecord>(record: R): R {
   const fields: readonly string[] = record.side === 'proxy' ? PROXY_RECORD_FIELDS : GATEWAY_RECORD_FIELDS;
   const source = record as unknown as Record<string, unknown>;
   for (const field of fields) out[field] = source[field] ?? null;
-  // Body fields exist only when body capture is on; never write them as null otherwise.
-  for (const field of [AUDIT.requestBody, AUDIT.responseBody]) if (source[field] === undefined) delete out[field];
+  // Body fields exist only when body capture is on, resumption fields only on resumable SSE
+  // responses; never write them as null otherwise.
+  for (const field of [AUDIT.requestBody, AUDIT.responseBody, AUDIT.resumptions, AUDIT.conns]) if (source[field] === undefined) delete out[field];
   if (record.side === 'proxy') {
     out[AUDIT.upstream] = auditUpstream(asText(source[AUDIT.upstream]));
   } else {

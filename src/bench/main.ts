@@ -12,6 +12,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { continuityRun } from './continuity';
 import { benchOptions, type BenchOptions } from './options';
 import { startNginx, startSsh } from './peers';
 import { Procs } from './procs';
@@ -23,7 +24,7 @@ import { startTunnel, type TunnelTarget } from './tunnel';
 const progress = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
 
 /** Starts every target; a peer that is missing or fails to start is skipped with the reason. */
-async function startTargets(o: BenchOptions, procs: Procs, dir: string, skipped: string[]): Promise<{ targets: Target[]; tunnel: TunnelTarget }> {
+async function startTargets(o: BenchOptions, procs: Procs, dir: string, skipped: string[]): Promise<{ targets: Target[]; tunnel: TunnelTarget; upstreamOrigin: string }> {
   const up = await procs.start('upstream', process.execPath, [join(__dirname, 'upstream.js')], { ready: /^UPSTREAM_URL=(\S+)/ });
   const upstreamOrigin = up.match![1]!;
   const upstreamPort = Number(new URL(upstreamOrigin).port);
@@ -46,7 +47,7 @@ async function startTargets(o: BenchOptions, procs: Procs, dir: string, skipped:
       skipped.push(`${name} (failed to start: ${(err as Error).message.split('\n')[0]})`);
     }
   }
-  return { targets, tunnel };
+  return { targets, tunnel, upstreamOrigin };
 }
 
 /** Rotates the order each round, so no target always runs first after a pause. */
@@ -113,9 +114,11 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const skipped: string[] = [];
   try {
-    const { targets, tunnel } = await startTargets(o, procs, dir, skipped);
+    const { targets, tunnel, upstreamOrigin } = await startTargets(o, procs, dir, skipped);
     const r = new Results();
     await measure(o, procs, targets, tunnel, r);
+    progress(`rolling restart of two proxy replicas with ${o.continuity.streams} open SSE streams`);
+    await continuityRun(procs, upstreamOrigin, dir, o.continuity, r);
     const c: Context = {
       targets: targets.map((t) => t.name),
       groups: Object.fromEntries(targets.map((t) => [t.name, Object.keys(t.pids())])),

@@ -5,6 +5,7 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ContinuityOptions } from './continuity';
 import type { SseOptions } from './sse';
 
 export interface BenchOptions {
@@ -17,6 +18,8 @@ export interface BenchOptions {
   streamBytes: number;
   sse: SseOptions;
   capacity: SseOptions;
+  /** Rolling restart of two proxy replicas under open resumable SSE streams (continuity.ts). */
+  continuity: ContinuityOptions;
   /** Restarts of each end measured (median reported). */
   restarts: number;
   /** Run the peers (ssh -R, nginx) when installed. */
@@ -61,6 +64,12 @@ export function benchOptions(): BenchOptions {
       events: envNumber('BENCH_CAPACITY_EVENTS', q(4, 10)),
       intervalMs: 1000,
       rampMs: envNumber('BENCH_CAPACITY_RAMP_MS', q(500, 5000)),
+    },
+    continuity: {
+      streams: envNumber('BENCH_CONTINUITY_STREAMS', q(100, 1000), true),
+      // The streams must outlive two drains and two proxy starts.
+      events: envNumber('BENCH_CONTINUITY_EVENTS', q(40, 60), true),
+      intervalMs: 250,
     },
     restarts: envNumber('BENCH_RESTARTS', q(1, 3)),
     peers: process.env['BENCH_PEERS'] !== '0',

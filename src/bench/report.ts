@@ -78,6 +78,10 @@ function rows(r: Results, o: BenchOptions, c: Context): Row[] {
     ['RSS per idle tunnel connection', byGroup('conn', kib, 'KiB')],
     ['agent restart → first successful request, ms', (t) => ms(r.get('restart.agent', t))],
     ['gateway restart → first successful request, ms', (t) => ms(r.get('restart.gateway', t))],
+    [
+      `rolling restart of 2 proxy replicas with ${o.continuity.streams} open SSE streams: client disconnects, events lost / duplicated, slower drain ms`,
+      (t) => (r.get('continuity.drainMs', t) === undefined ? '–' : `${r.sum('continuity.disconnects', t)}, ${r.sum('continuity.lost', t)} / ${r.sum('continuity.duplicated', t)}, ${ms(r.get('continuity.drainMs', t))}`),
+    ],
   ];
 }
 

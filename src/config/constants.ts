@@ -26,3 +26,5 @@ export const CONFIG_FILE_ENV = `${ENV_PREFIX}CONFIG`;
 
 /** Default of the proxy's `handshakeTimeoutMs` (`MCP_TUNNEL_HANDSHAKE_TIMEOUT_MS`). */
 export const DEFAULT_PROXY_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Default `limits.resumeWindowMs` of the gateway: how long a broken resumable SSE stream is resumed. */
+export const DEFAULT_RESUME_WINDOW_MS = 30_000;

@@ -1,7 +1,7 @@
 import type convict from 'convict';
 import * as fs from 'node:fs';
 import { JWT_ALGORITHMS, type GatewayConfig, type JwtAuthConfig } from './types';
-import { ENV_PREFIX } from './constants';
+import { DEFAULT_RESUME_WINDOW_MS, ENV_PREFIX } from './constants';
 import { recordSchema, resolveRecord, type RecordRaw } from './record';
 import { ConfigError } from './errors';
 import { auditSchema, flowSchema, heartbeatSchema, logSchema, opsSchema, resolveAudit, streamLimitSchema } from './common';
@@ -147,6 +147,12 @@ function gatewaySchema(): convict.Schema<GatewayRaw> {
         format: 'mcp-tunnel-positive-int',
         default: 10000,
         env: `${ENV_PREFIX}MAX_OPEN_STREAMS_PER_CLIENT`,
+      },
+      resumeWindowMs: {
+        doc: 'When the tunnel stream carrying a resumable SSE response (events with ids) breaks or its connection drains, how long the gateway keeps the client connected while it resumes the stream upstream with Last-Event-ID through another tunnel connection; 0 turns resumption off.',
+        format: 'mcp-tunnel-nat',
+        default: DEFAULT_RESUME_WINDOW_MS,
+        env: `${ENV_PREFIX}RESUME_WINDOW_MS`,
       },
     },
     flow: flowSchema(),

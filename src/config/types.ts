@@ -155,6 +155,8 @@ export interface GatewayConfig {
     connectAttemptsPerMinute: number;
     /** GET streams one client identity may hold open (more: 429); the loader always sets it; default 10,000. */
     maxOpenStreamsPerClient?: number;
+    /** How long a broken resumable SSE stream is resumed before the client is cut (0 = off); the loader always sets it; default 30 s. */
+    resumeWindowMs?: number;
   };
   flow: FlowConfig;
   heartbeat: { intervalMs: number };

@@ -77,6 +77,7 @@ export const GATEWAY_ERROR_CODES = Object.freeze({
   TUNNEL_STREAM_PROTOCOL: spec(502, 'the proxy broke the protocol on this stream'),
   TUNNEL_CONNECTION_LOST: spec(502, 'the tunnel connection dropped while the request was in flight (it may have run)'),
   TUNNEL_INTERNAL: spec(500, 'unexpected failure in the gateway (502 when it happened in the tunnel exchange)'),
+  TUNNEL_RESUME_FAILED: spec(null, 'a resumable SSE stream could not be resumed within limits.resumeWindowMs (or the upstream refused the resumption); the client connection is reset'),
   TUNNEL_CLIENT_GONE: spec(null, 'audit only: the client disconnected before the response finished'),
 } satisfies Record<`TUNNEL_${string}`, GatewayErrorSpec>);
 

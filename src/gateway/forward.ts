@@ -15,6 +15,7 @@ import { admit } from './request/admit';
 import { createRequestContext, type ForwardDeps, type McpRoute } from './request/context';
 import { Exchange, openExchange } from './request/exchange';
 import { finishRecord } from './request/respond';
+import { ResumableResponse } from './resume';
 
 export type { ForwardDeps, ForwardState } from './request/context';
 
@@ -32,7 +33,9 @@ export async function forwardMcpRequest(req: IncomingMessage, res: ServerRespons
   const { conn, stream } = opened;
   recordGatewayExchange(deps.recorder, ctx, stream);
   const at = { server: admitted.server.name, tunnelId: conn.tunnelId, connId: conn.id, owner: admitted.owner };
-  const plan = { admitted, at, sessions: deps.registry.sessions, piped: admitted.admission.body.kind === 'prefix' };
+  const resume = ResumableResponse.for(ctx, admitted, conn, deps);
+  const plan = { admitted, at, sessions: deps.registry.sessions, piped: admitted.admission.body.kind === 'prefix', resume };
   await new Exchange(ctx, stream, plan, () => deps.registry.notify(conn.tunnelId)).run();
+  await resume?.settled();
   await finishRecord(ctx, stream, admitted.admission.body.kind !== 'none');
 }

@@ -1,3 +1,4 @@
+import { DEFAULT_RESUME_WINDOW_MS } from '../config/constants';
 import type { GatewayConfig } from '../config/types';
 import { componentLogger, type Logger } from '../log';
 import { receiveSettings, type PeerSettings } from '../protocol';
@@ -69,6 +70,7 @@ function forwardState(c: GatewayConfig, logger: Logger, previous?: ForwardState)
     maxOpenStreamsPerClient: c.limits.maxOpenStreamsPerClient,
     policy: new CompiledPolicy(c.policy),
     auditBodies: c.audit.bodies?.enabled ? c.audit.bodies : null,
+    resumeWindowMs: c.limits.resumeWindowMs ?? DEFAULT_RESUME_WINDOW_MS,
   };
 }
 

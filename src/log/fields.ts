@@ -28,6 +28,10 @@ export const F = {
   header: 'header',
   /** What an operator can do about an error (a config key, an env var, a likely cause). */
   hint: 'hint',
+  /** Attempt number of a retried operation (1 = the first). */
+  attempt: 'attempt',
+  /** Times a client's SSE stream was resumed on another tunnel stream (src/gateway/resume/). */
+  resumptions: 'resumptions',
 } as const;
 
 /**

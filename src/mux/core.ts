@@ -34,6 +34,8 @@ export abstract class MultiplexerCore implements StreamHost {
   protected readonly closedSubject = new AsyncSubject<CloseInfo>();
   protected readonly goAwaySubject = new Subject<GoAwayInfo>();
   protected readonly controlSubject = new Subject<Buffer>();
+  /** Resumption hook (src/gateway/resume/): valued once either side's GOAWAY makes the connection draining. */
+  protected readonly drainingSubject = new AsyncSubject<void>();
   /** Ticks whenever {@link isIdle} may have become true (a stream released, the GOAWAY fence passed, closed). */
   protected readonly idleCheck = new Subject<void>();
   protected readonly log: Logger;
@@ -45,6 +47,11 @@ export abstract class MultiplexerCore implements StreamHost {
   readonly closed$: Observable<CloseInfo> = this.closedSubject.asObservable();
   /** Emits when the peer sends GOAWAY (it will accept no new streams). */
   readonly goAway$: Observable<GoAwayInfo> = this.goAwaySubject.asObservable();
+  /**
+   * Emits once, then completes, when the connection starts draining (this side sent GOAWAY, or the
+   * peer did); late subscribers get it too. Completes without a value if it closes without a GOAWAY.
+   */
+  readonly draining$: Observable<void> = this.drainingSubject.asObservable();
   /** CONTROL payloads received after the handshake (re-auth, drain; parsed by the session layer). */
   readonly control$: Observable<Buffer> = this.controlSubject.asObservable();
   /**
@@ -174,6 +181,7 @@ export abstract class MultiplexerCore implements StreamHost {
   goAway(code: number = ErrorCode.NO_ERROR, reason = 'going away'): void {
     if (this.goAwaySent || this.isClosed) return;
     this.goAwaySent = true;
+    this.markDraining();
     this.enqueue(FrameType.GOAWAY, 0, 0, encodeCodeReason(code, reason, this.streams.lastRemoteId));
     // HTTP/2's graceful-shutdown fence: streams the peer opened before it read the GOAWAY are still
     // served (it could not know); once it acknowledges this PING, frames are ordered, so it has.
@@ -181,6 +189,12 @@ export abstract class MultiplexerCore implements StreamHost {
       this.goAwaySeen = true;
       this.idleCheck.next();
     });
+  }
+
+  /** Either side's GOAWAY: tell {@link draining$} subscribers (once). */
+  protected markDraining(): void {
+    this.drainingSubject.next();
+    this.drainingSubject.complete();
   }
 
   /** Closes the connection: open streams fail with ConnectionClosedError, queued frames are flushed first. */
@@ -304,6 +318,7 @@ export abstract class MultiplexerCore implements StreamHost {
     this.closedSubject.next(info);
     this.closedSubject.complete();
     this.goAwaySubject.complete();
+    this.drainingSubject.complete();
     this.controlSubject.complete();
     this.idleCheck.next();
     this.idleCheck.complete();

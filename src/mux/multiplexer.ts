@@ -102,6 +102,7 @@ export class Multiplexer extends MultiplexerCore {
         this.remoteGoAway = info;
         this.log.info({ [F.code]: errorCodeName(info.code), [F.reason]: info.reason }, 'peer sent GOAWAY');
         this.goAwaySubject.next(info);
+        this.markDraining();
         return;
       }
       case FrameType.CONTROL: {

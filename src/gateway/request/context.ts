@@ -19,6 +19,8 @@ export interface ForwardState {
   policy: CompiledPolicy;
   /** Body capture for audit records (`audit.bodies`); null = off (the default). */
   auditBodies?: BodyCaptureConfig | null;
+  /** `limits.resumeWindowMs`: how long a broken resumable SSE stream is retried (0 = never). */
+  resumeWindowMs: number;
 }
 
 /** A configured MCP server. */

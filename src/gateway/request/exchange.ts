@@ -98,7 +98,8 @@ export class Exchange {
 
   /** The bytes the client got: counted once, when the response direction ends. */
   #countBytesOut(): void {
-    this.ctx.audit.addBytesOut(this.stream.bytesReceived);
+    const resume = this.plan.resume;
+    this.ctx.audit.addBytesOut(resume?.active ? resume.bytesOut : this.stream.bytesReceived);
   }
 
   #onHead(head: ResponseHead): void {
@@ -118,6 +119,8 @@ export class Exchange {
   }
 
   #onStreamError(err: unknown): void {
+    // Resumption hook: a resumable response's stream failures are handled in src/gateway/resume/.
+    if (this.#phase === 'responding' && this.plan.resume?.active) return;
     if (this.#phase === 'responding') {
       this.#countBytesOut();
       cutResponse(this.ctx, err);

@@ -3,6 +3,7 @@
  * establishes, and the body piped (through the `tools/list` filter and the legacy endpoint rewriter
  * where they apply) with the response digest beside it.
  */
+import type { Readable } from 'node:stream';
 import { getHeader, responseHeadersForClient, toNodeHeaders, type HeaderList } from '../../http';
 import type { BadResponseHeadError, MuxStream } from '../../mux';
 import type { ResponseHead } from '../../protocol';
@@ -12,6 +13,7 @@ import { sendFilteredResponse, toolsSseFilter, withoutLength } from '../policy';
 import type { BindingPlace, SessionBinding } from '../session-binding';
 import { SseEndpointRewriter } from '../sse-endpoint';
 import { requestStillArriving, responseHeadProblem } from '../stream-lifecycle';
+import type { ResumableResponse } from '../resume';
 import { announceLegacyEndpoint } from '../target';
 import type { Admitted } from './admit';
 import type { RequestContext } from './context';
@@ -24,6 +26,8 @@ export interface RelayPlan {
   sessions: SessionBinding;
   /** The client is still sending a body the gateway pipes into the tunnel. */
   piped: boolean;
+  /** Resumption of an SSE response on another tunnel stream (src/gateway/resume/); null when the request cannot have one. */
+  resume?: ResumableResponse | null;
 }
 
 /**
@@ -47,18 +51,20 @@ function bindSessions(ctx: RequestContext, status: number, headers: HeaderList, 
 }
 
 /** Writes the head and pipes the response body to the client, with its digest beside the pipe. */
-export function relayResponse(ctx: RequestContext, stream: MuxStream, head: ResponseHead, headers: HeaderList, plan: RelayPlan): void {
+export function relayResponse(ctx: RequestContext, tunnel: MuxStream, head: ResponseHead, headers: HeaderList, plan: RelayPlan): void {
   const { req, res, audit } = ctx;
   bindSessions(ctx, head.status, headers, plan);
   audit.setStatus(head.status);
-  const digest = new BodyDigest('response', ctx.state.auditBodies);
-  stream.on('data', (chunk: Buffer) => digest.update(chunk));
-  stream.once('end', () => digest.record(audit, getHeader(head.headers, 'content-type')));
   const isSse = (getHeader(headers, 'content-type') ?? '').startsWith('text/event-stream');
   const getStream = isSse && req.method === 'GET';
   const filter = plan.admitted.admission.toolsFilter;
+  // Resumption hook: the body of a resumable SSE response outlives this tunnel stream.
+  const stream: Readable = (!filter || getStream ? plan.resume?.start(tunnel, head) : null) ?? tunnel;
+  const digest = new BodyDigest('response', ctx.state.auditBodies);
+  stream.on('data', (chunk: Buffer) => digest.update(chunk));
+  stream.once('end', () => digest.record(audit, getHeader(head.headers, 'content-type')));
   if (filter && !getStream) {
-    sendFilteredResponse(stream, res, head.status, headers, filter);
+    sendFilteredResponse(tunnel, res, head.status, headers, filter);
     return;
   }
   // A GET stream's events are rewritten (endpoint, tools filter): no upstream Content-Length.

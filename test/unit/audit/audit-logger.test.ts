@@ -86,7 +86,7 @@ describe('openAuditDestination (file destination)', () => {
     expect(px).toMatchObject({ ...proxyRecord });
     const envelope = ['level', 'time', AUDIT.audit, 'pid', 'msg', 'chain', 'seq', 'prev', 'hash'];
     // The body fields appear only when body capture is on (audit.bodies.enabled).
-    const optional: readonly string[] = [AUDIT.requestBody, AUDIT.responseBody];
+    const optional: readonly string[] = [AUDIT.requestBody, AUDIT.responseBody, AUDIT.resumptions, AUDIT.conns];
     expect(Object.keys(gw!).sort()).toEqual([...envelope, ...GATEWAY_RECORD_FIELDS.filter((f) => !optional.includes(f))].sort());
     expect(Object.keys(px!).sort()).toEqual([...envelope, ...PROXY_RECORD_FIELDS].sort());
   });

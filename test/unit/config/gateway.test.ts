@@ -34,6 +34,7 @@ const DEFAULTS: GatewayConfig = {
     maxUnauthenticated: 256,
     connectAttemptsPerMinute: 120,
     maxOpenStreamsPerClient: 10000,
+    resumeWindowMs: 30000,
   },
   flow: { streamWindow: 262144, connectionWindow: 16777216, maxFrameSize: 65536 },
   heartbeat: { intervalMs: 15000 },
@@ -104,6 +105,7 @@ describe('loadGatewayConfig: sources', () => {
         MCP_TUNNEL_MAX_UNAUTHENTICATED: '30',
         MCP_TUNNEL_CONNECT_ATTEMPTS_PER_MINUTE: '12',
         MCP_TUNNEL_MAX_OPEN_STREAMS_PER_CLIENT: '7',
+        MCP_TUNNEL_RESUME_WINDOW_MS: '0',
         MCP_TUNNEL_ALLOWED_HOSTS: 'mcp.example.com, mcp.example.com:8443,[::1]',
         MCP_TUNNEL_ALLOWED_ORIGINS: 'https://app.example.com,http://localhost:5173',
         MCP_TUNNEL_FLOW_STREAM_WINDOW: '1000',
@@ -125,6 +127,7 @@ describe('loadGatewayConfig: sources', () => {
       maxUnauthenticated: 30,
       connectAttemptsPerMinute: 12,
       maxOpenStreamsPerClient: 7,
+      resumeWindowMs: 0,
     });
     expect(config.allowedHosts).toEqual(['mcp.example.com', 'mcp.example.com:8443', '[::1]']);
     expect(config.allowedOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
@@ -468,6 +471,7 @@ describe('describeGatewaySchema', () => {
         'limits.maxUnauthenticated',
         'limits.connectAttemptsPerMinute',
         'limits.maxOpenStreamsPerClient',
+        'limits.resumeWindowMs',
         'allowedHosts',
         'allowedOrigins',
         'flow.streamWindow',
