@@ -5,10 +5,12 @@ import { ENV_PREFIX } from './constants';
 import { ConfigError } from './errors';
 import { auditSchema, flowSchema, heartbeatSchema, logSchema, opsSchema, resolveAudit, streamLimitSchema } from './common';
 import { POLICY_ANY, resolvePolicyRules } from './policy';
+import { clusterSchema, resolveCluster, type RawCluster } from './cluster';
 import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow, type LoadOptions } from './loader';
 
 /** What convict holds before the loader turns it into a GatewayConfig (`tls` is always an object). */
-interface GatewayRaw extends Omit<GatewayConfig, 'tls' | 'policy' | 'auth' | 'allowedHosts' | 'allowedOrigins' | 'limits'> {
+interface GatewayRaw extends Omit<GatewayConfig, 'tls' | 'policy' | 'auth' | 'allowedHosts' | 'allowedOrigins' | 'limits' | 'cluster'> {
+  cluster: RawCluster;
   allowedHosts: string[];
   allowedOrigins: string[];
   limits: Required<GatewayConfig['limits']>;
@@ -164,6 +166,7 @@ function gatewaySchema(): convict.Schema<GatewayRaw> {
       env: `${ENV_PREFIX}DRAIN_GRACE_MS`,
     },
     ops: opsSchema(),
+    cluster: clusterSchema(),
     log: logSchema(),
     audit: auditSchema(),
     policy: {
@@ -300,6 +303,7 @@ export function loadGatewayConfig(opts: LoadOptions = {}): GatewayConfig {
     rotation: { ...raw.rotation },
     drainGraceMs: raw.drainGraceMs,
     ops: { listen: raw.ops?.listen ?? null },
+    cluster: resolveCluster(raw.cluster),
     log: { ...raw.log },
     audit: resolveAudit(raw.audit),
     policy: { rules: resolvePolicyRules(raw.policy.rules), inspectLimitBytes: raw.policy.inspectLimitBytes },
