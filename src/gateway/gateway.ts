@@ -15,6 +15,7 @@ import { TunnelAdmission } from './tunnel-admission';
 import { TunnelEndpoint } from './tunnel-endpoint';
 import { TunnelRegistry } from './tunnels';
 import { settledWithin } from '../time';
+import { startClusterNode, type ClusterNode, type ClusterSnapshot } from '../cluster';
 
 export interface RunningGateway {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
@@ -22,6 +23,8 @@ export interface RunningGateway {
   readonly port: number;
   /** Live tunnel connections (for health, metrics, tests). */
   readonly registry: TunnelRegistry;
+  /** Cluster: this replica and what it sees of the others (docs/cluster.md "Status JSON"); null without `cluster.redis`. */
+  clusterSnapshot(): ClusterSnapshot | null;
   /** Applies a new configuration (clients, servers, tunnels, secrets) without dropping anything. */
   reload(config: GatewayConfig): void;
   /** Stops accepting, lets in-flight requests finish within `graceMs`, closes tunnels "reconnect soon". */
@@ -51,6 +54,7 @@ interface GatewayParts extends TunnelSide {
   trail: AuditTrail;
   subs: Subscription;
   logger: Logger;
+  cluster: ClusterNode | null;
 }
 
 /**
@@ -73,13 +77,20 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
   const listener = await startListener(initial.listen, initial.tls, { request, upgrade: createUpgradeHandler(tunnels.endpoint) }, logger);
   announce(listener.url, live, logger);
   const tlsReloader = watchCertificate(listener, initial.tls, componentLogger(deps.logger, 'tls'), deps.tlsReloadDebounceMs);
+  // Cluster hook: without cluster.redis nothing of src/cluster runs (and ioredis is never loaded).
+  const cluster = initial.cluster ? await startClusterNode(initial.cluster, live, registry, deps.logger).catch((err: unknown) => {
+    tlsReloader?.close();
+    listener.server.close();
+    throw err;
+  }) : null;
 
-  const parts: GatewayParts = { ...tunnels, server: listener.server, tlsReloader, registry, inFlight, live, trail, subs, logger };
+  const parts: GatewayParts = { ...tunnels, server: listener.server, tlsReloader, registry, inFlight, live, trail, subs, logger, cluster };
   let closing: Promise<void> | null = null;
   return {
     url: listener.url,
     port: listener.port,
     registry,
+    clusterSnapshot: () => cluster?.clusterSnapshot() ?? null,
     reload: (next) => reload(next, parts),
     close(graceMs = live.config.drainGraceMs ?? 30_000) {
       closing ??= shutdown(parts, graceMs);
@@ -120,6 +131,7 @@ function announce(url: string, live: LiveConfig, logger: Logger): void {
 function reload(next: GatewayConfig, p: GatewayParts): void {
   p.live.replace(next);
   p.registry.notifyAll();
+  p.cluster?.reloadSecret();
   p.logger.info({ tunnels: next.tunnels.map((t) => t.id), servers: next.servers.map((s) => s.name) }, 'configuration reloaded');
   // After the log line, so that operators see the reload before its consequences.
   p.rotation.recheck();
@@ -137,6 +149,7 @@ async function shutdown(p: GatewayParts, graceMs: number): Promise<void> {
   for (const c of p.registry.all()) c.mux.goAway(ErrorCode.SHUTDOWN, 'gateway shutting down; reconnect soon');
   if (p.inFlight.size > 0) await settledWithin(p.inFlight.allSettled(), graceMs);
   p.rotation.close();
+  await p.cluster?.close();
   p.live.forward.clients.close();
   await p.endpoint.close();
   p.server.closeAllConnections();

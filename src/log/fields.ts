@@ -26,6 +26,8 @@ export const F = {
   inFlight: 'inFlight',
   /** A header's name (never its value), e.g. the one that made a head invalid. */
   header: 'header',
+  /** A gateway replica's id (docs/cluster.md). */
+  replica: 'replica',
 } as const;
 
 /**

@@ -1,0 +1,102 @@
+import { BehaviorSubject, type Observable } from 'rxjs';
+import type { Redis } from 'ioredis';
+import { F, type Logger } from '../log';
+import { CLUSTER_CODES } from './errors';
+import { REPLICAS_KEY, parseReplicaEntry, replicaKey, sessionKey, type ReplicaEntry, type SessionEntry } from './keys';
+
+/** Whether the replica can talk to Redis now (`down`: degraded, local tunnels only). */
+export type StoreHealth = 'ready' | 'down';
+
+/**
+ * What the cluster needs from Redis, and nothing more: the components depend on this interface,
+ * and only {@link openRedisStore} loads ioredis (lazily, so a single gateway never does).
+ * Every method rejects when Redis is unreachable; callers treat that as "degraded", never as fatal.
+ */
+export interface ClusterStore {
+  readonly health$: Observable<StoreHealth>;
+  /** Writes this replica's entry (TTL `ttlMs`) and its index row, and prunes expired rows. */
+  publishPresence(entry: ReplicaEntry, ttlMs: number, now: number): Promise<void>;
+  /** Every live replica's entry (this one included). */
+  readPresence(now: number): Promise<ReplicaEntry[]>;
+  removePresence(replicaId: string): Promise<void>;
+  setSession(tunnelId: string, sessionId: string, entry: SessionEntry, ttlMs: number): Promise<void>;
+  /** The session's place, its TTL refreshed (use keeps it alive); null when unknown. */
+  touchSession(tunnelId: string, sessionId: string, ttlMs: number): Promise<SessionEntry | null>;
+  deleteSession(tunnelId: string, sessionId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to `url` with ioredis. Commands fail at once while disconnected (no offline queue: a
+ * request must never wait for Redis), and the client reconnects in the background with a capped
+ * backoff; {@link ClusterStore.health$} follows the connection.
+ */
+export async function openRedisStore(url: string, logger: Logger): Promise<ClusterStore> {
+  const { Redis: RedisClient } = await import('ioredis');
+  const redis = new RedisClient(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+    lazyConnect: true,
+  });
+  const health$ = new BehaviorSubject<StoreHealth>('down');
+  redis.on('ready', () => {
+    if (health$.value !== 'ready') logger.info('cluster: Redis connected');
+    health$.next('ready');
+  });
+  redis.on('error', (err: Error) => {
+    // ioredis emits on every failed reconnect: log the transition, not each attempt.
+    if (health$.value === 'ready') logger.warn({ [F.code]: CLUSTER_CODES.redisUnavailable, [F.reason]: err.message }, 'cluster: Redis unreachable; serving local tunnels only');
+  });
+  redis.on('close', () => {
+    if (health$.value === 'ready') logger.warn({ [F.code]: CLUSTER_CODES.redisUnavailable }, 'cluster: Redis connection closed; serving local tunnels only');
+    health$.next('down');
+  });
+  // The first connection may fail: the replica starts degraded and ioredis keeps trying.
+  await redis.connect().catch((err: unknown) => logger.warn({ [F.code]: CLUSTER_CODES.redisUnavailable, [F.reason]: (err as Error).message }, 'cluster: Redis not reachable at start; serving local tunnels only'));
+  return redisStore(redis, health$);
+}
+
+function redisStore(redis: Redis, health$: BehaviorSubject<StoreHealth>): ClusterStore {
+  return {
+    health$: health$.asObservable(),
+    async publishPresence(entry, ttlMs, now) {
+      await redis
+        .multi()
+        .set(replicaKey(entry.id), JSON.stringify(entry), 'PX', ttlMs)
+        .zadd(REPLICAS_KEY, now + ttlMs, entry.id)
+        .zremrangebyscore(REPLICAS_KEY, '-inf', now)
+        .exec();
+    },
+    async readPresence(now) {
+      const ids = await redis.zrangebyscore(REPLICAS_KEY, now, '+inf');
+      if (ids.length === 0) return [];
+      const texts = await redis.mget(...ids.map(replicaKey));
+      return texts.map(parseReplicaEntry).filter((e): e is ReplicaEntry => e !== null);
+    },
+    async removePresence(replicaId) {
+      await redis.multi().del(replicaKey(replicaId)).zrem(REPLICAS_KEY, replicaId).exec();
+    },
+    async setSession(tunnelId, sessionId, entry, ttlMs) {
+      await redis.set(sessionKey(tunnelId, sessionId), JSON.stringify(entry), 'PX', ttlMs);
+    },
+    async touchSession(tunnelId, sessionId, ttlMs) {
+      const text = await redis.getex(sessionKey(tunnelId, sessionId), 'PX', ttlMs);
+      if (text === null) return null;
+      try {
+        const v = JSON.parse(text) as Partial<SessionEntry>;
+        return typeof v.replica === 'string' && typeof v.conn === 'string' ? { replica: v.replica, conn: v.conn } : null;
+      } catch {
+        return null;
+      }
+    },
+    async deleteSession(tunnelId, sessionId) {
+      await redis.del(sessionKey(tunnelId, sessionId));
+    },
+    async close() {
+      health$.complete();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
