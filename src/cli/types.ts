@@ -24,6 +24,8 @@ export type GatewayView = Closable & {
   readonly port: number;
   reload?(config: GatewayConfig): void;
   readonly registry?: { connections(tunnelId: string): readonly unknown[] };
+  /** Cluster: see docs/cluster.md "Status JSON"; null without `cluster.redis`. */
+  clusterSnapshot?(): { replicaId: string; redis: 'ok' | 'degraded'; replicas: readonly unknown[] } | null;
 };
 
 /** What the CLI uses of a running proxy; `status$` feeds readiness and sd_notify's READY=1. */

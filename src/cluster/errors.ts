@@ -10,6 +10,8 @@ export const CLUSTER_CODES = {
   hopUnknownConnection: 'TUNNEL_CLUSTER_HOP_UNKNOWN_CONNECTION',
   /** Dialling or authenticating the internal hop to another replica failed (wrong cluster secret, replica gone). */
   hopFailed: 'TUNNEL_CLUSTER_HOP_FAILED',
+  /** A configuration change in Redis could not be opened with this replica's cluster secret (different secret, tampering). */
+  configUnreadable: 'TUNNEL_CLUSTER_CONFIG_UNREADABLE',
 } as const;
 
 export type ClusterCode = (typeof CLUSTER_CODES)[keyof typeof CLUSTER_CODES];

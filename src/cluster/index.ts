@@ -2,7 +2,7 @@
  * Gateway cluster (docs/cluster.md): replicas share tunnel presence, MCP session placement and an
  * internal hop through Redis. Loaded only when `cluster.redis` is set.
  */
-import type { ClusterConfig } from '../config/types';
+import type { ClusterConfig, GatewayConfig } from '../config/types';
 import type { LiveConfig } from '../gateway/live-config';
 import type { TunnelRegistry } from '../gateway/tunnels';
 import { componentLogger, type Logger } from '../log';
@@ -13,12 +13,14 @@ export { CLUSTER_CODES, ClusterError, type ClusterCode } from './errors';
 export { type ClusterStore, type StoreHealth, openRedisStore } from './store';
 
 /** Starts this gateway's replica of the cluster with the gateway's live limits and timings. */
-export function startClusterNode(config: ClusterConfig, live: LiveConfig, registry: TunnelRegistry, rootLogger: Logger): Promise<ClusterNode> {
+export function startClusterNode(config: ClusterConfig, live: LiveConfig, registry: TunnelRegistry, rootLogger: Logger, applyConfig: (next: GatewayConfig) => void): Promise<ClusterNode> {
   return ClusterNode.start(config, {
     registry,
     local: () => live.localSettings(),
     handshakeTimeoutMs: () => live.config.limits.handshakeTimeoutMs,
     heartbeatIntervalMs: () => live.config.heartbeat.intervalMs,
     logger: componentLogger(rootLogger, 'cluster'),
+    config: () => live.config,
+    applyConfig,
   });
 }

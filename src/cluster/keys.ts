@@ -19,6 +19,11 @@ export function sessionKey(tunnelId: string, sessionId: string): string {
   return `${KEY_PREFIX}session:${tunnelId}:${sessionId}`;
 }
 
+/** STRING: the latest sealed shared-configuration change (shared-config.ts); no TTL. */
+export const CONFIG_KEY = `${KEY_PREFIX}config`;
+/** Pub/sub channel announcing each sealed configuration change. */
+export const CONFIG_CHANNEL = `${KEY_PREFIX}config-changes`;
+
 /** How often a replica rewrites its presence entry. */
 export const PRESENCE_REFRESH_MS = 1000;
 /** A replica that stopped refreshing disappears from every view after this. */

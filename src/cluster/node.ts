@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Subscription } from 'rxjs';
-import type { ClusterConfig } from '../config/types';
+import type { ClusterConfig, GatewayConfig } from '../config/types';
 import { readSecretFile } from '../config/secret-file';
 import type { RemoteConnections, TunnelRegistry } from '../gateway/tunnels';
 import { F, type Logger } from '../log';
 import type { PeerSettings } from '../protocol';
+import { ConfigSync } from './config-sync';
 import { HopServer } from './hop-server';
 import { SESSION_TTL_MS, type ReplicaEntry } from './keys';
 import { PeerLinks } from './links';
@@ -17,6 +18,10 @@ export interface ClusterNodeDeps {
   handshakeTimeoutMs: () => number;
   heartbeatIntervalMs: () => number;
   logger: Logger;
+  /** The configuration the gateway serves with now. */
+  config: () => GatewayConfig;
+  /** Applies a configuration change received from another replica (the gateway's reload, not re-published). */
+  applyConfig: (next: GatewayConfig) => void;
   /** Test seam: a store other than Redis. */
   store?: ClusterStore;
   refreshMs?: number;
@@ -53,6 +58,7 @@ export class ClusterNode implements RemoteConnections {
   readonly #subs = new Subscription();
   readonly #startedAt = Date.now();
   #secret: string;
+  #sync: ConfigSync | null = null;
 
   private constructor(
     readonly replicaId: string,
@@ -104,6 +110,11 @@ export class ClusterNode implements RemoteConnections {
     }
   }
 
+  /** A reload was applied on this replica: every other replica applies its shared part too. */
+  publishConfig(config: GatewayConfig): Promise<void> {
+    return this.#sync?.publish(config) ?? Promise.resolve();
+  }
+
   pick(tunnelId: string, preferConn: string | undefined): ReturnType<RemoteConnections['pick']> {
     return this.links.pick(tunnelId, preferConn);
   }
@@ -129,6 +140,7 @@ export class ClusterNode implements RemoteConnections {
 
   async close(): Promise<void> {
     this.#subs.unsubscribe();
+    this.#sync?.close();
     this.links.close();
     await this.presence.close();
     await this.hop.close();
@@ -146,7 +158,11 @@ export class ClusterNode implements RemoteConnections {
   #wire(): void {
     const { registry } = this.deps;
     registry.attachRemote(this);
-    this.#subs.add(this.presence.view$.subscribe((v) => this.links.reconcile(v.peers)));
+    const { config, applyConfig, logger } = this.deps;
+    this.#sync = new ConfigSync({ replicaId: this.replicaId, store: this.store, secret: () => this.#secret, current: config, apply: applyConfig, logger });
+    // Degraded (Redis unreachable): keep the hops that are open (each closes with its tunnel
+    // connection, so none goes stale) but open no new one until presence is read again.
+    this.#subs.add(this.presence.view$.subscribe((v) => (v.degraded ? undefined : this.links.reconcile(v.peers))));
     this.#subs.add(this.links.changes$.subscribe((t) => registry.notify(t)));
     const place = (conn: string): string => (registry.all().some((c) => c.id === conn) ? this.replicaId : (this.links.replicaOf(conn) ?? 'unknown'));
     registry.sessions.listen({

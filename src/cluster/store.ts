@@ -2,7 +2,7 @@ import { BehaviorSubject, type Observable } from 'rxjs';
 import type { Redis } from 'ioredis';
 import { F, type Logger } from '../log';
 import { CLUSTER_CODES } from './errors';
-import { REPLICAS_KEY, parseReplicaEntry, replicaKey, sessionKey, type ReplicaEntry, type SessionEntry } from './keys';
+import { CONFIG_CHANNEL, CONFIG_KEY, REPLICAS_KEY, parseReplicaEntry, replicaKey, sessionKey, type ReplicaEntry, type SessionEntry } from './keys';
 
 /** Whether the replica can talk to Redis now (`down`: degraded, local tunnels only). */
 export type StoreHealth = 'ready' | 'down';
@@ -23,6 +23,12 @@ export interface ClusterStore {
   /** The session's place, its TTL refreshed (use keeps it alive); null when unknown. */
   touchSession(tunnelId: string, sessionId: string, ttlMs: number): Promise<SessionEntry | null>;
   deleteSession(tunnelId: string, sessionId: string): Promise<void>;
+  /** Stores the latest sealed configuration change and announces it to every replica. */
+  publishConfig(sealed: string): Promise<void>;
+  /** The latest sealed configuration change, or null. */
+  readConfig(): Promise<string | null>;
+  /** Calls `handler` with every announced change (also this replica's own); resubscribes after an outage. */
+  onConfig(handler: (sealed: string) => void): void;
   close(): Promise<void>;
 }
 
@@ -55,10 +61,14 @@ export async function openRedisStore(url: string, logger: Logger): Promise<Clust
   });
   // The first connection may fail: the replica starts degraded and ioredis keeps trying.
   await redis.connect().catch((err: unknown) => logger.warn({ [F.code]: CLUSTER_CODES.redisUnavailable, [F.reason]: (err as Error).message }, 'cluster: Redis not reachable at start; serving local tunnels only'));
-  return redisStore(redis, health$);
+  // Pub/sub needs a connection of its own; ioredis resubscribes it after every reconnect.
+  const subscriber = redis.duplicate();
+  subscriber.on('error', () => undefined); // the main connection reports Redis being down
+  await subscriber.connect().catch(() => undefined);
+  return redisStore(redis, subscriber, health$);
 }
 
-function redisStore(redis: Redis, health$: BehaviorSubject<StoreHealth>): ClusterStore {
+function redisStore(redis: Redis, subscriber: Redis, health$: BehaviorSubject<StoreHealth>): ClusterStore {
   return {
     health$: health$.asObservable(),
     async publishPresence(entry, ttlMs, now) {
@@ -94,8 +104,24 @@ function redisStore(redis: Redis, health$: BehaviorSubject<StoreHealth>): Cluste
     async deleteSession(tunnelId, sessionId) {
       await redis.del(sessionKey(tunnelId, sessionId));
     },
+    async publishConfig(sealed) {
+      await redis.multi().set(CONFIG_KEY, sealed).publish(CONFIG_CHANNEL, sealed).exec();
+    },
+    readConfig() {
+      return redis.get(CONFIG_KEY);
+    },
+    onConfig(handler) {
+      subscriber.on('message', (channel: string, message: string) => {
+        if (channel === CONFIG_CHANNEL) handler(message);
+      });
+      // enableOfflineQueue is off: subscribe once connected (ioredis re-subscribes after that).
+      const subscribe = (): void => void subscriber.subscribe(CONFIG_CHANNEL).catch(() => undefined);
+      if (subscriber.status === 'ready') subscribe();
+      else subscriber.once('ready', subscribe);
+    },
     async close() {
       health$.complete();
+      await subscriber.quit().catch(() => subscriber.disconnect());
       await redis.quit().catch(() => redis.disconnect());
     },
   };

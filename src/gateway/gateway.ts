@@ -78,22 +78,27 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
   announce(listener.url, live, logger);
   const tlsReloader = watchCertificate(listener, initial.tls, componentLogger(deps.logger, 'tls'), deps.tlsReloadDebounceMs);
   // Cluster hook: without cluster.redis nothing of src/cluster runs (and ioredis is never loaded).
-  const cluster = initial.cluster ? await startClusterNode(initial.cluster, live, registry, deps.logger).catch((err: unknown) => {
+  let parts: GatewayParts | null = null;
+  const fromCluster = (next: GatewayConfig): void => {
+    if (parts) reload(next, parts, 'cluster');
+  };
+  const cluster = initial.cluster ? await startClusterNode(initial.cluster, live, registry, deps.logger, fromCluster).catch((err: unknown) => {
     tlsReloader?.close();
     listener.server.close();
     throw err;
   }) : null;
 
-  const parts: GatewayParts = { ...tunnels, server: listener.server, tlsReloader, registry, inFlight, live, trail, subs, logger, cluster };
+  parts = { ...tunnels, server: listener.server, tlsReloader, registry, inFlight, live, trail, subs, logger, cluster };
+  const p = parts;
   let closing: Promise<void> | null = null;
   return {
     url: listener.url,
     port: listener.port,
     registry,
     clusterSnapshot: () => cluster?.clusterSnapshot() ?? null,
-    reload: (next) => reload(next, parts),
+    reload: (next) => reload(next, p, 'local'),
     close(graceMs = live.config.drainGraceMs ?? 30_000) {
-      closing ??= shutdown(parts, graceMs);
+      closing ??= shutdown(p, graceMs);
       return closing;
     },
   };
@@ -128,13 +133,15 @@ function announce(url: string, live: LiveConfig, logger: Logger): void {
   }
 }
 
-function reload(next: GatewayConfig, p: GatewayParts): void {
+/** Applies `next`; a local reload is also published to the other replicas of a cluster. */
+function reload(next: GatewayConfig, p: GatewayParts, origin: 'local' | 'cluster'): void {
   p.live.replace(next);
   p.registry.notifyAll();
-  p.cluster?.reloadSecret();
-  p.logger.info({ tunnels: next.tunnels.map((t) => t.id), servers: next.servers.map((s) => s.name) }, 'configuration reloaded');
+  if (origin === 'local') p.cluster?.reloadSecret();
+  p.logger.info({ tunnels: next.tunnels.map((t) => t.id), servers: next.servers.map((s) => s.name), origin }, 'configuration reloaded');
   // After the log line, so that operators see the reload before its consequences.
   p.rotation.recheck();
+  if (origin === 'local') void p.cluster?.publishConfig(next);
 }
 
 /**
