@@ -4,6 +4,7 @@
  */
 import type { ClusterConfig, GatewayConfig } from '../config/types';
 import type { LiveConfig } from '../gateway/live-config';
+import type { ClientLimiter } from '../gateway/policy/limiter';
 import type { TunnelRegistry } from '../gateway/tunnels';
 import { componentLogger, type Logger } from '../log';
 import { ClusterNode } from './node';
@@ -13,9 +14,16 @@ export { CLUSTER_CODES, ClusterError, type ClusterCode } from './errors';
 export { type ClusterStore, type StoreHealth, openRedisStore } from './store';
 
 /** Starts this gateway's replica of the cluster with the gateway's live limits and timings. */
-export function startClusterNode(config: ClusterConfig, live: LiveConfig, registry: TunnelRegistry, rootLogger: Logger, applyConfig: (next: GatewayConfig) => void): Promise<ClusterNode> {
+export function startClusterNode(
+  config: ClusterConfig,
+  gateway: { live: LiveConfig; registry: TunnelRegistry; limiter: ClientLimiter },
+  rootLogger: Logger,
+  applyConfig: (next: GatewayConfig) => void,
+): Promise<ClusterNode> {
+  const { live, registry, limiter } = gateway;
   return ClusterNode.start(config, {
     registry,
+    limiter,
     local: () => live.localSettings(),
     handshakeTimeoutMs: () => live.config.limits.handshakeTimeoutMs,
     heartbeatIntervalMs: () => live.config.heartbeat.intervalMs,

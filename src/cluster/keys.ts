@@ -24,6 +24,11 @@ export const CONFIG_KEY = `${KEY_PREFIX}config`;
 /** Pub/sub channel announcing each sealed configuration change. */
 export const CONFIG_CHANNEL = `${KEY_PREFIX}config-changes`;
 
+/** HASH {tokens, ts}: a cluster-wide token bucket (shared-rates.ts); expires once it would be full again. */
+export function rateKey(limiterKey: string): string {
+  return `${KEY_PREFIX}rate:${limiterKey}`;
+}
+
 /** How often a replica rewrites its presence entry. */
 export const PRESENCE_REFRESH_MS = 1000;
 /** A replica that stopped refreshing disappears from every view after this. */

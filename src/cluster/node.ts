@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { Subscription } from 'rxjs';
 import type { ClusterConfig, GatewayConfig } from '../config/types';
 import { readSecretFile } from '../config/secret-file';
+import type { ClientLimiter } from '../gateway/policy/limiter';
 import type { RemoteConnections, TunnelRegistry } from '../gateway/tunnels';
+import { SharedRates } from './shared-rates';
 import { F, type Logger } from '../log';
 import type { PeerSettings } from '../protocol';
 import { ConfigSync } from './config-sync';
@@ -14,6 +16,8 @@ import { openRedisStore, type ClusterStore } from './store';
 
 export interface ClusterNodeDeps {
   registry: TunnelRegistry;
+  /** The policy's limiter: its rate buckets become cluster-wide (shared-rates.ts). */
+  limiter?: Pick<ClientLimiter, 'shareRates'>;
   local: () => PeerSettings;
   handshakeTimeoutMs: () => number;
   heartbeatIntervalMs: () => number;
@@ -158,6 +162,7 @@ export class ClusterNode implements RemoteConnections {
   #wire(): void {
     const { registry } = this.deps;
     registry.attachRemote(this);
+    this.deps.limiter?.shareRates(new SharedRates(this.store, () => this.presence.view$.value.degraded));
     const { config, applyConfig, logger } = this.deps;
     this.#sync = new ConfigSync({ replicaId: this.replicaId, store: this.store, secret: () => this.#secret, current: config, apply: applyConfig, logger });
     // Degraded (Redis unreachable): keep the hops that are open (each closes with its tunnel

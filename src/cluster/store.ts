@@ -2,7 +2,7 @@ import { BehaviorSubject, type Observable } from 'rxjs';
 import type { Redis } from 'ioredis';
 import { F, type Logger } from '../log';
 import { CLUSTER_CODES } from './errors';
-import { CONFIG_CHANNEL, CONFIG_KEY, REPLICAS_KEY, parseReplicaEntry, replicaKey, sessionKey, type ReplicaEntry, type SessionEntry } from './keys';
+import { CONFIG_CHANNEL, CONFIG_KEY, REPLICAS_KEY, rateKey, parseReplicaEntry, replicaKey, sessionKey, type ReplicaEntry, type SessionEntry } from './keys';
 
 /** Whether the replica can talk to Redis now (`down`: degraded, local tunnels only). */
 export type StoreHealth = 'ready' | 'down';
@@ -23,6 +23,11 @@ export interface ClusterStore {
   /** The session's place, its TTL refreshed (use keeps it alive); null when unknown. */
   touchSession(tunnelId: string, sessionId: string, ttlMs: number): Promise<SessionEntry | null>;
   deleteSession(tunnelId: string, sessionId: string): Promise<void>;
+  /**
+   * Takes up to `want` tokens from the cluster-wide bucket `key` (refilled at `ratePerSec` up to
+   * `burst`, on Redis's clock): how many were granted and, when fewer than asked, the ms until enough.
+   */
+  takeTokens(key: string, ratePerSec: number, burst: number, want: number): Promise<{ granted: number; waitMs: number }>;
   /** Stores the latest sealed configuration change and announces it to every replica. */
   publishConfig(sealed: string): Promise<void>;
   /** The latest sealed configuration change, or null. */
@@ -31,6 +36,29 @@ export interface ClusterStore {
   onConfig(handler: (sealed: string) => void): void;
   close(): Promise<void>;
 }
+
+/**
+ * The token bucket, atomically in Redis on Redis's own clock (no replica clock skew): refill, take
+ * up to ARGV[3] whole tokens, expire the key once it would be full again. Returns {granted, waitMs}.
+ */
+const TAKE_TOKENS = `
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local h = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(h[1]) or burst
+local ts = tonumber(h[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
+local granted = math.min(want, math.floor(tokens))
+tokens = tokens - granted
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+local wait = 0
+if granted < want then wait = math.ceil((1 - (tokens - math.floor(tokens))) / rate * 1000) end
+return {granted, wait}
+`;
 
 /**
  * Connects to `url` with ioredis. Commands fail at once while disconnected (no offline queue: a
@@ -103,6 +131,10 @@ function redisStore(redis: Redis, subscriber: Redis, health$: BehaviorSubject<St
     },
     async deleteSession(tunnelId, sessionId) {
       await redis.del(sessionKey(tunnelId, sessionId));
+    },
+    async takeTokens(key, ratePerSec, burst, want) {
+      const out = (await redis.eval(TAKE_TOKENS, 1, rateKey(key), ratePerSec, burst, want)) as [number, number];
+      return { granted: Number(out[0]), waitMs: Number(out[1]) };
     },
     async publishConfig(sealed) {
       await redis.multi().set(CONFIG_KEY, sealed).publish(CONFIG_CHANNEL, sealed).exec();
