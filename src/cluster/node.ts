@@ -3,7 +3,9 @@ import { Subscription } from 'rxjs';
 import type { ClusterConfig, GatewayConfig } from '../config/types';
 import { readSecretFile } from '../config/secret-file';
 import type { ClientLimiter } from '../gateway/policy/limiter';
+import type { TunnelSpreadHook } from '../gateway/tunnel-endpoint';
 import type { RemoteConnections, TunnelRegistry } from '../gateway/tunnels';
+import { TunnelSpread, moveDuplicate } from './spread';
 import { SharedRates } from './shared-rates';
 import { F, type Logger } from '../log';
 import type { PeerSettings } from '../protocol';
@@ -18,6 +20,8 @@ export interface ClusterNodeDeps {
   registry: TunnelRegistry;
   /** The policy's limiter: its rate buckets become cluster-wide (shared-rates.ts). */
   limiter?: Pick<ClientLimiter, 'shareRates'>;
+  /** The tunnel endpoint: it names this replica to proxies and spreads their connections (spread.ts). */
+  endpoint?: { spread: TunnelSpreadHook | null };
   local: () => PeerSettings;
   handshakeTimeoutMs: () => number;
   heartbeatIntervalMs: () => number;
@@ -162,12 +166,20 @@ export class ClusterNode implements RemoteConnections {
   #wire(): void {
     const { registry } = this.deps;
     registry.attachRemote(this);
+    if (this.deps.endpoint) this.deps.endpoint.spread = new TunnelSpread(this.replicaId, () => this.presence.view$.value.peers.keys());
     this.deps.limiter?.shareRates(new SharedRates(this.store, () => this.presence.view$.value.degraded));
     const { config, applyConfig, logger } = this.deps;
     this.#sync = new ConfigSync({ replicaId: this.replicaId, store: this.store, secret: () => this.#secret, current: config, apply: applyConfig, logger });
     // Degraded (Redis unreachable): keep the hops that are open (each closes with its tunnel
     // connection, so none goes stale) but open no new one until presence is read again.
-    this.#subs.add(this.presence.view$.subscribe((v) => (v.degraded ? undefined : this.links.reconcile(v.peers))));
+    this.#subs.add(
+      this.presence.view$.subscribe((v) => {
+        if (v.degraded) return;
+        this.links.reconcile(v.peers);
+        const moved = moveDuplicate(registry.all(), v.peers.size, Date.now());
+        if (moved) this.deps.logger.info({ [F.tunnel]: moved.tunnelId, [F.connection]: moved.id, proxy: moved.proxyName }, 'cluster: asked a proxy to move a second connection to another replica');
+      }),
+    );
     this.#subs.add(this.links.changes$.subscribe((t) => registry.notify(t)));
     const place = (conn: string): string => (registry.all().some((c) => c.id === conn) ? this.replicaId : (this.links.replicaOf(conn) ?? 'unknown'));
     registry.sessions.listen({

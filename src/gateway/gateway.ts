@@ -82,7 +82,7 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
   const fromCluster = (next: GatewayConfig): void => {
     if (parts) reload(next, parts, 'cluster');
   };
-  const cluster = initial.cluster ? await startClusterNode(initial.cluster, { live, registry, limiter: policy.limiter }, deps.logger, fromCluster).catch((err: unknown) => {
+  const cluster = initial.cluster ? await startClusterNode(initial.cluster, { live, registry, limiter: policy.limiter, endpoint: tunnels.endpoint }, deps.logger, fromCluster).catch((err: unknown) => {
     tlsReloader?.close();
     listener.server.close();
     throw err;

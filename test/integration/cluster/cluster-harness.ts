@@ -56,14 +56,14 @@ export interface Balancer {
   close(): Promise<void>;
 }
 
-export async function startBalancer(ports: () => number[]): Promise<Balancer> {
+/** `pick(n, ports)` chooses the port of the n-th connection (default: round robin). */
+export async function startBalancer(ports: () => number[], pick: (n: number, ports: number[]) => number = (n, p) => p[n % p.length]!): Promise<Balancer> {
   let next = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     sockets.add(client);
     client.once('close', () => sockets.delete(client));
-    const targets = ports();
-    const port = targets[next++ % targets.length]!;
+    const port = pick(next++, ports());
     const upstream = net.connect(port, '127.0.0.1');
     sockets.add(upstream);
     upstream.once('close', () => sockets.delete(upstream));
