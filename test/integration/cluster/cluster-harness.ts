@@ -10,8 +10,9 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { GatewayConfig } from '../../../src/config/types';
 import { startGateway, type RunningGateway } from '../../../src/gateway';
-import { spawnProcess, type SpawnedProcess } from '../../helpers';
-import type { LogCapture } from '../../helpers/tunnel-harness';
+import { startStreamableUpstream, type StreamableUpstreamHandle, type StreamableUpstreamOptions } from '../../fixtures/mcp-upstream';
+import { spawnProcess, waitFor, type Resources, type SpawnedProcess } from '../../helpers';
+import { startHarness, type Harness, type LogCapture } from '../../helpers/tunnel-harness';
 
 /** True when redis-server is installed. In CI its absence fails the suite (never a silent skip). */
 export function redisAvailable(): boolean {
@@ -104,4 +105,54 @@ export function replicaConfig(base: GatewayConfig, redisUrl: string, secretFile:
 /** Starts one more replica with `config`, logging into the harness's captures. */
 export function startReplica(config: GatewayConfig, logs: LogCapture, audit: LogCapture): Promise<RunningGateway> {
   return startGateway(config, { logger: logs.logger, auditLogger: audit.logger });
+}
+
+export interface ClusterOptions {
+  /** Replicas in all (replica 0 is the harness's gateway, where its proxy connects); default 3. */
+  replicas?: number;
+  upstream?: StreamableUpstreamOptions;
+  /** Start the harness's proxy on replica 0 (default true). */
+  startProxy?: boolean;
+  /** Changes to the base gateway config (all replicas share it, each with its own cluster section). */
+  gateway?: (c: GatewayConfig) => void;
+}
+
+export interface Cluster {
+  h: Harness;
+  /** Replica 0 is `h.gateway`. */
+  replicas: RunningGateway[];
+  redis: RedisChild;
+  upstream: StreamableUpstreamHandle;
+}
+
+/**
+ * A Redis child, an upstream, the tunnel harness as replica 0 and more replicas on the same config,
+ * all registered in `res`; resolves once every replica sees every other one.
+ */
+export async function startCluster(res: Resources, opts: ClusterOptions = {}): Promise<Cluster> {
+  const redis = await startRedis();
+  const cluster: Partial<Cluster> = { redis };
+  res.add({ close: () => cluster.redis!.close() });
+  const secret = clusterSecretFile();
+  res.add({ close: async () => secret.cleanup() });
+  const upstream = res.add(await startStreamableUpstream(opts.upstream));
+  const hop0 = await freePort();
+  const h = res.add(
+    await startHarness({
+      servers: [{ name: 'notes', url: upstream.url }],
+      startProxy: opts.startProxy ?? true,
+      gateway: (c) => {
+        Object.assign(c, replicaConfig(c, redis.url, secret.file, hop0));
+        opts.gateway?.(c);
+      },
+    }),
+  );
+  const replicas = [h.gateway];
+  for (let i = 1; i < (opts.replicas ?? 3); i++) {
+    const g = await startReplica(replicaConfig(h.gatewayConfig, redis.url, secret.file, await freePort()), h.logs, h.gatewayAudit);
+    res.add({ close: () => g.close(0) });
+    replicas.push(g);
+  }
+  await waitFor(() => replicas.every((g) => g.clusterSnapshot()?.redis === 'ok' && g.clusterSnapshot()?.replicas.length === replicas.length), { message: 'every replica sees every other one' });
+  return Object.assign(cluster, { h, replicas, upstream }) as Cluster;
 }

@@ -4,11 +4,10 @@
  * the new secret is accepted by replica 1, which never saw the reload itself.
  */
 import { randomBytes } from 'node:crypto';
-import { startStreamableUpstream } from '../../fixtures/mcp-upstream';
 import { Resources, waitFor } from '../../helpers';
-import { startHarness, type Harness } from '../../helpers/tunnel-harness';
+import type { Harness } from '../../helpers/tunnel-harness';
 import type { RunningGateway } from '../../../src/gateway';
-import { clusterSecretFile, freePort, redisAvailable, replicaConfig, startRedis, startReplica } from './cluster-harness';
+import { redisAvailable, startCluster } from './cluster-harness';
 
 const run = redisAvailable() ? describe : describe.skip;
 
@@ -18,27 +17,7 @@ run('cluster: configuration changes reach every replica', () => {
   let replicas: RunningGateway[];
 
   beforeEach(async () => {
-    const redis = res.add(await startRedis());
-    const secret = clusterSecretFile();
-    res.add({ close: async () => secret.cleanup() });
-    const upstream = res.add(await startStreamableUpstream());
-    const hop0 = await freePort();
-    h = res.add(
-      await startHarness({
-        servers: [{ name: 'notes', url: upstream.url }],
-        gateway: (c) => {
-          Object.assign(c, replicaConfig(c, redis.url, secret.file, hop0));
-          c.rotation = { graceMs: 300 };
-        },
-      }),
-    );
-    replicas = [h.gateway];
-    for (let i = 1; i < 3; i++) {
-      const g = await startReplica(replicaConfig(h.gatewayConfig, redis.url, secret.file, await freePort()), h.logs, h.gatewayAudit);
-      res.add({ close: () => g.close(0) });
-      replicas.push(g);
-    }
-    await waitFor(() => replicas.every((g) => g.clusterSnapshot()?.replicas.length === 3 && g.clusterSnapshot()?.redis === 'ok'), { message: 'three replicas in every view' });
+    ({ h, replicas } = await startCluster(res, { gateway: (c) => void (c.rotation = { graceMs: 300 }) }));
   });
 
   afterEach(() => res.closeAll());

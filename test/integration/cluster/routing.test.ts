@@ -2,37 +2,24 @@
  * Three gateway replicas sharing one Redis: a proxy connected to one replica serves clients of
  * every replica (the others reach it through the internal hop), through a round-robin balancer too.
  */
-import { startStreamableUpstream, type StreamableUpstreamHandle } from '../../fixtures/mcp-upstream';
+import type { StreamableUpstreamHandle } from '../../fixtures/mcp-upstream';
 import { Resources, connectClient, waitFor } from '../../helpers';
-import { startHarness, type Harness } from '../../helpers/tunnel-harness';
+import type { Harness } from '../../helpers/tunnel-harness';
 import type { RunningGateway } from '../../../src/gateway';
-import { clusterSecretFile, freePort, redisAvailable, replicaConfig, startBalancer, startRedis, startReplica, type RedisChild } from './cluster-harness';
+import { redisAvailable, startBalancer, startCluster } from './cluster-harness';
 
 const run = redisAvailable() ? describe : describe.skip;
 
 run('cluster: routing through the internal hop', () => {
   const res = new Resources();
-  let redis: RedisChild;
   let h: Harness;
   let upstream: StreamableUpstreamHandle;
   let replicas: RunningGateway[];
-  let secret: ReturnType<typeof clusterSecretFile>;
 
   beforeEach(async () => {
-    redis = res.add(await startRedis());
-    secret = clusterSecretFile();
-    res.add({ close: async () => secret.cleanup() });
-    upstream = res.add(await startStreamableUpstream());
-    const hop0 = await freePort();
-    h = res.add(await startHarness({ servers: [{ name: 'notes', url: upstream.url }], gateway: (c) => Object.assign(c, replicaConfig(c, redis.url, secret.file, hop0)) }));
-    replicas = [h.gateway];
-    for (let i = 1; i < 3; i++) {
-      const g = await startReplica(replicaConfig(h.gatewayConfig, redis.url, secret.file, await freePort()), h.logs, h.gatewayAudit);
-      res.add({ close: () => g.close(0) });
-      replicas.push(g);
-    }
-    // Every replica sees the proxy's connection (held by replica 0) and has a hop to it.
-    await waitFor(() => replicas.every((g) => g.clusterSnapshot()?.replicas.length === 3), { message: 'three replicas in every view' });
+    ({ h, upstream, replicas } = await startCluster(res));
+    // Every replica has a hop to the proxy's connection (held by replica 0).
+    await waitFor(() => replicas.every((g) => g.clusterSnapshot()?.hops === (g === h.gateway ? 0 : 1)), { message: 'hops open' });
   });
 
   afterEach(() => res.closeAll());

@@ -3,12 +3,11 @@
  * (one token bucket in Redis, leased in batches; docs/cluster.md). Without sharing, each replica
  * would grant its own burst.
  */
-import { startStreamableUpstream } from '../../fixtures/mcp-upstream';
-import { Resources, waitFor } from '../../helpers';
-import { startHarness, type Harness } from '../../helpers/tunnel-harness';
+import { Resources } from '../../helpers';
+import type { Harness } from '../../helpers/tunnel-harness';
 import type { RunningGateway } from '../../../src/gateway';
 import { rule } from '../policy/helpers';
-import { clusterSecretFile, freePort, redisAvailable, replicaConfig, startRedis, startReplica } from './cluster-harness';
+import { redisAvailable, startCluster } from './cluster-harness';
 
 const run = redisAvailable() ? describe : describe.skip;
 const BURST = 4;
@@ -19,24 +18,12 @@ run('cluster: shared rate limits', () => {
   let replicas: RunningGateway[];
 
   beforeEach(async () => {
-    const redis = res.add(await startRedis());
-    const secret = clusterSecretFile();
-    res.add({ close: async () => secret.cleanup() });
-    const upstream = res.add(await startStreamableUpstream({ stateless: true, enableJsonResponse: true }));
-    const hop0 = await freePort();
-    h = res.add(
-      await startHarness({
-        servers: [{ name: 'notes', url: upstream.url }],
-        gateway: (c) => {
-          Object.assign(c, replicaConfig(c, redis.url, secret.file, hop0));
-          // Practically no refill during the test: only the burst is granted, cluster-wide.
-          c.policy = { rules: [rule({ name: 'alice-rate', rateLimit: { ratePerSec: 0.001, burst: BURST } })], inspectLimitBytes: 64 * 1024 };
-        },
-      }),
-    );
-    replicas = [h.gateway, await startReplica(replicaConfig(h.gatewayConfig, redis.url, secret.file, await freePort()), h.logs, h.gatewayAudit)];
-    res.add({ close: () => replicas[1]!.close(0) });
-    await waitFor(() => replicas.every((g) => g.clusterSnapshot()?.redis === 'ok' && g.clusterSnapshot()?.hops !== undefined), { message: 'replicas synced' });
+    ({ h, replicas } = await startCluster(res, {
+      replicas: 2,
+      upstream: { stateless: true, enableJsonResponse: true },
+      // Practically no refill during the test: only the burst is granted, cluster-wide.
+      gateway: (c) => void (c.policy = { rules: [rule({ name: 'alice-rate', rateLimit: { ratePerSec: 0.001, burst: BURST } })], inspectLimitBytes: 64 * 1024 }),
+    }));
   });
 
   afterEach(() => res.closeAll());

@@ -3,11 +3,10 @@
  * same replica: that replica asks the newer one to move (GOAWAY), the proxy's replacement asks to
  * avoid it, and the balancer's next pick lands elsewhere. Without the hint the replica accepts.
  */
-import { startStreamableUpstream } from '../../fixtures/mcp-upstream';
 import { Resources, waitFor } from '../../helpers';
-import { startHarness, type Harness } from '../../helpers/tunnel-harness';
+import type { Harness } from '../../helpers/tunnel-harness';
 import type { RunningGateway } from '../../../src/gateway';
-import { clusterSecretFile, freePort, redisAvailable, replicaConfig, startBalancer, startRedis, startReplica } from './cluster-harness';
+import { redisAvailable, startBalancer, startCluster } from './cluster-harness';
 
 const run = redisAvailable() ? describe : describe.skip;
 
@@ -17,19 +16,7 @@ run('cluster: proxies spread across replicas', () => {
   let replicas: RunningGateway[];
 
   beforeEach(async () => {
-    const redis = res.add(await startRedis());
-    const secret = clusterSecretFile();
-    res.add({ close: async () => secret.cleanup() });
-    const upstream = res.add(await startStreamableUpstream());
-    const hop0 = await freePort();
-    h = res.add(await startHarness({ servers: [{ name: 'notes', url: upstream.url }], startProxy: false, gateway: (c) => Object.assign(c, replicaConfig(c, redis.url, secret.file, hop0)) }));
-    replicas = [h.gateway];
-    for (let i = 1; i < 3; i++) {
-      const g = await startReplica(replicaConfig(h.gatewayConfig, redis.url, secret.file, await freePort()), h.logs, h.gatewayAudit);
-      res.add({ close: () => g.close(0) });
-      replicas.push(g);
-    }
-    await waitFor(() => replicas.every((g) => g.clusterSnapshot()?.replicas.length === 3), { message: 'three replicas in every view' });
+    ({ h, replicas } = await startCluster(res, { startProxy: false }));
   });
 
   afterEach(() => res.closeAll());
