@@ -1,6 +1,7 @@
 import { BehaviorSubject, type Observable } from 'rxjs';
 import type { Redis } from 'ioredis';
 import { F, type Logger } from '../log';
+import { parseSentinelUrl } from '../config/redis-url';
 import { CLUSTER_CODES } from './errors';
 import { CONFIG_CHANNEL, CONFIG_KEY, REPLICAS_KEY, rateKey, parseReplicaEntry, replicaKey, sessionKey, type ReplicaEntry, type SessionEntry } from './keys';
 
@@ -67,13 +68,16 @@ return {granted, wait}
  */
 export async function openRedisStore(url: string, logger: Logger): Promise<ClusterStore> {
   const { Redis: RedisClient } = await import('ioredis');
-  const redis = new RedisClient(url, {
+  const sentinel = parseSentinelUrl(url);
+  const common = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
     lazyConnect: true,
-  });
+  };
+  // Sentinel: ioredis asks the sentinels for the primary and follows its failovers.
+  const redis = sentinel ? new RedisClient({ ...common, ...sentinel }) : new RedisClient(url, common);
   const health$ = new BehaviorSubject<StoreHealth>('down');
   redis.on('ready', () => {
     if (health$.value !== 'ready') logger.info('cluster: Redis connected');

@@ -2,6 +2,7 @@ import type convict from 'convict';
 import { ENV_PREFIX } from './constants';
 import { ConfigError } from './errors';
 import { checkReadableFile } from './loader';
+import { parseSentinelUrl } from './redis-url';
 import type { ClusterConfig } from './types';
 
 /** `cluster` as convict holds it: every key optional until `redis` is set. */
@@ -16,7 +17,7 @@ export interface RawCluster {
 export function clusterSchema(): convict.Schema<RawCluster> {
   return {
     redis: {
-      doc: 'Redis shared by the gateway replicas of one cluster, redis://[user:pass@]HOST:PORT/DB or rediss://... (docs/cluster.md). Unset: a single gateway, no Redis needed.',
+      doc: 'Redis shared by the gateway replicas of one cluster, redis://[user:pass@]HOST:PORT/DB, rediss://... or redis-sentinel://[user:pass@]HOST:PORT[,HOST:PORT...]/MASTER[/DB] (docs/cluster.md). Unset: a single gateway, no Redis needed.',
       format: 'mcp-tunnel-optional-string',
       default: null,
       env: `${ENV_PREFIX}CLUSTER_REDIS`,
@@ -55,7 +56,12 @@ export function resolveCluster(raw: RawCluster | undefined): ClusterConfig | nul
     }
     return null;
   }
-  if (!/^rediss?:\/\//.test(raw.redis)) throw new ConfigError({ key: 'cluster.redis', problem: 'must be a redis:// or rediss:// URL' });
+  if (!/^(rediss?|redis-sentinel):\/\//.test(raw.redis)) throw new ConfigError({ key: 'cluster.redis', problem: 'must be a redis://, rediss:// or redis-sentinel:// URL' });
+  try {
+    parseSentinelUrl(raw.redis);
+  } catch (err) {
+    throw new ConfigError({ key: 'cluster.redis', problem: (err as Error).message });
+  }
   const { advertise, listen, secretFile } = raw;
   if (advertise === null) throw new ConfigError({ key: 'cluster.advertise', problem: 'must be set with cluster.redis' });
   if (listen === null) throw new ConfigError({ key: 'cluster.listen', problem: 'must be set with cluster.redis' });

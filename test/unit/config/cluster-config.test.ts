@@ -1,4 +1,5 @@
 import { loadGatewayConfig } from '../../../src/config';
+import { parseSentinelUrl } from '../../../src/config/redis-url';
 import { configError, tempDir } from './helpers';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -36,5 +37,28 @@ describe('gateway config: cluster', () => {
     const base = { redis: 'redis://127.0.0.1:6379', advertise: 'http://a:1', listen: '127.0.0.1:1' };
     expect(configError(() => loadGatewayConfig({ env: {}, overrides: { cluster: { ...base, secretFile: '/nonexistent/secret' } } })).key).toBe('cluster.secretFile');
     expect(configError(() => loadGatewayConfig({ env: {}, overrides: { cluster: { ...base, listen: 'example.com:1', secretFile: '/x' } } })).key).toBe('cluster.listen');
+  });
+});
+
+describe('cluster.redis: Sentinel URLs', () => {
+  it('parses the sentinels, master, db and credentials', () => {
+    expect(parseSentinelUrl('redis-sentinel://u:p%40ss@10.0.0.1:26379,[::1]:26380/mymaster/2')).toEqual({
+      sentinels: [
+        { host: '10.0.0.1', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
+      name: 'mymaster',
+      db: 2,
+      username: 'u',
+      password: 'p@ss',
+    });
+    expect(parseSentinelUrl('redis://127.0.0.1:6379/0')).toBeNull();
+  });
+
+  it('refuses a malformed one at load time', () => {
+    const secretFile = tmp.write('s', 'cluster-secret-0123456789abcdefghijk');
+    const err = configError(() => loadGatewayConfig({ env: {}, overrides: { cluster: { redis: 'redis-sentinel://h:notaport/m', advertise: 'http://a:1', listen: '127.0.0.1:1', secretFile } } }));
+    expect(err.key).toBe('cluster.redis');
+    expect(err.problem).toBe('sentinel address "h:notaport" is not HOST:PORT');
   });
 });
