@@ -43,6 +43,8 @@ export class HopServer {
   readonly #wss: WebSocketServer;
   readonly #subs = new Subscription();
   readonly #sockets = new Set<WebSocket>();
+  /** Hop multiplexers by the local connection they carry (to drain them with it). */
+  readonly #hops = new Map<string, Set<Multiplexer>>();
 
   private constructor(private readonly opts: HopServerOptions, server: http.Server) {
     this.#server = server;
@@ -92,18 +94,36 @@ export class HopServer {
         next: (session) => {
           const hlog = log.child({ [F.replica]: session.proxy.id });
           const mux = new Multiplexer(transport, { role: 'proxy', local, remote: session.remote, logger: hlog, heartbeatIntervalMs: this.opts.heartbeatIntervalMs() });
-          mux.onStream((s) => relayHopStream(s, conn, hlog));
+          mux.onStream((s) => {
+            // The tunnel connection started draining (rotation, a move): drain the hop too, so the
+            // other replica stops picking it; this stream is refused unprocessed.
+            if (!conn.mux.canOpenStream) mux.goAway(0, 'tunnel connection draining');
+            relayHopStream(s, conn, hlog);
+          });
+          const hops = this.#hops.get(conn.id) ?? new Set<Multiplexer>();
+          this.#hops.set(conn.id, hops.add(mux));
           hlog.info('cluster hop from another replica authenticated');
           // The hop carries one tunnel connection: it ends with it, and drains with it.
           const life = new Subscription();
           life.add(conn.mux.closed$.subscribe(() => mux.close(CloseCode.GOING_AWAY, 'tunnel connection closed')));
           life.add(conn.mux.goAway$.subscribe((g) => mux.goAway(g.code, g.reason)));
-          life.add(mux.closed$.subscribe(() => life.unsubscribe()));
+          life.add(
+            mux.closed$.subscribe(() => {
+              hops.delete(mux);
+              if (hops.size === 0 && this.#hops.get(conn.id) === hops) this.#hops.delete(conn.id);
+              life.unsubscribe();
+            }),
+          );
           this.#subs.add(life);
         },
         error: () => undefined, // logged by acceptHandshake, which also closed the socket
       }),
     );
+  }
+
+  /** The local connection `connId` is draining: so are the hops that carry it (GOAWAY: in-flight streams finish). */
+  drainHopsOf(connId: string, reason: string): void {
+    for (const mux of this.#hops.get(connId) ?? []) mux.goAway(0, reason);
   }
 
   /** Closes every hop and the listener. */

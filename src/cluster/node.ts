@@ -177,6 +177,7 @@ export class ClusterNode implements RemoteConnections {
         if (v.degraded) return;
         this.links.reconcile(v.peers);
         const moved = moveDuplicate(registry.all(), v.peers.size, Date.now());
+        if (moved) this.hop.drainHopsOf(moved.id, 'tunnel connection moving to another replica');
         if (moved) this.deps.logger.info({ [F.tunnel]: moved.tunnelId, [F.connection]: moved.id, proxy: moved.proxyName }, 'cluster: asked a proxy to move a second connection to another replica');
       }),
     );

@@ -39,8 +39,9 @@ run('cluster: a replica killed under load', () => {
       gateways.push(await spawnGateway(writeGatewayConfig(dir, creds, upstream.url), env));
     }
     const [g0, g1, g2] = gateways as [(typeof gateways)[0], (typeof gateways)[0], (typeof gateways)[0]];
-    spawnProxy(`127.0.0.1:${g0.port}`, creds, { name: 'p0' });
-    spawnProxy(`127.0.0.1:${g1.port}`, creds, { name: 'p1' });
+    // One connection each: the test is about the hop to a dead replica, not about spreading.
+    spawnProxy(`127.0.0.1:${g0.port}`, creds, { name: 'p0', env: { MCP_TUNNEL_CONNECTIONS: '1' } });
+    spawnProxy(`127.0.0.1:${g1.port}`, creds, { name: 'p1', env: { MCP_TUNNEL_CONNECTIONS: '1' } });
     await waitFor(() => hopsOpened(g2.proc) >= 2, { timeoutMs: 10_000, message: 'replica 2 has hops to both proxies' });
 
     const call = async (n: number): Promise<number> => {
