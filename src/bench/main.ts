@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { continuityRun } from './continuity';
 import { benchOptions, type BenchOptions } from './options';
+import { startClusterTarget } from './cluster';
 import { startNginx, startSsh } from './peers';
 import { Procs } from './procs';
 import { render, writeReport, type Context } from './report';
@@ -30,6 +31,13 @@ async function startTargets(o: BenchOptions, procs: Procs, dir: string, skipped:
   const upstreamPort = Number(new URL(upstreamOrigin).port);
   const tunnel = await startTunnel({ procs, upstreamOrigin, dir });
   const targets: Target[] = [directTarget(upstreamOrigin), tunnel];
+  // The cluster is ours, not a peer: it runs whenever redis-server is installed (.ci/run installs it).
+  const cluster = await startClusterTarget(procs, upstreamOrigin, dir).catch((err: Error) => {
+    skipped.push(`cluster (failed to start: ${err.message.split('\n')[0]})`);
+    return undefined;
+  });
+  if (cluster === null) skipped.push('cluster (redis-server not installed)');
+  else if (cluster) targets.push(cluster);
   const peers: Array<[string, () => Promise<Target | null>]> = [
     ['ssh -R', () => startSsh(procs, upstreamPort, dir)],
     ['nginx', () => startNginx(procs, upstreamPort, dir)],

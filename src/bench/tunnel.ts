@@ -29,33 +29,35 @@ export interface TunnelTarget extends Target {
   extraProxy(connections: number): Promise<Started>;
 }
 
+/** Writes the bench gateway's config (tunnel `bench`, its three servers, one client) to `file`; returns `file`. */
+export function writeBenchGatewayConfig(file: string, c: { port: number; secret: string; apiKey: string; upstreamOrigin: string }): string {
+  writeFileSync(
+    file,
+    JSON.stringify({
+      listen: { host: '127.0.0.1', port: c.port },
+      tunnels: [{ id: 'bench', secrets: [c.secret] }],
+      // The gateway routes only to configured URLs (decisions.md D8): each upstream route is a server.
+      servers: [
+        { name: 'bench', tunnel: 'bench', url: `${c.upstreamOrigin}/mcp` },
+        { name: 'bench-bytes', tunnel: 'bench', url: `${c.upstreamOrigin}/bytes` },
+        { name: 'bench-sse', tunnel: 'bench', url: `${c.upstreamOrigin}/sse` },
+      ],
+      clients: [{ name: 'bench', apiKey: c.apiKey, servers: ['bench', 'bench-bytes', 'bench-sse'] }],
+    }),
+  );
+  return file;
+}
+
 export async function startTunnel(opts: TunnelOptions): Promise<TunnelTarget> {
   const { procs, dir } = opts;
   const secret = randomBytes(32).toString('base64url');
   const apiKey = randomBytes(24).toString('base64url');
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
-  const cfg = join(dir, 'gateway.json');
+  const cfg = writeBenchGatewayConfig(join(dir, 'gateway.json'), { port, secret, apiKey, upstreamOrigin: opts.upstreamOrigin });
   const hmacKey = join(dir, 'audit-hmac.key');
   writeFileSync(hmacKey, randomBytes(32).toString('base64url'), { mode: 0o600 });
-  writeFileSync(
-    cfg,
-    JSON.stringify({
-      listen: { host: '127.0.0.1', port },
-      tunnels: [{ id: 'bench', secrets: [secret] }],
-      // The gateway routes only to configured URLs (decisions.md D8): each upstream route is a server.
-      servers: [
-        { name: 'bench', tunnel: 'bench', url: `${opts.upstreamOrigin}/mcp` },
-        { name: 'bench-bytes', tunnel: 'bench', url: `${opts.upstreamOrigin}/bytes` },
-        { name: 'bench-sse', tunnel: 'bench', url: `${opts.upstreamOrigin}/sse` },
-      ],
-      clients: [{ name: 'bench', apiKey, servers: ['bench', 'bench-bytes', 'bench-sse'] }],
-    }),
-  );
-  const common = {
-    MCP_TUNNEL_LOG_LEVEL: 'info',
-    MCP_TUNNEL_AUDIT_HMAC_KEY_FILE: hmacKey,
-  };
+  const common = { MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT_HMAC_KEY_FILE: hmacKey };
   const gatewayEnv = { ...common, MCP_TUNNEL_AUDIT: join(dir, 'audit-gateway.log') };
   const proxyEnv = {
     ...common,

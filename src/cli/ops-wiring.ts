@@ -111,7 +111,8 @@ export function gatewayReadiness(gateway: GatewayView, tunnelIds: () => readonly
       const connections = gateway.registry?.connections(id).length ?? 0;
       tunnels[id] = { ready: connections > 0, connections };
     }
-    return { ready: true, tunnels };
+    const c = gateway.clusterSnapshot?.() ?? null;
+    return c === null ? { ready: true, tunnels } : { ready: true, tunnels, cluster: { replica: c.replicaId, redis: c.redis, replicas: c.replicas.length } };
   };
 }
 

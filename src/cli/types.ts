@@ -29,6 +29,8 @@ export type GatewayView = Closable & {
   readonly registry?: { connections(tunnelId: string): readonly unknown[] };
   /** Feeds the ops listener's `GET /status`. */
   snapshot?(): GatewaySnapshot;
+  /** Cluster: see docs/cluster.md "Status JSON"; null without `cluster.redis`. */
+  clusterSnapshot?(): { replicaId: string; redis: 'ok' | 'degraded'; replicas: readonly unknown[] } | null;
 };
 
 /** What the CLI uses of a running proxy; `status$` feeds readiness and sd_notify's READY=1. */

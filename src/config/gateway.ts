@@ -6,11 +6,13 @@ import { recordSchema, resolveRecord, type RecordRaw } from './record';
 import { ConfigError } from './errors';
 import { auditSchema, flowSchema, heartbeatSchema, logSchema, opsSchema, resolveAudit, streamLimitSchema } from './common';
 import { POLICY_ANY, resolvePolicyRules } from './policy';
+import { clusterSchema, resolveCluster, type RawCluster } from './cluster';
 import { checkReadableFile, describeSchema, loadWithSchema, type ConfigOptionRow, type LoadOptions } from './loader';
 
 /** What convict holds before the loader turns it into a GatewayConfig (`tls` is always an object). */
-interface GatewayRaw extends Omit<GatewayConfig, 'tls' | 'policy' | 'auth' | 'allowedHosts' | 'allowedOrigins' | 'limits' | 'record'> {
+interface GatewayRaw extends Omit<GatewayConfig, 'tls' | 'policy' | 'auth' | 'allowedHosts' | 'allowedOrigins' | 'limits' | 'record' | 'cluster'> {
   record: RecordRaw;
+  cluster: RawCluster;
   allowedHosts: string[];
   allowedOrigins: string[];
   limits: Required<GatewayConfig['limits']>;
@@ -172,6 +174,7 @@ function gatewaySchema(): convict.Schema<GatewayRaw> {
       env: `${ENV_PREFIX}DRAIN_GRACE_MS`,
     },
     ops: opsSchema(),
+    cluster: clusterSchema(),
     log: logSchema(),
     audit: auditSchema(),
     record: recordSchema(),
@@ -309,6 +312,7 @@ export function loadGatewayConfig(opts: LoadOptions = {}): GatewayConfig {
     rotation: { ...raw.rotation },
     drainGraceMs: raw.drainGraceMs,
     ops: { listen: raw.ops?.listen ?? null },
+    cluster: resolveCluster(raw.cluster),
     log: { ...raw.log },
     audit: resolveAudit(raw.audit),
     record: resolveRecord(raw.record),

@@ -2,7 +2,7 @@
  * Configuration: convict schemas for the gateway and the proxy, loaded from a JSON file, `MCP_TUNNEL_*`
  * env vars and overrides, validated into the shapes in `types.ts`.
  */
-export type { GatewayConfig, ProxyConfig, FlowConfig, UpstreamTlsConfig, AuditConfig, RecordConfig } from './types';
+export type { GatewayConfig, ClusterConfig, ProxyConfig, FlowConfig, UpstreamTlsConfig, AuditConfig, RecordConfig } from './types';
 export { loadGatewayConfig, describeGatewaySchema, ALL_SERVERS } from './gateway';
 export { loadProxyConfig, describeProxySchema, isLoopbackHost, SECRET_ENV, SECRET_FILE_ENV } from './proxy';
 export type { LoadOptions, ConfigOptionRow } from './loader';

@@ -116,6 +116,18 @@ export interface GatewayAuthConfig {
   jwt: JwtAuthConfig | null;
 }
 
+/** `cluster` (docs/cluster.md): all four are set when the cluster is on. */
+export interface ClusterConfig {
+  /** redis:// or rediss:// URL (may hold a password: never logged). */
+  redis: string;
+  /** http(s)://HOST:PORT other replicas dial for the internal hop (no trailing slash). */
+  advertise: string;
+  /** HOST:PORT this replica's internal-hop listener binds. */
+  listen: string;
+  /** File with the cluster secret (read at start and on reload). */
+  secretFile: string;
+}
+
 export interface GatewayConfig {
   listen: { host: string; port: number };
   /**
@@ -169,6 +181,8 @@ export interface GatewayConfig {
   };
   /** The ops listener, `HOST:PORT` or null (off); the loader always sets it. */
   ops?: { listen: string | null };
+  /** Gateway replicas sharing tunnels through Redis (docs/cluster.md); null or absent = a single gateway. */
+  cluster?: ClusterConfig | null;
   /** `format` is always set by the loaders; absent (hand-built configs) means `auto`. */
   log: { level: string; format?: LogFormat };
   audit: AuditConfig;

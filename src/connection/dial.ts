@@ -30,6 +30,8 @@ export interface DialedSocket {
   secure: boolean;
   /** The TLS socket under a wss:// connection (for the channel binding), null for ws://. */
   tlsSocket: TLSSocket | null;
+  /** The gateway replica that accepted (its `X-Mcp-Tunnel-Replica` header; docs/cluster.md), null without a cluster. */
+  replica: string | null;
 }
 
 /** Reads the CA bundle once: system roots plus the private CA. */
@@ -58,7 +60,10 @@ export function dial(opts: DialOptions, ca?: string[]): Observable<DialedSocket>
     });
     let open = false;
     let tlsSocket: TLSSocket | null = null;
+    let replica: string | null = null;
     ws.on('upgrade', (res) => {
+      const named = res.headers['x-mcp-tunnel-replica'];
+      replica = typeof named === 'string' && named.length <= 64 ? named : null;
       // ws sets TCP_NODELAY itself; be explicit, since delayed ACKs cost tens of ms per request.
       res.socket.setNoDelay(true);
       if (res.socket instanceof TLSSocket) tlsSocket = res.socket;
@@ -89,7 +94,7 @@ export function dial(opts: DialOptions, ca?: string[]): Observable<DialedSocket>
     ws.once('open', () => {
       open = true;
       const remote = `${(ws as unknown as { _socket?: { remoteAddress?: string } })._socket?.remoteAddress ?? 'gateway'}`;
-      subscriber.next({ ws, transport: wsTransport(ws, remote), secure, tlsSocket });
+      subscriber.next({ ws, transport: wsTransport(ws, remote), secure, tlsSocket, replica });
     });
     ws.on('error', (err: Error & { code?: string }) => {
       if (open) return; // reported through 'close' to the transport's handler

@@ -17,6 +17,7 @@ import { TunnelRegistry } from './tunnels';
 import { settledWithin } from '../time';
 import { meterGateway, type GatewaySnapshot, type Metrics } from '../ops';
 import { openConfiguredRecorder, type Recorder } from '../replay';
+import { startClusterNode, type ClusterNode, type ClusterSnapshot } from '../cluster';
 
 export interface RunningGateway {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
@@ -26,6 +27,8 @@ export interface RunningGateway {
   readonly registry: TunnelRegistry;
   /** Configured tunnels and live connections now, as plain data (`/status`, metrics). */
   snapshot(): GatewaySnapshot;
+  /** Cluster: this replica and what it sees of the others (docs/cluster.md "Status JSON"); null without `cluster.redis`. */
+  clusterSnapshot(): ClusterSnapshot | null;
   /** Applies a new configuration (clients, servers, tunnels, secrets) without dropping anything. */
   reload(config: GatewayConfig): void;
   /** Stops accepting, lets in-flight requests finish within `graceMs`, closes tunnels "reconnect soon". */
@@ -60,6 +63,7 @@ interface GatewayParts extends TunnelSide {
   subs: Subscription;
   logger: Logger;
   recorder: Recorder | undefined;
+  cluster: ClusterNode | null;
 }
 
 /**
@@ -90,17 +94,30 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
   const listener = await startListener(initial.listen, initial.tls, { request, upgrade: createUpgradeHandler(tunnels.endpoint) }, logger);
   announce(listener.url, live, logger);
   const tlsReloader = watchCertificate(listener, initial.tls, componentLogger(deps.logger, 'tls'), deps.tlsReloadDebounceMs);
+  // Cluster hook: without cluster.redis nothing of src/cluster runs (and ioredis is never loaded).
+  let parts: GatewayParts | null = null;
+  const fromCluster = (next: GatewayConfig): void => {
+    if (parts) reload(next, parts, 'cluster');
+  };
+  const cluster = initial.cluster ? await startClusterNode(initial.cluster, { live, registry, limiter: policy.limiter, endpoint: tunnels.endpoint }, deps.logger, fromCluster).catch(async (err: unknown) => {
+    tlsReloader?.close();
+    listener.server.close();
+    await recorder?.close();
+    throw err;
+  }) : null;
 
-  const parts: GatewayParts = { ...tunnels, server: listener.server, tlsReloader, registry, inFlight, live, trail, subs, logger, recorder };
+  parts = { ...tunnels, server: listener.server, tlsReloader, registry, inFlight, live, trail, subs, logger, recorder, cluster };
+  const p = parts;
   let closing: Promise<void> | null = null;
   return {
     url: listener.url,
     port: listener.port,
     registry,
     snapshot,
-    reload: (next) => reload(next, parts),
+    clusterSnapshot: () => cluster?.clusterSnapshot() ?? null,
+    reload: (next) => reload(next, p, 'local'),
     close(graceMs = live.config.drainGraceMs ?? 30_000) {
-      closing ??= shutdown(parts, graceMs);
+      closing ??= shutdown(p, graceMs);
       return closing;
     },
   };
@@ -136,12 +153,15 @@ function announce(url: string, live: LiveConfig, logger: Logger): void {
   }
 }
 
-function reload(next: GatewayConfig, p: GatewayParts): void {
+/** Applies `next`; a local reload is also published to the other replicas of a cluster. */
+function reload(next: GatewayConfig, p: GatewayParts, origin: 'local' | 'cluster'): void {
   p.live.replace(next);
   p.registry.notifyAll();
-  p.logger.info({ tunnels: next.tunnels.map((t) => t.id), servers: next.servers.map((s) => s.name) }, 'configuration reloaded');
+  if (origin === 'local') p.cluster?.reloadSecret();
+  p.logger.info({ tunnels: next.tunnels.map((t) => t.id), servers: next.servers.map((s) => s.name), origin }, 'configuration reloaded');
   // After the log line, so that operators see the reload before its consequences.
   p.rotation.recheck();
+  if (origin === 'local') void p.cluster?.publishConfig(next);
 }
 
 /**
@@ -156,6 +176,7 @@ async function shutdown(p: GatewayParts, graceMs: number): Promise<void> {
   for (const c of p.registry.all()) c.mux.goAway(ErrorCode.SHUTDOWN, 'gateway shutting down; reconnect soon');
   if (p.inFlight.size > 0) await settledWithin(p.inFlight.allSettled(), graceMs);
   p.rotation.close();
+  await p.cluster?.close();
   p.live.forward.clients.close();
   await p.endpoint.close();
   p.server.closeAllConnections();

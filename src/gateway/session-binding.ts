@@ -14,6 +14,12 @@ export interface BindingPlace {
   owner: string;
 }
 
+/** Told of every session → connection binding made or ended here (the cluster shares them: src/cluster). */
+export interface SessionListener {
+  bound(tunnelId: string, sessionKey: string, connId: string): void;
+  ended(tunnelId: string, sessionKey: string): void;
+}
+
 /** Drops the oldest entries of an insertion-ordered map beyond `max`. */
 function trim(map: Map<string, string>, max: number): void {
   while (map.size > max) {
@@ -45,11 +51,22 @@ export class SessionBinding {
   readonly #endpoints: LegacyEndpoints;
   readonly #maxOwners: number;
   readonly #maxConnections: number;
+  #listener: SessionListener | null = null;
 
   constructor(opts: { maxOwners?: number; maxConnections?: number; endpoints?: LegacyEndpoints } = {}) {
     this.#maxOwners = opts.maxOwners ?? MAX_SESSION_OWNERS;
     this.#maxConnections = opts.maxConnections ?? MAX_SESSION_CONNECTIONS;
     this.#endpoints = opts.endpoints ?? new LegacyEndpoints();
+  }
+
+  /** Cluster hook: one listener, told of bindings made and ended here (not of adopted ones). */
+  listen(listener: SessionListener): void {
+    this.#listener = listener;
+  }
+
+  /** Records where another replica bound the session (learnt from the cluster); tells no listener. */
+  adopt(tunnelId: string, sessionKey: string, connId: string): void {
+    this.#bindConnection(tunnelId, sessionKey, connId);
   }
 
   /** Number of sessions with a known owner. */
@@ -73,6 +90,7 @@ export class SessionBinding {
    */
   bind(at: BindingPlace, sessionId: string): void {
     this.#bindConnection(at.tunnelId, sessionId, at.connId);
+    this.#listener?.bound(at.tunnelId, sessionId, at.connId);
     const k = `${at.server}\0${sessionId}`;
     if (this.#owners.has(k)) return;
     this.#owners.set(k, at.owner);
@@ -83,6 +101,7 @@ export class SessionBinding {
   end(server: string, tunnelId: string, sessionId: string): void {
     this.#owners.delete(`${server}\0${sessionId}`);
     this.#connections.delete(`${tunnelId}\0${sessionId}`);
+    this.#listener?.ended(tunnelId, sessionId);
   }
 
   /** A tunnel connection went away: its sessions have no connection any more (owners stay). */

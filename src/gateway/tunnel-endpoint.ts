@@ -10,6 +10,12 @@ import { acceptHandshake, gatewayChannelBinding, type GatewaySession, type Gatew
 import type { TunnelAdmission } from './tunnel-admission';
 import type { TunnelConnection, TunnelRegistry } from './tunnels';
 
+/** Cluster hook (src/cluster/spread.ts): names this replica to proxies, may send a proxy elsewhere. */
+export interface TunnelSpreadHook {
+  readonly replicaId: string;
+  redirect(req: IncomingMessage): boolean;
+}
+
 export interface TunnelEndpointOptions {
   /** Secrets of a tunnel, or null if the tunnel is not configured (read live, so reloads apply). */
   secretsOf: (tunnelId: string) => readonly string[] | null;
@@ -37,6 +43,8 @@ export class TunnelEndpoint {
   private readonly wss: WebSocketServer;
   private readonly subs = new Subscription();
   private readonly sockets = new Set<WebSocket>();
+  /** Set by the cluster (src/cluster); null for a single gateway. */
+  spread: TunnelSpreadHook | null = null;
 
   constructor(private readonly opts: TunnelEndpointOptions) {
     const local = opts.local();
@@ -46,6 +54,9 @@ export class TunnelEndpoint {
       // One message holds at most a batch of frames (256 KiB) plus one max-size frame.
       maxPayload: 256 * 1024 + local.maxFrameSize + local.maxHeaderBytes + 4 * FRAME_HEADER_BYTES,
     });
+    this.wss.on('headers', (headers: string[]) => {
+      if (this.spread) headers.push(`X-Mcp-Tunnel-Replica: ${this.spread.replicaId}`);
+    });
   }
 
   /** Handles an HTTP upgrade for tunnel `tunnelId`. */
@@ -54,6 +65,12 @@ export class TunnelEndpoint {
     if (this.opts.secretsOf(tunnelId) === null) {
       this.opts.logger.warn({ [F.tunnel]: tunnelId, [F.remote]: remote, [F.code]: 'TUNNEL_UNKNOWN_TUNNEL' }, 'tunnel connection for an unknown tunnel id refused');
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nunknown tunnel\n');
+      return;
+    }
+    if (this.spread?.redirect(req)) {
+      // The proxy already has a connection here and another replica is live: let the balancer pick again.
+      this.opts.logger.info({ [F.tunnel]: tunnelId, [F.remote]: remote, [F.replica]: this.spread.replicaId }, 'tunnel connection sent to another replica (the proxy has one here)');
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 0\r\nX-Mcp-Tunnel-Replica: ${this.spread.replicaId}\r\nContent-Type: text/plain\r\n\r\nconnect to another replica\n`);
       return;
     }
     const admitted = this.opts.admission?.admit(tunnelId, remote);

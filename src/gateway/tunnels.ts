@@ -12,6 +12,19 @@ export interface TunnelConnection {
   readonly proxyName: string;
   readonly remoteAddress: string;
   readonly connectedAt: number;
+  /** Cluster: the replica whose connection this internal hop reaches (absent for a local connection). */
+  readonly via?: string;
+}
+
+/**
+ * Tunnel connections other gateway replicas hold, reached through the internal hop (src/cluster;
+ * docs/cluster.md). Asked only when no local connection is usable: a local one costs no extra hop.
+ */
+export interface RemoteConnections {
+  /** A usable hop for the tunnel: the one to `preferConn` if usable, else the least loaded; null if none. */
+  pick(tunnelId: string, preferConn: string | undefined): TunnelConnection | null;
+  /** Where another replica bound the session (Redis), or undefined; never rejects. */
+  sessionConnection(tunnelId: string, sessionKey: string): Promise<string | undefined>;
 }
 
 /**
@@ -21,9 +34,15 @@ export interface TunnelConnection {
 export class TunnelRegistry {
   private readonly byTunnel = new Map<string, Map<string, TunnelConnection>>();
   private readonly changes = new Subject<string>();
+  private remote: RemoteConnections | null = null;
 
   /** @param sessions session → connection and session → identity bindings (shared with the request path). */
   constructor(readonly sessions: SessionBinding = new SessionBinding()) {}
+
+  /** Cluster hook: fall back to connections of other replicas (their changes come through {@link notify}). */
+  attachRemote(remote: RemoteConnections): void {
+    this.remote = remote;
+  }
 
   add(conn: TunnelConnection): void {
     let m = this.byTunnel.get(conn.tunnelId);
@@ -67,18 +86,19 @@ export class TunnelRegistry {
    */
   pick(tunnelId: string, sessionKey: string | null): TunnelConnection | null {
     const m = this.byTunnel.get(tunnelId);
-    if (!m) return null;
-    if (sessionKey) {
-      const id = this.sessions.connectionOf(tunnelId, sessionKey);
-      const c = id ? m.get(id) : undefined;
+    const bound = sessionKey ? this.sessions.connectionOf(tunnelId, sessionKey) : undefined;
+    if (bound !== undefined) {
+      const c = m?.get(bound);
       if (c && c.mux.canOpenStream) return c;
+      const hop = this.remote?.pick(tunnelId, bound);
+      if (hop && hop.id === bound) return hop;
     }
     let best: TunnelConnection | null = null;
-    for (const c of m.values()) {
+    for (const c of m?.values() ?? []) {
       if (!c.mux.canOpenStream) continue;
       if (!best || c.mux.activeStreams < best.mux.activeStreams) best = c;
     }
-    return best;
+    return best ?? this.remote?.pick(tunnelId, undefined) ?? null;
   }
 
   /**
@@ -87,6 +107,11 @@ export class TunnelRegistry {
    *   draining) after the wait; resolves null if `cancel$` fires first.
    */
   async acquire(tunnelId: string, sessionKey: string | null, waitMs: number, cancel$: Observable<unknown>): Promise<TunnelConnection | null> {
+    if (this.remote && sessionKey && this.sessions.connectionOf(tunnelId, sessionKey) === undefined) {
+      // A session another replica bound: learn its connection before picking (cluster only).
+      const conn = await this.remote.sessionConnection(tunnelId, sessionKey);
+      if (conn !== undefined) this.sessions.adopt(tunnelId, sessionKey, conn);
+    }
     const now = this.pick(tunnelId, sessionKey);
     if (now) return now;
     return firstValueFrom(

@@ -32,6 +32,8 @@ export const F = {
   attempt: 'attempt',
   /** Times a client's SSE stream was resumed on another tunnel stream (src/gateway/resume/). */
   resumptions: 'resumptions',
+  /** A gateway replica's id (docs/cluster.md). */
+  replica: 'replica',
 } as const;
 
 /**

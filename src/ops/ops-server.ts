@@ -22,6 +22,11 @@ export interface Readiness {
   reason?: string;
   /** Gateway: per-tunnel readiness. */
   tunnels?: Record<string, TunnelReadiness>;
+  /**
+   * Gateway in a cluster (docs/cluster.md): this replica, whether Redis answers (`degraded`: local
+   * tunnels and open hops only, still ready) and how many replicas it sees (itself included).
+   */
+  cluster?: { replica: string; redis: 'ok' | 'degraded'; replicas: number };
 }
 
 /** An extra liveness check (e.g. the connection supervisor still turning); `/healthz` fails when not ok. */
@@ -152,7 +157,7 @@ async function readyz(res: ServerResponse, opts: OpsServerOptions): Promise<void
     opts.logger.error({ [F.code]: OPS_CODES.readinessFailed, [F.err]: describeError(err) }, 'readiness check failed');
     return refuse(res, 503, OPS_CODES.readinessFailed, 'readiness check failed');
   }
-  send(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', ready: r.ready, reason: r.reason, tunnels: r.tunnels });
+  send(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', ready: r.ready, reason: r.reason, tunnels: r.tunnels, cluster: r.cluster });
 }
 
 async function metrics(res: ServerResponse, opts: OpsServerOptions): Promise<void> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Observable, Subscription, asyncScheduler, defer, filter, firstValueFrom, forkJoin, lastValueFrom, map, merge, of, switchMap, type SchedulerLike } from 'rxjs';
+import { Observable, Subscription, asyncScheduler, defer, filter, finalize, firstValueFrom, tap, forkJoin, lastValueFrom, map, merge, of, switchMap, type SchedulerLike } from 'rxjs';
 import { AuditTrail, auditSink } from '../audit';
 import type { ProxyConfig } from '../config/types';
 import { DEFAULT_PROXY_HANDSHAKE_TIMEOUT_MS } from '../config/constants';
@@ -15,6 +15,7 @@ import { SOFTWARE } from '../version';
 import { SecretSource } from './secret-source';
 import { InFlightStreams } from './in-flight';
 import { serveConnection, type ConnectionContext, type LinkEvent, type ServedConnection } from './served-connection';
+import { ReplicaSpread } from './replica-spread';
 import { runSlot } from './slot';
 import { proxyRecorder } from './record-tap';
 import type { ServeStreamDeps } from './serve-stream';
@@ -167,8 +168,10 @@ function connector(config: ProxyConfig, ctx: ConnectionContext, proxyId: string)
   const local = ctx.local;
   const maxPayload = 256 * 1024 + local.maxFrameSize + local.maxHeaderBytes + 4 * FRAME_HEADER_BYTES;
   const timeoutMs = config.handshakeTimeoutMs ?? DEFAULT_PROXY_HANDSHAKE_TIMEOUT_MS;
+  const spread = new ReplicaSpread();
   return (slot) =>
-    defer(() => dial({ url: config.url, caFile: config.caFile, pins: config.pins, maxPayload, openTimeoutMs: timeoutMs }, ca)).pipe(
+    defer(() => dial({ url: config.url, caFile: config.caFile, pins: config.pins, maxPayload, openTimeoutMs: timeoutMs, headers: spread.headers(slot) }, ca)).pipe(
+      tap({ error: (err: unknown) => spread.failed(slot, err) }),
       switchMap((socket) => {
         // The secret the proof is computed with (read at that moment, so reconnects use the current one).
         let used = ctx.secret();
@@ -182,6 +185,10 @@ function connector(config: ProxyConfig, ctx: ConnectionContext, proxyId: string)
           proxy: { id: proxyId, name: config.name, software: SOFTWARE },
         }).pipe(map((session) => ({ socket, session, secret: used })));
       }),
-      switchMap(({ socket, session, secret }) => serveConnection(ctx, slot, socket, session, secret)),
+      switchMap(({ socket, session, secret }) => {
+        // Cluster: which replica this slot is on, so that the other slots ask for a different one.
+        const gone = spread.connected(slot, socket.replica);
+        return serveConnection(ctx, slot, socket, session, secret).pipe(finalize(gone));
+      }),
     );
 }

@@ -52,6 +52,11 @@ export class TokenBucket {
   }
 }
 
+/** Rate buckets kept elsewhere (the cluster's, in Redis); `local` is this limiter's own bucket. */
+export interface SharedRateSource {
+  takeToken(key: string, ratePerSec: number, burst: number, local: (key: string, ratePerSec: number, burst: number) => number): number;
+}
+
 /** A granted concurrency slot; `release()` is idempotent. */
 export interface Slot {
   release(): void;
@@ -69,6 +74,7 @@ export class ClientLimiter {
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #inFlight = new Map<string, { count: number }>();
   readonly #maxEntries: number;
+  #shared: SharedRateSource | null = null;
 
   constructor(clock: MsClock = () => performance.now(), maxEntries = MAX_LIMITER_ENTRIES) {
     this.#clock = clock;
@@ -80,8 +86,17 @@ export class ClientLimiter {
     return this.#buckets.size + this.#inFlight.size;
   }
 
+  /** Cluster hook (src/cluster/shared-rates.ts): rate buckets shared by every replica; local ones when it says so. */
+  shareRates(source: SharedRateSource): void {
+    this.#shared = source;
+  }
+
   /** Takes a token from the key's bucket: 0 when granted, else milliseconds until the next token. */
   takeToken(key: string, ratePerSec: number, burst: number): number {
+    return this.#shared ? this.#shared.takeToken(key, ratePerSec, burst, (k, r, b) => this.#takeLocal(k, r, b)) : this.#takeLocal(key, ratePerSec, burst);
+  }
+
+  #takeLocal(key: string, ratePerSec: number, burst: number): number {
     const now = this.#clock();
     let bucket = this.#buckets.get(key);
     if (bucket) {

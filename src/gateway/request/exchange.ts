@@ -49,7 +49,8 @@ export async function openExchange(ctx: RequestContext, a: Admitted, deps: Forwa
     audit.finish();
     return null;
   }
-  audit.annotate({ conn: conn.id });
+  // A cluster hop is recorded as `{conn}@{replica}` (docs/cluster.md): which replica carried it.
+  audit.annotate({ conn: conn.via === undefined ? conn.id : `${conn.id}@${conn.via}` });
   try {
     const head = { rid: ctx.rid, server: a.server.name, url: a.target.url, method: req.method ?? 'GET', headers: requestHeadersForUpstream(fromNodeRawHeaders(req.rawHeaders)) };
     return { conn, stream: conn.mux.openStream(head, { endStream: a.admission.body.kind === 'none' }) };

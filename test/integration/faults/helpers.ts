@@ -238,8 +238,8 @@ export function writeGatewayConfig(
 }
 
 /** Starts `mcp-tunnel gateway` and resolves once it listens, with its URL and port. */
-export async function spawnGateway(configFile: string): Promise<{ proc: SpawnedProcess; url: string; port: number }> {
-  const proc = spawnCli(['gateway', '--config', configFile], { cleanEnv: true, env: { MCP_TUNNEL_AUDIT: 'stderr' } });
+export async function spawnGateway(configFile: string, env: Record<string, string> = {}): Promise<{ proc: SpawnedProcess; url: string; port: number }> {
+  const proc = spawnCli(['gateway', '--config', configFile], { cleanEnv: true, env: { MCP_TUNNEL_AUDIT: 'stderr', ...env } });
   const listening = await proc.waitForJson((e) => e.msg === 'gateway listening');
   const url = String(listening.url);
   return { proc, url, port: Number(new URL(url).port) };

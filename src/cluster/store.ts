@@ -1,0 +1,164 @@
+import { BehaviorSubject, type Observable } from 'rxjs';
+import type { Redis } from 'ioredis';
+import { F, type Logger } from '../log';
+import { parseSentinelUrl } from '../config/redis-url';
+import { CLUSTER_CODES } from './errors';
+import { CONFIG_CHANNEL, CONFIG_KEY, REPLICAS_KEY, rateKey, parseReplicaEntry, replicaKey, sessionKey, type ReplicaEntry, type SessionEntry } from './keys';
+
+/** Whether the replica can talk to Redis now (`down`: degraded, local tunnels only). */
+export type StoreHealth = 'ready' | 'down';
+
+/**
+ * What the cluster needs from Redis, and nothing more: the components depend on this interface,
+ * and only {@link openRedisStore} loads ioredis (lazily, so a single gateway never does).
+ * Every method rejects when Redis is unreachable; callers treat that as "degraded", never as fatal.
+ */
+export interface ClusterStore {
+  readonly health$: Observable<StoreHealth>;
+  /** Writes this replica's entry (TTL `ttlMs`) and its index row, and prunes expired rows. */
+  publishPresence(entry: ReplicaEntry, ttlMs: number, now: number): Promise<void>;
+  /** Every live replica's entry (this one included). */
+  readPresence(now: number): Promise<ReplicaEntry[]>;
+  removePresence(replicaId: string): Promise<void>;
+  setSession(tunnelId: string, sessionId: string, entry: SessionEntry, ttlMs: number): Promise<void>;
+  /** The session's place, its TTL refreshed (use keeps it alive); null when unknown. */
+  touchSession(tunnelId: string, sessionId: string, ttlMs: number): Promise<SessionEntry | null>;
+  deleteSession(tunnelId: string, sessionId: string): Promise<void>;
+  /**
+   * Takes up to `want` tokens from the cluster-wide bucket `key` (refilled at `ratePerSec` up to
+   * `burst`, on Redis's clock): how many were granted and, when fewer than asked, the ms until enough.
+   */
+  takeTokens(key: string, ratePerSec: number, burst: number, want: number): Promise<{ granted: number; waitMs: number }>;
+  /** Stores the latest sealed configuration change and announces it to every replica. */
+  publishConfig(sealed: string): Promise<void>;
+  /** The latest sealed configuration change, or null. */
+  readConfig(): Promise<string | null>;
+  /** Calls `handler` with every announced change (also this replica's own); resubscribes after an outage. */
+  onConfig(handler: (sealed: string) => void): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The token bucket, atomically in Redis on Redis's own clock (no replica clock skew): refill, take
+ * up to ARGV[3] whole tokens, expire the key once it would be full again. Returns {granted, waitMs}.
+ */
+const TAKE_TOKENS = `
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local h = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(h[1]) or burst
+local ts = tonumber(h[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
+local granted = math.min(want, math.floor(tokens))
+tokens = tokens - granted
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+local wait = 0
+if granted < want then wait = math.ceil((1 - (tokens - math.floor(tokens))) / rate * 1000) end
+return {granted, wait}
+`;
+
+/**
+ * Connects to `url` with ioredis. Commands fail at once while disconnected (no offline queue: a
+ * request must never wait for Redis), and the client reconnects in the background with a capped
+ * backoff; {@link ClusterStore.health$} follows the connection.
+ */
+export async function openRedisStore(url: string, logger: Logger): Promise<ClusterStore> {
+  const { Redis: RedisClient } = await import('ioredis');
+  const sentinel = parseSentinelUrl(url);
+  const common = {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+    lazyConnect: true,
+  };
+  // Sentinel: ioredis asks the sentinels for the primary and follows its failovers.
+  const redis = sentinel ? new RedisClient({ ...common, ...sentinel }) : new RedisClient(url, common);
+  const health$ = new BehaviorSubject<StoreHealth>('down');
+  redis.on('ready', () => {
+    if (health$.value !== 'ready') logger.info('cluster: Redis connected');
+    health$.next('ready');
+  });
+  redis.on('error', (err: Error) => {
+    // ioredis emits on every failed reconnect: log the transition, not each attempt.
+    if (health$.value === 'ready') logger.warn({ [F.code]: CLUSTER_CODES.redisUnavailable, [F.reason]: err.message }, 'cluster: Redis unreachable; serving local tunnels only');
+  });
+  redis.on('close', () => {
+    if (health$.value === 'ready') logger.warn({ [F.code]: CLUSTER_CODES.redisUnavailable }, 'cluster: Redis connection closed; serving local tunnels only');
+    health$.next('down');
+  });
+  // The first connection may fail: the replica starts degraded and ioredis keeps trying.
+  await redis.connect().catch((err: unknown) => logger.warn({ [F.code]: CLUSTER_CODES.redisUnavailable, [F.reason]: (err as Error).message }, 'cluster: Redis not reachable at start; serving local tunnels only'));
+  // Pub/sub needs a connection of its own; ioredis resubscribes it after every reconnect.
+  const subscriber = redis.duplicate();
+  subscriber.on('error', () => undefined); // the main connection reports Redis being down
+  await subscriber.connect().catch(() => undefined);
+  return redisStore(redis, subscriber, health$);
+}
+
+function redisStore(redis: Redis, subscriber: Redis, health$: BehaviorSubject<StoreHealth>): ClusterStore {
+  return {
+    health$: health$.asObservable(),
+    async publishPresence(entry, ttlMs, now) {
+      await redis
+        .multi()
+        .set(replicaKey(entry.id), JSON.stringify(entry), 'PX', ttlMs)
+        .zadd(REPLICAS_KEY, now + ttlMs, entry.id)
+        .zremrangebyscore(REPLICAS_KEY, '-inf', now)
+        .exec();
+    },
+    async readPresence(now) {
+      const ids = await redis.zrangebyscore(REPLICAS_KEY, now, '+inf');
+      if (ids.length === 0) return [];
+      const texts = await redis.mget(...ids.map(replicaKey));
+      return texts.map(parseReplicaEntry).filter((e): e is ReplicaEntry => e !== null);
+    },
+    async removePresence(replicaId) {
+      await redis.multi().del(replicaKey(replicaId)).zrem(REPLICAS_KEY, replicaId).exec();
+    },
+    async setSession(tunnelId, sessionId, entry, ttlMs) {
+      await redis.set(sessionKey(tunnelId, sessionId), JSON.stringify(entry), 'PX', ttlMs);
+    },
+    async touchSession(tunnelId, sessionId, ttlMs) {
+      const text = await redis.getex(sessionKey(tunnelId, sessionId), 'PX', ttlMs);
+      if (text === null) return null;
+      try {
+        const v = JSON.parse(text) as Partial<SessionEntry>;
+        return typeof v.replica === 'string' && typeof v.conn === 'string' ? { replica: v.replica, conn: v.conn } : null;
+      } catch {
+        return null;
+      }
+    },
+    async deleteSession(tunnelId, sessionId) {
+      await redis.del(sessionKey(tunnelId, sessionId));
+    },
+    async takeTokens(key, ratePerSec, burst, want) {
+      const out = (await redis.eval(TAKE_TOKENS, 1, rateKey(key), ratePerSec, burst, want)) as [number, number];
+      return { granted: Number(out[0]), waitMs: Number(out[1]) };
+    },
+    async publishConfig(sealed) {
+      await redis.multi().set(CONFIG_KEY, sealed).publish(CONFIG_CHANNEL, sealed).exec();
+    },
+    readConfig() {
+      return redis.get(CONFIG_KEY);
+    },
+    onConfig(handler) {
+      subscriber.on('message', (channel: string, message: string) => {
+        if (channel === CONFIG_CHANNEL) handler(message);
+      });
+      // enableOfflineQueue is off: subscribe once connected (ioredis re-subscribes after that).
+      const subscribe = (): void => void subscriber.subscribe(CONFIG_CHANNEL).catch(() => undefined);
+      if (subscriber.status === 'ready') subscribe();
+      else subscriber.once('ready', subscribe);
+    },
+    async close() {
+      health$.complete();
+      await subscriber.quit().catch(() => subscriber.disconnect());
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
