@@ -7,6 +7,7 @@ import { wsTransport } from './ws-transport';
 import { DialError } from './errors';
 import { dialFailure, upgradeRefusalHint } from './hints';
 import { checkPins } from './pin';
+import { maskingUseless, zeroMask } from './mask';
 
 export interface DialOptions {
   url: string;
@@ -52,6 +53,7 @@ export function dial(opts: DialOptions, ca?: string[]): Observable<DialedSocket>
       maxPayload: opts.maxPayload,
       handshakeTimeout: opts.openTimeoutMs,
       headers: opts.headers,
+      ...(maskingUseless(opts.url) ? { generateMask: zeroMask } : {}),
       ...(ca ? { ca } : {}),
       // Runs only after the chain verified; before any HTTP byte is sent. Its error fails the dial.
       ...(pins.length > 0 ? { checkServerIdentity: (host: string, cert: PeerCertificate) => checkServerIdentity(host, cert) ?? checkPins(pins, cert) ?? undefined } : {}),
