@@ -7,6 +7,7 @@ import { wsTransport } from './ws-transport';
 import { DialError } from './errors';
 import { dialFailure, upgradeRefusalHint } from './hints';
 import { checkPins } from './pin';
+import { maskingUseless, zeroMask } from './mask';
 
 export interface DialOptions {
   url: string;
@@ -49,11 +50,13 @@ export function dial(opts: DialOptions, ca?: string[]): Observable<DialedSocket>
   return new Observable<DialedSocket>((subscriber) => {
     const secure = opts.url.startsWith('wss:');
     const pins = opts.pins ?? [];
+    const zeroMasked = maskingUseless(opts.url);
     const ws = new WebSocket(opts.url, {
       perMessageDeflate: false,
       maxPayload: opts.maxPayload,
       handshakeTimeout: opts.openTimeoutMs,
       headers: opts.headers,
+      ...(zeroMasked ? { generateMask: zeroMask } : {}),
       ...(ca ? { ca } : {}),
       // Runs only after the chain verified; before any HTTP byte is sent. Its error fails the dial.
       ...(pins.length > 0 ? { checkServerIdentity: (host: string, cert: PeerCertificate) => checkServerIdentity(host, cert) ?? checkPins(pins, cert) ?? undefined } : {}),
@@ -94,7 +97,7 @@ export function dial(opts: DialOptions, ca?: string[]): Observable<DialedSocket>
     ws.once('open', () => {
       open = true;
       const remote = `${(ws as unknown as { _socket?: { remoteAddress?: string } })._socket?.remoteAddress ?? 'gateway'}`;
-      subscriber.next({ ws, transport: wsTransport(ws, remote), secure, tlsSocket, replica });
+      subscriber.next({ ws, transport: wsTransport(ws, remote, { zeroMask: zeroMasked }), secure, tlsSocket, replica });
     });
     ws.on('error', (err: Error & { code?: string }) => {
       if (open) return; // reported through 'close' to the transport's handler

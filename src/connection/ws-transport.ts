@@ -1,10 +1,16 @@
 import type WebSocket from 'ws';
 import type { FrameTransport, TransportHandler } from '../mux';
+import { gatherWriter } from './ws-gather';
 
-/** Adapts a `ws` WebSocket. Text messages are a protocol violation and close the connection. */
-export function wsTransport(ws: WebSocket, remoteAddress: string): FrameTransport {
+/**
+ * Adapts a `ws` WebSocket. Text messages are a protocol violation and close the connection.
+ * `zeroMask`: the (client) socket was opened with an all-zero mask, so messages can be written
+ * gathered (ws-gather.ts); a server socket always can.
+ */
+export function wsTransport(ws: WebSocket, remoteAddress: string, options: { zeroMask?: boolean } = {}): FrameTransport {
   let handler: TransportHandler | null = null;
   let closed = false;
+  const gather = gatherWriter(ws, options.zeroMask === true);
   ws.binaryType = 'nodebuffer';
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     if (closed) return;
@@ -24,6 +30,10 @@ export function wsTransport(ws: WebSocket, remoteAddress: string): FrameTranspor
   return {
     send(message) {
       if (!closed && ws.readyState === ws.OPEN) ws.send(message, { binary: true });
+    },
+    sendParts(parts, length) {
+      if (closed || ws.readyState !== ws.OPEN) return;
+      if (gather?.(parts, length) !== true) ws.send(Buffer.concat(parts, length), { binary: true });
     },
     close(code, reason) {
       if (ws.readyState === ws.CLOSED || ws.readyState === ws.CLOSING) return;

@@ -5,6 +5,13 @@ import type { FrameTransport } from './transport';
 const MAX_BATCH_BYTES = 256 * 1024;
 
 /**
+ * With a transport that sends gathered (`sendParts`), payloads at least this large are sent as they
+ * are; the small pieces between them (headers, heads, control frames) are still joined, since a
+ * `writev` entry costs more than copying a few hundred bytes.
+ */
+export const GATHER_MIN_BYTES = 16 * 1024;
+
+/**
  * Outbound backlog the peer can explain beyond its connection credit (our DATA is bounded by that
  * credit; heads and control frames are small). A backlog above credit + this means the peer is not
  * reading what we send, and then we queue no reply to its frames: a held PING ACK waits, and a frame
@@ -77,10 +84,13 @@ export class FrameWriter {
       this.batchBytes += FRAME_HEADER_BYTES + ack.length;
     }
     if (this.batch.length === 0) return;
-    const message = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchBytes);
+    const batch = this.batch;
+    const bytes = this.batchBytes;
     this.batch = [];
     this.batchBytes = 0;
-    this.transport.send(message);
+    if (batch.length === 1) this.transport.send(batch[0]!);
+    else if (this.transport.sendParts) this.transport.sendParts(gatherParts(batch), bytes);
+    else this.transport.send(Buffer.concat(batch, bytes));
   }
 
   /** Drops everything queued; later frames are ignored (the connection closed). */
@@ -93,3 +103,27 @@ export class FrameWriter {
     this.pendingPingAck = null;
   }
 }
+
+/** The batch as `sendParts` takes it: each large payload as it is, each run of small pieces joined. */
+function gatherParts(batch: readonly Buffer[]): Buffer[] {
+  const parts: Buffer[] = [];
+  let run: Buffer[] = [];
+  let runBytes = 0;
+  const endRun = (): void => {
+    if (run.length > 0) parts.push(run.length === 1 ? run[0]! : Buffer.concat(run, runBytes));
+    run = [];
+    runBytes = 0;
+  };
+  for (const piece of batch) {
+    if (piece.length >= GATHER_MIN_BYTES) {
+      endRun();
+      parts.push(piece);
+    } else {
+      run.push(piece);
+      runBytes += piece.length;
+    }
+  }
+  endRun();
+  return parts;
+}
+

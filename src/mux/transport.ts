@@ -11,6 +11,11 @@ export interface TransportHandler {
  */
 export interface FrameTransport {
   send(message: Buffer): void;
+  /**
+   * Optional: sends one message whose bytes are `parts` in order (`length` in total) without joining
+   * them first (`wsTransport` writes them gathered). Without it the frame writer joins them and calls `send`.
+   */
+  sendParts?(parts: readonly Buffer[], length: number): void;
   /** Starts a clean close; `onClose` follows. Idempotent. */
   close(code: number, reason: string): void;
   /** Replaces the handler (the handshake hands over to the multiplexer this way, losing nothing). */

@@ -31,6 +31,14 @@ export interface SlotOptions {
 export const DEFAULT_STABLE_MS = 10_000;
 
 /**
+ * After a stable connection ends, failed redials keep the first attempt's delay range
+ * ([0, `reconnect.baseMs`)) for this long instead of doubling: a gateway restart refuses dials for a
+ * second or two, and exponential growth over those refusals made the first request after the
+ * restart wait seconds more (decisions.md D55). Past the window the backoff grows as usual.
+ */
+export const RESTART_WINDOW_MS = 10_000;
+
+/**
  * One of the proxy's `connections`: an independent `defer(dial) → authenticate → serve` chain with
  * its own full-jitter backoff. Keeps only the retry and replacement policy; one connection's life is
  * `serveConnection`'s.
@@ -38,7 +46,9 @@ export const DEFAULT_STABLE_MS = 10_000;
  * - Retry: each failure's {@link reconnectVerdict} picks the delay (permanent → the long interval,
  *   cut short by a secret change; else full jitter, at least the gateway's Retry-After). The attempt
  *   count restarts from 1 only when the previous connection stayed authenticated for
- *   `reconnect.stableMs`, so one that authenticates and drops at once keeps backing off.
+ *   `reconnect.stableMs`, so one that authenticates and drops at once keeps backing off. After such a
+ *   stable connection ends, failures within {@link RESTART_WINDOW_MS} keep the first attempt's delay
+ *   range (a restarting gateway is back within a few of them).
  * - Replacement (make-before-break): on `retire` a new chain ("life") is subscribed at once while the
  *   old one stays subscribed (unsubscribing would close its socket mid-request); the old connection is
  *   drained once the new one emits `connected`, and its life is unsubscribed once it closed.
@@ -64,6 +74,8 @@ class SlotRun {
   private readonly stableMs: number;
   private failures = 0;
   private connectedAt: number | null = null;
+  /** Until this time, failures wait the first attempt's delay range ({@link RESTART_WINDOW_MS}). */
+  private restartWindowEnds = 0;
   /** A gateway shutdown was announced: failures until the next connect are expected (info, not warn). */
   private gatewayRestarting = false;
   /** Retired connections waiting for their replacement to authenticate, then drained. */
@@ -112,6 +124,7 @@ class SlotRun {
     const upMs = this.scheduler.now() - this.connectedAt;
     this.connectedAt = null;
     if (upMs < this.stableMs) return;
+    this.restartWindowEnds = this.scheduler.now() + RESTART_WINDOW_MS;
     if (this.failures > 0) this.o.log.info({ [F.slot]: this.slot, upMs, attempt: this.failures }, 'tunnel connection had been stable; reconnect backoff reset');
     this.failures = 0;
   }
@@ -123,7 +136,8 @@ class SlotRun {
     this.failures += 1;
     const verdict = reconnectVerdict(err);
     const { permanent } = verdict;
-    const delayMs = reconnectDelayMs(verdict, this.failures, this.o.reconnect, this.o.random);
+    const backoffAttempt = this.scheduler.now() < this.restartWindowEnds ? 1 : this.failures;
+    const delayMs = reconnectDelayMs(verdict, backoffAttempt, this.o.reconnect, this.o.random);
     const { code } = verdict.error;
     const error = describeError(verdict.error);
     const fields = { [F.slot]: this.slot, [F.code]: code, [F.reason]: error, attempt: this.failures, delayMs, permanent, ...(verdict.hint === null ? {} : { [F.hint]: verdict.hint }) };

@@ -76,6 +76,45 @@ describe('runSlot (virtual time)', () => {
     ]);
   });
 
+  it('after a stable connection ends, failed redials keep the first delay range for the restart window, then grow again', () => {
+    const dialFailed = new DialError('TUNNEL_DIAL_FAILED', 'refused', { permanent: false });
+    const out = runFor(60_000, (s) => {
+      let n = 0;
+      return {
+        stableMs: 20_000,
+        connect: () => {
+          n += 1;
+          const conn = fakeConnection(`c${n}`, s);
+          const torn = { at: null };
+          switch (n) {
+            case 1: // stable (25 s): the gateway restarts
+              return scriptedLife(s, [{ at: 0, event: { type: 'connected', connection: conn } }, { at: 25_000, error: new ConnectionClosedError(CloseCode.GOING_AWAY, 'x', false) }], torn);
+            case 2:
+            case 3:
+              return throwError(() => dialFailed);
+            case 4: // up 15 s only (not stable): it ends after the restart window, so the backoff grows
+              return scriptedLife(s, [{ at: 0, event: { type: 'connected', connection: conn } }, { at: 15_000, error: new ConnectionClosedError(CloseCode.HEARTBEAT_TIMEOUT, 'x', true) }], torn);
+            default:
+              return NEVER;
+          }
+        },
+      };
+    });
+    expect(states(out)).toEqual([
+      '0:connecting#1',
+      '0:connected',
+      '25000:waiting#1+50',
+      '25050:connecting#2',
+      '25050:waiting#2+50', // without the window: 100
+      '25100:connecting#3',
+      '25100:waiting#3+50', // without the window: 200
+      '25150:connecting#4',
+      '25150:connected',
+      '40150:waiting#4+400', // past the window (ends at 35000): floor(0.5 * 100 * 2^3)
+      '40550:connecting#5',
+    ]);
+  });
+
   it('replaces a retired connection make-before-break: the old one is drained only once the new one is authenticated', () => {
     const torn1 = { at: null as number | null };
     let old: ReturnType<typeof fakeConnection> | null = null;
