@@ -10,7 +10,7 @@ import { drain } from '../mux';
 import { CloseCode, ErrorCode, FRAME_HEADER_BYTES, receiveSettings, type PeerSettings } from '../protocol';
 import { authenticate, tlsExporterBinding } from '../session';
 import { settledWithin } from '../time';
-import { meterProxy, type Metrics } from '../ops';
+import { meterProxy, meterRecorder, type Metrics } from '../ops';
 import { SOFTWARE } from '../version';
 import { SecretSource } from './secret-source';
 import { InFlightStreams } from './in-flight';
@@ -113,6 +113,7 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
   subs.add(merge(...slots).subscribe((u) => board.slotChanged(u)));
   // Retired connections outlive their chain; whatever is still open when the proxy stops is closed here.
   subs.add(() => board.forEachOpen((c) => c.close()));
+  if (deps.metrics && (deps.recorder || opening)) subs.add(meterRecorder(deps.metrics, () => streamDeps.recorder?.stats()));
   if (slotCount > 1) logger.info({ connections: slotCount }, 'keeping several tunnel connections');
 
   /** Drains every connection (GOAWAY, in-flight requests finish within the grace), then stops everything. */
