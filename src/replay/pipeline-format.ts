@@ -42,7 +42,9 @@ export type PipelineLine =
   | { type: 'random'; t: number; slot: number; value: number }
   /** The proxy began closing (seen when the slot asked). */
   | { type: 'closing'; t: number; slot: number }
-  | { type: 'decision'; t: number; slot: number; decision: RecordedDecision };
+  | { type: 'decision'; t: number; slot: number; decision: RecordedDecision }
+  /** The slot drained a replaced connection (make-before-break): an output, like `decision`. */
+  | { type: 'drain'; t: number; slot: number; connection: string; reason: string };
 
 export function recordError(err: unknown): RecordedError {
   if (err instanceof DialError) return { kind: 'dial', code: err.code, message: err.message, permanent: err.permanent, status: err.status, retryAfterMs: err.retryAfterMs, hint: err.hint };

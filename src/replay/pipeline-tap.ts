@@ -1,6 +1,6 @@
-import { Observable, asyncScheduler, defer, tap, type SchedulerLike, type Subscription } from 'rxjs';
+import { Observable, asyncScheduler, defer, map, tap, type SchedulerLike, type Subscription } from 'rxjs';
 import type { SlotOptions, SlotUpdate } from '../proxy/slot';
-import type { LinkEvent } from '../proxy/served-connection';
+import type { LinkEvent, ServedConnection } from '../proxy/served-connection';
 import { PIPELINE_FORMAT, PIPELINE_VERSION, recordError, type PipelineLine, type RecordedDecision } from './pipeline-format';
 
 type SlotRunner = (o: SlotOptions) => Observable<SlotUpdate>;
@@ -24,6 +24,7 @@ export class PipelineTap {
   private startedAt: number | null = null;
   private scheduler: SchedulerLike = asyncScheduler;
   private secretsWatched = false;
+  private readonly wrapped = new WeakMap<ServedConnection, ServedConnection>();
 
   constructor(private readonly onLine?: (line: PipelineLine) => void) {}
 
@@ -80,6 +81,7 @@ export class PipelineTap {
   private life(source$: Observable<LinkEvent>, slot: number, life: number): Observable<LinkEvent> {
     const base = { slot, life };
     return source$.pipe(
+      map((ev) => ({ ...ev, connection: this.drainsOf(ev.connection, slot) })),
       tap({
         next: (ev) => {
           const connection = ev.connection.id;
@@ -92,6 +94,20 @@ export class PipelineTap {
         error: (err: unknown) => this.push({ type: 'failed', t: this.now(), ...base, error: recordError(err) }),
       }),
     );
+  }
+
+  /** The same connection, its `drain` recorded (the slot drains a replaced connection: a decision). */
+  private drainsOf(conn: ServedConnection, slot: number): ServedConnection {
+    const known = this.wrapped.get(conn);
+    if (known) return known;
+    const drain = (reason: string): void => {
+      this.push({ type: 'drain', t: this.now(), slot, connection: conn.id, reason });
+      conn.drain(reason);
+    };
+    // Everything else (getters included) read from the connection itself.
+    const wrapper = Object.create(conn, { drain: { value: drain } }) as ServedConnection;
+    this.wrapped.set(conn, wrapper);
+    return wrapper;
   }
 
   /** Secret swaps, recorded once however many slots share the source. */

@@ -29,7 +29,7 @@ describe('pipeline recording of a real proxy', () => {
     h = proxy = gateway2 = dir = null;
   });
 
-  it('records a wrong secret, a secret swap, a gateway restart (GOAWAY, refused dials, backoff) and replays them exactly in virtual time', async () => {
+  it('records a wrong secret, a secret swap, a gateway restart (GOAWAY, refused dials, backoff), a revoked secret and replays them exactly in virtual time', async () => {
     h = await startHarness({ servers: [], startProxy: false });
     dir = mkdtempSync(join(tmpdir(), 'pipeline-'));
     const secretFile = join(dir, 'secret');
@@ -48,13 +48,22 @@ describe('pipeline recording of a real proxy', () => {
     await h.gateway.close(0);
     await seen((d) => d.decision.state === 'waiting' && d.decision.code === 'TUNNEL_DIAL_FAILED' && d.decision.attempt >= 3);
     gateway2 = await startGateway({ ...h.gatewayConfig, listen: { host: '127.0.0.1', port } }, { logger: h.logs.logger, auditLogger: h.gatewayAudit.logger });
-    await seen((d) => d.decision.state === 'connected' && decisions().filter((x) => x.decision.state === 'connected').length >= 2);
+    const connectedCount = (): number => decisions().filter((x) => x.decision.state === 'connected').length;
+    await seen(() => connectedCount() >= 2);
+    // 3. rotation: the gateway revokes the proxy's secret (short grace); its connection is drained and
+    //    closed 4401, the replacement is refused permanently until the new secret is in the file.
+    const next = 'the-rotated-secret-of-this-tunnel-0123456789';
+    gateway2.reload({ ...h.gatewayConfig, listen: { host: '127.0.0.1', port }, tunnels: [{ id: 'corp', secrets: [next] }], rotation: { graceMs: 100 } });
+    await seen((d) => d.decision.state === 'waiting' && d.decision.permanent && d.t > decisions().find((x) => x.decision.state === 'retiring')!.t);
+    writeFileSync(secretFile, next);
+    await seen(() => connectedCount() >= 3);
     await proxy.close(0);
     proxy = null;
 
     const text = tap.toJsonl();
     if (process.env.DEBUG_PIPELINE) console.log(text);
     expect(text).not.toContain(h.secret);
+    expect(text).not.toContain(next);
     const rec = parsePipelineRecording(text);
     const states = rec.events.flatMap((e) => (e.type === 'decision' ? [e.decision.state] : []));
     expect(states).toEqual(expect.arrayContaining(['connecting', 'waiting', 'connected', 'retiring']));
