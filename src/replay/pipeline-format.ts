@@ -9,6 +9,7 @@ import { TunnelError, describeError } from '../errors';
 import { ConnectionClosedError } from '../mux';
 import { HandshakeError } from '../session';
 import { ReplayError, ReplayErrorCode } from './errors';
+import { parseLines } from './reader';
 
 export const PIPELINE_FORMAT = 'mcp-tunnel-pipeline-recording';
 export const PIPELINE_VERSION = 1;
@@ -87,21 +88,10 @@ export interface PipelineRecording {
 }
 
 /** Parses a pipeline recording (JSON Lines; a partial last line is ignored, as for traffic recordings). */
-export function parsePipelineRecording(text: string): PipelineRecording {
-  const lines = text.split('\n');
-  const parsed: PipelineLine[] = [];
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
-    try {
-      parsed.push(JSON.parse(line) as PipelineLine);
-    } catch (err) {
-      if (i === lines.length - 1) return;
-      throw new ReplayError(ReplayErrorCode.BadRecording, `pipeline recording line ${i + 1} is not JSON`, { cause: err });
-    }
-  });
-  const [header, ...rest] = parsed;
+export function parsePipelineRecording(text: string, name = 'pipeline recording'): PipelineRecording {
+  const [header, ...rest] = parseLines<PipelineLine>(text, name).lines;
   if (header?.type !== 'header' || header.format !== PIPELINE_FORMAT || header.version !== PIPELINE_VERSION) {
-    throw new ReplayError(ReplayErrorCode.BadRecording, `not a ${PIPELINE_FORMAT} version ${PIPELINE_VERSION} file`);
+    throw new ReplayError(ReplayErrorCode.BadRecording, `${name}: not a ${PIPELINE_FORMAT} version ${PIPELINE_VERSION} file`);
   }
   return { header, events: rest.filter((l): l is Exclude<PipelineLine, { type: 'header' }> => l.type !== 'header') };
 }

@@ -61,7 +61,6 @@ describe('pipeline recording of a real proxy', () => {
     proxy = null;
 
     const text = tap.toJsonl();
-    if (process.env.DEBUG_PIPELINE) console.log(text);
     expect(text).not.toContain(h.secret);
     expect(text).not.toContain(next);
     const rec = parsePipelineRecording(text);

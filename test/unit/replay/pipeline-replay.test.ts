@@ -104,6 +104,6 @@ describe('pipeline replay (virtual time)', () => {
 
   it('refuses a file that is not a pipeline recording', () => {
     expect(() => parsePipelineRecording('{"type":"header","format":"mcp-tunnel-recording","version":1}\n')).toThrow(expect.objectContaining({ code: ReplayErrorCode.BadRecording }));
-    expect(() => parsePipelineRecording('{"type":"header","format":"mcp-tunnel-pipeline-recording","version":1,"startedAt":"x","reconnect":{"baseMs":1,"capMs":2}}\nnot json\n{}')).toThrow(/line 2 is not JSON/);
+    expect(() => parsePipelineRecording('{"type":"header","format":"mcp-tunnel-pipeline-recording","version":1,"startedAt":"x","reconnect":{"baseMs":1,"capMs":2}}\nnot json\n{}')).toThrow(/pipeline recording:2: not a JSON line/);
   });
 });
