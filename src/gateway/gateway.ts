@@ -15,7 +15,7 @@ import { TunnelAdmission } from './tunnel-admission';
 import { TunnelEndpoint } from './tunnel-endpoint';
 import { TunnelRegistry } from './tunnels';
 import { settledWithin } from '../time';
-import { meterGateway, type GatewaySnapshot, type Metrics } from '../ops';
+import { meterGateway, meterRecorder, type GatewaySnapshot, type Metrics } from '../ops';
 import { openConfiguredRecorder, type Recorder } from '../replay';
 import { startClusterNode, type ClusterNode, type ClusterSnapshot } from '../cluster';
 
@@ -90,6 +90,7 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
 
   // `record` is read at start only (a reload does not start or stop a recording).
   const recorder = deps.recorder ?? (initial.record ? await openConfiguredRecorder(initial.record, 'gateway', logger) : undefined);
+  if (deps.metrics && recorder) subs.add(meterRecorder(deps.metrics, () => recorder.stats()));
   const request = createRequestHandler({ state: () => live.forward, hostOrigin: () => live.hostOrigin, registry, logger, trail, policy, inFlight, recorder });
   const listener = await startListener(initial.listen, initial.tls, { request, upgrade: createUpgradeHandler(tunnels.endpoint) }, logger);
   announce(listener.url, live, logger);

@@ -19,3 +19,4 @@ export { requestObserver, meterGateway, meterProxy, type MeteredGateway, type Me
 export { statusReport, type ConnectionSnapshot, type GatewaySnapshot, type StatusReport } from './status-report';
 export { opsBaseUrl, getOps, MAX_OPS_BODY_BYTES } from './ops-client';
 export { parseStatusReport, renderStatusTable, formatAge } from './status-table';
+export { meterRecorder, type RecorderDrops, type DropSource } from './record-metrics';

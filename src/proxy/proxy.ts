@@ -10,7 +10,7 @@ import { drain } from '../mux';
 import { CloseCode, ErrorCode, FRAME_HEADER_BYTES, receiveSettings, type PeerSettings } from '../protocol';
 import { authenticate, tlsExporterBinding } from '../session';
 import { settledWithin } from '../time';
-import { meterProxy, type Metrics } from '../ops';
+import { meterProxy, meterRecorder, type Metrics } from '../ops';
 import { SOFTWARE } from '../version';
 import { SecretSource } from './secret-source';
 import { InFlightStreams } from './in-flight';
@@ -19,7 +19,7 @@ import { ReplicaSpread } from './replica-spread';
 import { runSlot } from './slot';
 import { proxyRecorder } from './record-tap';
 import type { ServeStreamDeps } from './serve-stream';
-import type { Recorder } from '../replay';
+import type { PipelineTap, Recorder } from '../replay';
 import { ProxyStatusBoard, type ProxyStatus } from './status';
 
 export type { ProxyStatus } from './status';
@@ -51,6 +51,8 @@ export interface ProxyDeps {
   scheduler?: SchedulerLike;
   /** A recorder to use instead of opening `config.record`; the proxy closes it when it stops. */
   recorder?: Recorder;
+  /** Records the slots' inputs and decisions for deterministic replay (docs/replay.md); tests and the fixture script. */
+  pipelineTap?: PipelineTap;
 }
 
 function localSettings(c: ProxyConfig): PeerSettings {
@@ -104,12 +106,14 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
     scheduler,
   };
   const connect = connector(config, ctx, randomUUID());
+  const run = deps.pipelineTap?.wrap(runSlot) ?? runSlot;
   const slots = Array.from({ length: slotCount }, (_, slot) =>
-    runSlot({ slot, connect: () => connectSlot(slot), reconnect: config.reconnect, secretChanges$: secrets.changes$, closing: () => closing, log: connLog, random, scheduler }),
+    run({ slot, connect: () => connectSlot(slot), reconnect: config.reconnect, secretChanges$: secrets.changes$, closing: () => closing, log: connLog, random, scheduler }),
   );
   subs.add(merge(...slots).subscribe((u) => board.slotChanged(u)));
   // Retired connections outlive their chain; whatever is still open when the proxy stops is closed here.
   subs.add(() => board.forEachOpen((c) => c.close()));
+  if (deps.metrics && (deps.recorder || opening)) subs.add(meterRecorder(deps.metrics, () => streamDeps.recorder?.stats()));
   if (slotCount > 1) logger.info({ connections: slotCount }, 'keeping several tunnel connections');
 
   /** Drains every connection (GOAWAY, in-flight requests finish within the grace), then stops everything. */

@@ -17,3 +17,5 @@ export { toHar, type HarEventSourceEvent } from './har';
 export { runReplayServe, runReplayRun, runReplayExport, parseTiming, EXIT, type ReplayIo } from './commands';
 export { openConfiguredRecorder } from './open';
 export { observeWrites, observeHead } from './observe';
+export { PipelineTap } from './pipeline-tap';
+export { parsePipelineRecording, PIPELINE_FORMAT, PIPELINE_VERSION, type PipelineLine, type PipelineRecording } from './pipeline-format';

@@ -40,14 +40,14 @@ export interface Recording {
 }
 
 /** Parses the text of one part; a final incomplete line is ignored and reported. */
-export function parseLines(text: string, name: string): { lines: RecordingLine[]; truncated: boolean } {
+export function parseLines<T = RecordingLine>(text: string, name: string): { lines: T[]; truncated: boolean } {
   const raw = text.split('\n');
   const last = raw.pop() ?? '';
-  const lines: RecordingLine[] = [];
+  const lines: T[] = [];
   raw.forEach((l, i) => {
     if (l.trim() === '') return;
     try {
-      lines.push(JSON.parse(l) as RecordingLine);
+      lines.push(JSON.parse(l) as T);
     } catch (err) {
       throw new ReplayError('TUNNEL_REPLAY_BAD_RECORDING', `${name}:${i + 1}: not a JSON line`, { cause: err });
     }
@@ -118,7 +118,7 @@ export async function loadRecording(file: string): Promise<Recording> {
       if (parts > 0) break; // a next part that was never written: the recorder died while rotating
       throw new ReplayError('TUNNEL_REPLAY_IO', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
     }
-    const part = parseLines(text, path);
+    const part: { lines: RecordingLine[]; truncated: boolean } = parseLines(text, path);
     truncated ||= part.truncated;
     lines.push(...part.lines);
     const footer = part.lines.filter((l): l is FooterRecord => l.type === 'footer').pop();

@@ -1,0 +1,135 @@
+import { Observable, asyncScheduler, defer, map, tap, type SchedulerLike, type Subscription } from 'rxjs';
+import type { SlotOptions, SlotUpdate } from '../proxy/slot';
+import type { LinkEvent, ServedConnection } from '../proxy/served-connection';
+import { PIPELINE_FORMAT, PIPELINE_VERSION, recordError, type PipelineLine, type RecordedDecision } from './pipeline-format';
+
+type SlotRunner = (o: SlotOptions) => Observable<SlotUpdate>;
+
+/** A slot update as plain data. */
+export function decisionOf(u: SlotUpdate): RecordedDecision {
+  if ('retiring' in u) return { state: 'retiring', connection: u.retiring.id };
+  const s = u.status;
+  if (s.state === 'connected') return { state: 'connected', connection: s.connectionId };
+  return s;
+}
+
+/**
+ * Records a proxy's connection pipeline (`ProxyDeps.pipelineTap`): wraps `runSlot` so that every
+ * input of a slot (each `connect` call and how that life went, the random draws, secret swaps, the
+ * closing flag) and every decision it emits is one {@link PipelineLine}, stamped with the scheduler's
+ * clock. Observes only: values are passed on unchanged, in the same turn.
+ */
+export class PipelineTap {
+  readonly lines: PipelineLine[] = [];
+  private startedAt: number | null = null;
+  private scheduler: SchedulerLike = asyncScheduler;
+  private secretsWatched = false;
+  private readonly wrapped = new WeakMap<ServedConnection, ServedConnection>();
+
+  constructor(private readonly onLine?: (line: PipelineLine) => void) {}
+
+  /** JSON Lines of everything recorded so far (header first). */
+  toJsonl(): string {
+    return this.lines.map((l) => `${JSON.stringify(l)}\n`).join('');
+  }
+
+  /** `runSlot`, recorded. */
+  wrap(run: SlotRunner): SlotRunner {
+    return (o) => {
+      this.begin(o);
+      const slot = o.slot;
+      let life = 0;
+      let closingSeen = false;
+      const wrapped: SlotOptions = {
+        ...o,
+        random: () => {
+          const value = o.random();
+          this.push({ type: 'random', t: this.now(), slot, value });
+          return value;
+        },
+        closing: () => {
+          const closing = o.closing();
+          if (closing && !closingSeen) {
+            closingSeen = true;
+            this.push({ type: 'closing', t: this.now(), slot });
+          }
+          return closing;
+        },
+        connect: () =>
+          defer(() => {
+            life += 1;
+            this.push({ type: 'attempt', t: this.now(), slot, life });
+            return this.life(o.connect(), slot, life);
+          }),
+      };
+      return new Observable<SlotUpdate>((subscriber) => {
+        const secrets = this.watchSecrets(o.secretChanges$);
+        const sub = run(wrapped).subscribe({
+          next: (u) => {
+            this.push({ type: 'decision', t: this.now(), slot, decision: decisionOf(u) });
+            subscriber.next(u);
+          },
+          error: (err: unknown) => subscriber.error(err),
+          complete: () => subscriber.complete(),
+        });
+        sub.add(secrets);
+        return sub;
+      });
+    };
+  }
+
+  private life(source$: Observable<LinkEvent>, slot: number, life: number): Observable<LinkEvent> {
+    const base = { slot, life };
+    return source$.pipe(
+      map((ev) => ({ ...ev, connection: this.drainsOf(ev.connection, slot) })),
+      tap({
+        next: (ev) => {
+          const connection = ev.connection.id;
+          if (ev.type === 'connected') {
+            this.push({ type: 'connected', t: this.now(), ...base, connection });
+            // Closes are inputs too (a retired connection's close ends its life); observed until then.
+            ev.connection.closed$.subscribe((info) => this.push({ type: 'closed', t: this.now(), ...base, connection, code: info.code, local: info.local }));
+          } else this.push({ type: 'retire', t: this.now(), ...base, connection, reason: ev.reason, gatewayShutdown: ev.gatewayShutdown });
+        },
+        error: (err: unknown) => this.push({ type: 'failed', t: this.now(), ...base, error: recordError(err) }),
+      }),
+    );
+  }
+
+  /** The same connection, its `drain` recorded (the slot drains a replaced connection: a decision). */
+  private drainsOf(conn: ServedConnection, slot: number): ServedConnection {
+    const known = this.wrapped.get(conn);
+    if (known) return known;
+    const drain = (reason: string): void => {
+      this.push({ type: 'drain', t: this.now(), slot, connection: conn.id, reason });
+      conn.drain(reason);
+    };
+    // Everything else (getters included) read from the connection itself.
+    const wrapper = Object.create(conn, { drain: { value: drain } }) as ServedConnection;
+    this.wrapped.set(conn, wrapper);
+    return wrapper;
+  }
+
+  /** Secret swaps, recorded once however many slots share the source. */
+  private watchSecrets(changes$: Observable<unknown>): Subscription | undefined {
+    if (this.secretsWatched) return undefined;
+    this.secretsWatched = true;
+    return changes$.subscribe(() => this.push({ type: 'secret', t: this.now() }));
+  }
+
+  private begin(o: SlotOptions): void {
+    if (this.startedAt !== null) return;
+    this.scheduler = o.scheduler ?? asyncScheduler;
+    this.startedAt = this.scheduler.now();
+    this.push({ type: 'header', format: PIPELINE_FORMAT, version: PIPELINE_VERSION, startedAt: new Date().toISOString(), reconnect: { ...o.reconnect } });
+  }
+
+  private now(): number {
+    return Math.round(this.scheduler.now() - (this.startedAt ?? 0));
+  }
+
+  private push(line: PipelineLine): void {
+    this.lines.push(line);
+    this.onLine?.(line);
+  }
+}
