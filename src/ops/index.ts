@@ -16,6 +16,6 @@ export { startOpsServer, type OpsServer, type OpsServerOptions, type Readiness, 
 export { SdNotifier, loadUnixDgramSender, type DatagramSender, type SdNotifierOptions } from './sd-notify';
 export { runHealth, parseHealthArgs, HEALTH_USAGE, type HealthIo } from './health-command';
 export { requestObserver, meterGateway, meterProxy, type MeteredGateway, type MeteredProxy, type ObservableTrail } from './component-metrics';
-export { statusReport, type ConnectionSnapshot, type GatewaySnapshot, type StatusReport } from './status-report';
+export { statusReport, type ClusterStatus, type ConnectionSnapshot, type GatewaySnapshot, type StatusReport } from './status-report';
 export { opsBaseUrl, getOps, MAX_OPS_BODY_BYTES } from './ops-client';
 export { parseStatusReport, renderStatusTable, formatAge } from './status-table';

@@ -81,6 +81,7 @@ describe('mcp-tunnel status (child processes)', () => {
     const report = JSON.parse(json.out) as StatusReport;
     expect(report.replica).toMatchObject({ role: 'gateway', inFlight: 0 });
     expect(report.tunnels.map((t) => t.id)).toEqual(['corp', 'lab']);
+    expect(report.cluster).toBeNull(); // a single gateway (no cluster.redis)
     expect(report.tunnels[0]!.connections).toEqual([
       { id: expect.any(String), proxy: 'px-one', remoteAddress: '127.0.0.1', connectedAt: expect.any(String), ageSeconds: expect.any(Number), secretId: '1', streams: 0, state: 'authenticated' },
     ]);
