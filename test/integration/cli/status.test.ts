@@ -67,6 +67,7 @@ describe('mcp-tunnel status (child processes)', () => {
   it('lists tunnels and connected proxies as a table and as JSON; --config finds ops.listen; /status is not on the public port', async () => {
     const { gwOps, config, gatewayUrl } = await startPair();
     await waitFor(async () => (await scrape(gwOps)).get('mcp_tunnel_connections{tunnel="corp",state="authenticated"}') === 1, { message: 'gateway metrics see the proxy' });
+    expect((await scrape(gwOps)).has('mcp_tunnel_cluster_redis_up')).toBe(false); // a single gateway: no cluster series
 
     const table = await runStatus(['--url', gwOps]);
     expect(table.code).toBe(0);

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { StatusReport } from '../../../src/ops';
+import { scrape } from '../../helpers/prometheus';
 import { spawnCli, stopAllProcesses, type SpawnedProcess } from '../../helpers/process';
 import { waitFor } from '../../helpers/wait-for';
 import { freePort, redisAvailable, startRedis, type RedisChild } from './cluster-harness';
@@ -103,12 +104,19 @@ run('cluster: mcp-tunnel status (child processes)', () => {
     expect(table.out).toMatch(/^REPLICA +ADVERTISE +SELF +TUNNELS +LOAD +REDIS$/m);
     expect(table.out).toMatch(new RegExp(`^${fromA.replicaId} +http://127\\.0\\.0\\.1:\\d+ +no +corp +0 +ok$`, 'm'));
     expect(table.out).toMatch(new RegExp(`^${fromB.replicaId} +http://127\\.0\\.0\\.1:\\d+ +yes +- +0 +ok$`, 'm'));
-    // Redis down: B reports itself degraded and sees no other replica.
+    const before = await scrape(b.ops);
+    expect(before.get('mcp_tunnel_cluster_redis_up')).toBe(1);
+    expect(before.get('mcp_tunnel_cluster_replicas')).toBe(2);
+
+    // Redis down: B reports itself degraded (status and metrics) and sees no other replica.
     await redis.close();
     redis = null;
     await waitFor(async () => (await report(b.ops)).cluster?.redis === 'degraded', { message: 'B degraded' });
     const degraded = await status(['--url', b.ops]);
     expect(degraded.out).toMatch(new RegExp(`^${fromB.replicaId} +\\S+ +yes +- +0 +degraded$`, 'm'));
     expect(degraded.out).not.toContain(`${fromA.replicaId} `);
+    const during = await scrape(b.ops);
+    expect(during.get('mcp_tunnel_cluster_redis_up')).toBe(0);
+    expect(during.get('mcp_tunnel_cluster_replicas')).toBe(1);
   });
 });
