@@ -29,6 +29,11 @@ export function rateKey(limiterKey: string): string {
   return `${KEY_PREFIX}rate:${limiterKey}`;
 }
 
+/** HASH replica id → "count:expiresAtMs": each replica's lease of a concurrency key's slots (shared-slots.ts). */
+export function slotKey(limiterKey: string): string {
+  return `${KEY_PREFIX}slots:${limiterKey}`;
+}
+
 /** How often a replica rewrites its presence entry. */
 export const PRESENCE_REFRESH_MS = 1000;
 /** A replica that stopped refreshing disappears from every view after this. */
