@@ -159,7 +159,7 @@ export const gatewayCommand: Command = {
       const gateway = await startOrClose(ops, () => io.runners.startGateway(config, { logger: root, auditLogger, ...(ops.metrics ? { metrics: ops.metrics } : {}) }));
       readiness = gatewayReadiness(gateway, () => tunnelIds);
       const snapshot = gateway.snapshot?.bind(gateway);
-      if (snapshot !== undefined) ops.setStatus(gatewayStatus({ snapshot }));
+      if (snapshot !== undefined) ops.setStatus(gatewayStatus({ snapshot, clusterSnapshot: gateway.clusterSnapshot?.bind(gateway) }));
       logGatewayStartup(componentLogger(root, 'cli'), config, gateway.url, ops.url);
       ops.ready('listening');
       const reload = gateway.reload?.bind(gateway);

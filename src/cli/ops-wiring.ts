@@ -145,7 +145,7 @@ function emptyStatus(): StatusReport {
   return gatewayStatus({ snapshot: () => ({ tunnels: [], connections: [], inFlight: 0 }) })();
 }
 
-/** The gateway's `GET /status` body, from its snapshot at each request. */
-export function gatewayStatus(gateway: Required<Pick<GatewayView, 'snapshot'>>): () => StatusReport {
-  return () => statusReport(gateway.snapshot(), { version: VERSION, pid: process.pid, startedAt: PROCESS_STARTED_AT, now: Date.now() });
+/** The gateway's `GET /status` body, from its snapshot (and its cluster's, if any) at each request. */
+export function gatewayStatus(gateway: Required<Pick<GatewayView, 'snapshot'>> & Pick<GatewayView, 'clusterSnapshot'>): () => StatusReport {
+  return () => statusReport(gateway.snapshot(), { version: VERSION, pid: process.pid, startedAt: PROCESS_STARTED_AT, now: Date.now() }, gateway.clusterSnapshot?.() ?? null);
 }

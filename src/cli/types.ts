@@ -2,7 +2,7 @@ import type { Observable } from 'rxjs';
 import type { AuditDestination } from '../audit';
 import type { AuditConfig, GatewayConfig, LogFormat, ProxyConfig } from '../config';
 import type { Logger } from '../log';
-import type { GatewaySnapshot, Metrics } from '../ops';
+import type { ClusterStatus, GatewaySnapshot, Metrics } from '../ops';
 import type { ProxyStatus } from '../proxy';
 import type { CommandHelp } from './help';
 
@@ -30,7 +30,7 @@ export type GatewayView = Closable & {
   /** Feeds the ops listener's `GET /status`. */
   snapshot?(): GatewaySnapshot;
   /** Cluster: see docs/cluster.md "Status JSON"; null without `cluster.redis`. */
-  clusterSnapshot?(): { replicaId: string; redis: 'ok' | 'degraded'; replicas: readonly unknown[] } | null;
+  clusterSnapshot?(): ClusterStatus | null;
 };
 
 /** What the CLI uses of a running proxy; `status$` feeds readiness and sd_notify's READY=1. */

@@ -6,12 +6,20 @@
 /** Prefix of every key, so that a Redis shared with other software stays readable. */
 export const KEY_PREFIX = 'mcpt:';
 
+/**
+ * Redis Cluster hash tag of the presence keys: the index and every replica entry are written in one
+ * MULTI and read with one MGET (store.ts), which Redis Cluster allows only within one hash slot. The
+ * other keys are each touched alone (one command or one single-key Lua script), so they carry no tag
+ * and spread over the slots. (A `{` in a rule or client name inside those keys only picks their slot.)
+ */
+export const PRESENCE_TAG = '{presence}';
+
 /** ZSET: replica id → expiry (ms since epoch); the index of the live replicas. */
-export const REPLICAS_KEY = `${KEY_PREFIX}replicas`;
+export const REPLICAS_KEY = `${KEY_PREFIX}${PRESENCE_TAG}:replicas`;
 
 /** STRING (JSON {@link ReplicaEntry}), with a TTL: what one replica holds. */
 export function replicaKey(replicaId: string): string {
-  return `${KEY_PREFIX}replica:${replicaId}`;
+  return `${KEY_PREFIX}${PRESENCE_TAG}:replica:${replicaId}`;
 }
 
 /** STRING (JSON {@link SessionEntry}), with a TTL refreshed on use: where an MCP session lives. */
@@ -27,6 +35,11 @@ export const CONFIG_CHANNEL = `${KEY_PREFIX}config-changes`;
 /** HASH {tokens, ts}: a cluster-wide token bucket (shared-rates.ts); expires once it would be full again. */
 export function rateKey(limiterKey: string): string {
   return `${KEY_PREFIX}rate:${limiterKey}`;
+}
+
+/** HASH replica id → "count:expiresAtMs": each replica's lease of a concurrency key's slots (shared-slots.ts). */
+export function slotKey(limiterKey: string): string {
+  return `${KEY_PREFIX}slots:${limiterKey}`;
 }
 
 /** How often a replica rewrites its presence entry. */

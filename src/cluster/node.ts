@@ -7,6 +7,7 @@ import type { TunnelSpreadHook } from '../gateway/tunnel-endpoint';
 import type { RemoteConnections, TunnelRegistry } from '../gateway/tunnels';
 import { TunnelSpread, moveDuplicate } from './spread';
 import { SharedRates } from './shared-rates';
+import { SharedSlots } from './shared-slots';
 import { F, type Logger } from '../log';
 import type { PeerSettings } from '../protocol';
 import { ConfigSync } from './config-sync';
@@ -19,7 +20,7 @@ import { openRedisStore, type ClusterStore } from './store';
 export interface ClusterNodeDeps {
   registry: TunnelRegistry;
   /** The policy's limiter: its rate buckets become cluster-wide (shared-rates.ts). */
-  limiter?: Pick<ClientLimiter, 'shareRates'>;
+  limiter?: Pick<ClientLimiter, 'shareRates' | 'shareSlots'>;
   /** The tunnel endpoint: it names this replica to proxies and spreads their connections (spread.ts). */
   endpoint?: { spread: TunnelSpreadHook | null };
   local: () => PeerSettings;
@@ -67,6 +68,7 @@ export class ClusterNode implements RemoteConnections {
   readonly #startedAt = Date.now();
   #secret: string;
   #sync: ConfigSync | null = null;
+  #slots: SharedSlots | null = null;
 
   private constructor(
     readonly replicaId: string,
@@ -149,6 +151,8 @@ export class ClusterNode implements RemoteConnections {
   async close(): Promise<void> {
     this.#subs.unsubscribe();
     this.#sync?.close();
+    this.#slots?.close();
+    this.deps.limiter?.shareSlots(null);
     this.links.close();
     await this.presence.close();
     await this.hop.close();
@@ -167,7 +171,10 @@ export class ClusterNode implements RemoteConnections {
     const { registry } = this.deps;
     registry.attachRemote(this);
     if (this.deps.endpoint) this.deps.endpoint.spread = new TunnelSpread(this.replicaId, () => this.presence.view$.value.peers.keys());
-    this.deps.limiter?.shareRates(new SharedRates(this.store, () => this.presence.view$.value.degraded));
+    const degraded = (): boolean => this.presence.view$.value.degraded;
+    this.deps.limiter?.shareRates(new SharedRates(this.store, degraded));
+    this.#slots = new SharedSlots(this.store, this.replicaId, degraded);
+    this.deps.limiter?.shareSlots(this.#slots);
     const { config, applyConfig, logger } = this.deps;
     this.#sync = new ConfigSync({ replicaId: this.replicaId, store: this.store, secret: () => this.#secret, current: config, apply: applyConfig, logger });
     // Degraded (Redis unreachable): keep the hops that are open (each closes with its tunnel

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { F, type Logger } from '../log';
 import { parseSentinelUrl } from '../config/redis-url';
 import { CLUSTER_CODES } from './errors';
-import { CONFIG_CHANNEL, CONFIG_KEY, REPLICAS_KEY, rateKey, parseReplicaEntry, replicaKey, sessionKey, type ReplicaEntry, type SessionEntry } from './keys';
+import { CONFIG_CHANNEL, CONFIG_KEY, REPLICAS_KEY, rateKey, slotKey, parseReplicaEntry, replicaKey, sessionKey, type ReplicaEntry, type SessionEntry } from './keys';
 
 /** Whether the replica can talk to Redis now (`down`: degraded, local tunnels only). */
 export type StoreHealth = 'ready' | 'down';
@@ -29,6 +29,12 @@ export interface ClusterStore {
    * `burst`, on Redis's clock): how many were granted and, when fewer than asked, the ms until enough.
    */
   takeTokens(key: string, ratePerSec: number, burst: number, want: number): Promise<{ granted: number; waitMs: number }>;
+  /**
+   * Sets this replica's lease of the concurrency key `key` (shared-slots.ts) to as many of `want`
+   * slots as the others' live leases leave under `max`, never below `hold` (slots in use), expiring
+   * after `ttlMs`; 0 removes it. Returns the lease now held and the other replicas' total.
+   */
+  leaseSlots(key: string, replicaId: string, hold: number, want: number, max: number, ttlMs: number): Promise<{ own: number; others: number }>;
   /** Stores the latest sealed configuration change and announces it to every replica. */
   publishConfig(sealed: string): Promise<void>;
   /** The latest sealed configuration change, or null. */
@@ -59,6 +65,37 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 local wait = 0
 if granted < want then wait = math.ceil((1 - (tokens - math.floor(tokens))) / rate * 1000) end
 return {granted, wait}
+`;
+
+/**
+ * A replica's lease of a concurrency key's slots, atomically on Redis's clock: sums the other
+ * replicas' unexpired leases (dropping expired ones), sets this one's to min(want, max - others) but
+ * at least `hold`, with its expiry. ARGV: replica, hold, want, max, ttlMs. Returns {lease, others}.
+ */
+const LEASE_SLOTS = `
+local me = ARGV[1]
+local hold = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
+local max = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[5])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local h = redis.call('HGETALL', KEYS[1])
+local others = 0
+for i = 1, #h, 2 do
+  if h[i] ~= me then
+    local c, exp = string.match(h[i + 1], '^(%d+):(%d+)$')
+    if c and tonumber(exp) > now then others = others + tonumber(c) else redis.call('HDEL', KEYS[1], h[i]) end
+  end
+end
+local own = math.max(hold, math.min(want, max - others))
+if own <= 0 then
+  redis.call('HDEL', KEYS[1], me)
+  return {0, others}
+end
+redis.call('HSET', KEYS[1], me, own .. ':' .. (now + ttl))
+redis.call('PEXPIRE', KEYS[1], ttl)
+return {own, others}
 `;
 
 /**
@@ -139,6 +176,10 @@ function redisStore(redis: Redis, subscriber: Redis, health$: BehaviorSubject<St
     async takeTokens(key, ratePerSec, burst, want) {
       const out = (await redis.eval(TAKE_TOKENS, 1, rateKey(key), ratePerSec, burst, want)) as [number, number];
       return { granted: Number(out[0]), waitMs: Number(out[1]) };
+    },
+    async leaseSlots(key, replicaId, hold, want, max, ttlMs) {
+      const out = (await redis.eval(LEASE_SLOTS, 1, slotKey(key), replicaId, hold, want, max, ttlMs)) as [number, number];
+      return { own: Number(out[0]), others: Number(out[1]) };
     },
     async publishConfig(sealed) {
       await redis.multi().set(CONFIG_KEY, sealed).publish(CONFIG_CHANNEL, sealed).exec();

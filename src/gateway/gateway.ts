@@ -15,7 +15,7 @@ import { TunnelAdmission } from './tunnel-admission';
 import { TunnelEndpoint } from './tunnel-endpoint';
 import { TunnelRegistry } from './tunnels';
 import { settledWithin } from '../time';
-import { meterGateway, meterRecorder, type GatewaySnapshot, type Metrics } from '../ops';
+import { meterCluster, meterGateway, meterRecorder, type GatewaySnapshot, type Metrics } from '../ops';
 import { openConfiguredRecorder, type Recorder } from '../replay';
 import { startClusterNode, type ClusterNode, type ClusterSnapshot } from '../cluster';
 
@@ -106,6 +106,7 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
     await recorder?.close();
     throw err;
   }) : null;
+  if (cluster && deps.metrics) subs.add(meterCluster(deps.metrics, () => cluster.clusterSnapshot()));
 
   parts = { ...tunnels, server: listener.server, tlsReloader, registry, inFlight, live, trail, subs, logger, recorder, cluster };
   const p = parts;

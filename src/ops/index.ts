@@ -15,8 +15,9 @@ export {
 export { startOpsServer, type OpsServer, type OpsServerOptions, type Readiness, type TunnelReadiness, type Liveness } from './ops-server';
 export { SdNotifier, loadUnixDgramSender, type DatagramSender, type SdNotifierOptions } from './sd-notify';
 export { runHealth, parseHealthArgs, HEALTH_USAGE, type HealthIo } from './health-command';
+export { meterCluster } from './cluster-metrics';
 export { requestObserver, meterGateway, meterProxy, type MeteredGateway, type MeteredProxy, type ObservableTrail } from './component-metrics';
-export { statusReport, type ConnectionSnapshot, type GatewaySnapshot, type StatusReport } from './status-report';
+export { statusReport, type ClusterStatus, type ConnectionSnapshot, type GatewaySnapshot, type StatusReport } from './status-report';
 export { opsBaseUrl, getOps, MAX_OPS_BODY_BYTES } from './ops-client';
 export { parseStatusReport, renderStatusTable, formatAge } from './status-table';
 export { meterRecorder, type RecorderDrops, type DropSource } from './record-metrics';

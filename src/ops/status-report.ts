@@ -1,9 +1,27 @@
 /**
  * What the gateway's ops listener answers at `GET /status` and `mcp-tunnel status` prints: the
  * replica itself and, per configured tunnel, its connected proxies. The shape is an object with
- * named parts (`replica`, `tunnels`) so that later parts (cluster replicas, issue 14) can be added
- * beside them without breaking readers.
+ * named parts (`replica`, `tunnels`, `cluster`) so that later parts can be added beside them
+ * without breaking readers.
  */
+
+/**
+ * The cluster as one replica sees it (docs/cluster.md "Status JSON"): the shape of
+ * `RunningGateway.clusterSnapshot()`, restated here so that the ops code never loads src/cluster.
+ */
+export interface ClusterStatus {
+  replicaId: string;
+  /** `degraded` while this replica cannot reach Redis (it serves its local tunnels only). */
+  redis: 'ok' | 'degraded';
+  syncedAt: string | null;
+  replicas: Array<{
+    id: string;
+    advertise: string;
+    self: boolean;
+    tunnels: Array<{ tunnel: string; conn: string; proxy: string; load: number }>;
+  }>;
+  hops: number;
+}
 
 /** One authenticated proxy connection as the gateway sees it now. */
 export interface ConnectionSnapshot {
@@ -64,10 +82,12 @@ export interface StatusReport {
       state: 'authenticated' | 'draining';
     }>;
   }>;
+  /** Cluster replicas and the tunnels each holds; null for a single gateway (no `cluster.redis`). */
+  cluster: ClusterStatus | null;
 }
 
-/** Builds the `/status` body from a snapshot; `now` in epoch ms. */
-export function statusReport(snap: GatewaySnapshot, facts: { version: string; pid: number; startedAt: number; now: number }): StatusReport {
+/** Builds the `/status` body from a snapshot; `now` in epoch ms; `cluster` null for a single gateway. */
+export function statusReport(snap: GatewaySnapshot, facts: { version: string; pid: number; startedAt: number; now: number }, cluster: ClusterStatus | null = null): StatusReport {
   const byTunnel = new Map<string, StatusReport['tunnels'][number]>();
   for (const id of snap.tunnels) byTunnel.set(id, { id, ready: false, connections: [] });
   for (const c of snap.connections) {
@@ -96,5 +116,6 @@ export function statusReport(snap: GatewaySnapshot, facts: { version: string; pi
       inFlight: snap.inFlight,
     },
     tunnels: [...byTunnel.values()],
+    cluster,
   };
 }

@@ -1,5 +1,5 @@
 import { OPS_CODES, OpsError } from './errors';
-import type { StatusReport } from './status-report';
+import type { ClusterStatus, StatusReport } from './status-report';
 
 /**
  * Checks that an ops answer is a status report (the parts `mcp-tunnel status` prints); extra keys
@@ -59,5 +59,27 @@ export function renderStatusTable(r: StatusReport): string {
     }
   }
   const tunnels = r.tunnels.length === 0 ? ['(no tunnels configured)'] : table(rows);
-  return [head, ...tunnels, ''].join('\n');
+  return [head, ...tunnels, ...renderCluster(r.cluster ?? null), ''].join('\n');
+}
+
+/**
+ * The cluster part: a line for this replica's view, then one row per live replica with the tunnels
+ * it holds (`corp(2)`: two connections) and their load (streams in flight). A peer is listed only
+ * while its presence entry in Redis is fresh, so its REDIS is `ok`; a degraded replica sees no peer.
+ */
+function renderCluster(c: ClusterStatus | null): string[] {
+  if (c === null || typeof c !== 'object' || !Array.isArray(c.replicas)) return [];
+  const head = `cluster replica ${clean(c.replicaId)}  redis ${clean(c.redis)}  replicas ${c.replicas.length}  hops ${clean(c.hops)}`;
+  const rows: string[][] = [['REPLICA', 'ADVERTISE', 'SELF', 'TUNNELS', 'LOAD', 'REDIS']];
+  for (const rep of c.replicas) {
+    const held = new Map<string, number>();
+    let load = 0;
+    for (const t of Array.isArray(rep.tunnels) ? rep.tunnels : []) {
+      held.set(t.tunnel, (held.get(t.tunnel) ?? 0) + 1);
+      load += Number(t.load) || 0;
+    }
+    const tunnels = held.size === 0 ? '-' : [...held].map(([t, n]) => (n === 1 ? clean(t) : `${clean(t)}(${n})`)).join(',');
+    rows.push([clean(rep.id), clean(rep.advertise), rep.self ? 'yes' : 'no', tunnels, String(load), rep.self ? clean(c.redis) : 'ok']);
+  }
+  return ['', head, ...table(rows)];
 }

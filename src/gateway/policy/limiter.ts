@@ -57,6 +57,11 @@ export interface SharedRateSource {
   takeToken(key: string, ratePerSec: number, burst: number, local: (key: string, ratePerSec: number, burst: number) => number): number;
 }
 
+/** Concurrency slots kept elsewhere (the cluster's, leased from Redis); `local` is this limiter's own counter. */
+export interface SharedSlotSource {
+  acquire(key: string, max: number, local: (key: string, max: number) => Slot | null): Slot | null;
+}
+
 /** A granted concurrency slot; `release()` is idempotent. */
 export interface Slot {
   release(): void;
@@ -75,6 +80,7 @@ export class ClientLimiter {
   readonly #inFlight = new Map<string, { count: number }>();
   readonly #maxEntries: number;
   #shared: SharedRateSource | null = null;
+  #sharedSlots: SharedSlotSource | null = null;
 
   constructor(clock: MsClock = () => performance.now(), maxEntries = MAX_LIMITER_ENTRIES) {
     this.#clock = clock;
@@ -89,6 +95,11 @@ export class ClientLimiter {
   /** Cluster hook (src/cluster/shared-rates.ts): rate buckets shared by every replica; local ones when it says so. */
   shareRates(source: SharedRateSource): void {
     this.#shared = source;
+  }
+
+  /** Cluster hook (src/cluster/shared-slots.ts): concurrency slots counted cluster-wide; local ones when it says so. */
+  shareSlots(source: SharedSlotSource | null): void {
+    this.#sharedSlots = source;
   }
 
   /** Takes a token from the key's bucket: 0 when granted, else milliseconds until the next token. */
@@ -112,6 +123,10 @@ export class ClientLimiter {
 
   /** A concurrency slot under `max`, or null when `max` requests of the key are in flight. */
   acquire(key: string, max: number): Slot | null {
+    return this.#sharedSlots ? this.#sharedSlots.acquire(key, max, (k, m) => this.#acquireLocal(k, m)) : this.#acquireLocal(key, max);
+  }
+
+  #acquireLocal(key: string, max: number): Slot | null {
     let entry = this.#inFlight.get(key);
     if (!entry) {
       entry = { count: 0 };

@@ -67,6 +67,7 @@ describe('mcp-tunnel status (child processes)', () => {
   it('lists tunnels and connected proxies as a table and as JSON; --config finds ops.listen; /status is not on the public port', async () => {
     const { gwOps, config, gatewayUrl } = await startPair();
     await waitFor(async () => (await scrape(gwOps)).get('mcp_tunnel_connections{tunnel="corp",state="authenticated"}') === 1, { message: 'gateway metrics see the proxy' });
+    expect((await scrape(gwOps)).has('mcp_tunnel_cluster_redis_up')).toBe(false); // a single gateway: no cluster series
 
     const table = await runStatus(['--url', gwOps]);
     expect(table.code).toBe(0);
@@ -81,6 +82,7 @@ describe('mcp-tunnel status (child processes)', () => {
     const report = JSON.parse(json.out) as StatusReport;
     expect(report.replica).toMatchObject({ role: 'gateway', inFlight: 0 });
     expect(report.tunnels.map((t) => t.id)).toEqual(['corp', 'lab']);
+    expect(report.cluster).toBeNull(); // a single gateway (no cluster.redis)
     expect(report.tunnels[0]!.connections).toEqual([
       { id: expect.any(String), proxy: 'px-one', remoteAddress: '127.0.0.1', connectedAt: expect.any(String), ageSeconds: expect.any(Number), secretId: '1', streams: 0, state: 'authenticated' },
     ]);

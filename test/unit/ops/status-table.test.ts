@@ -27,6 +27,26 @@ describe('status report and table', () => {
     expect(text).toMatch(/^lab +no +-/m);
   });
 
+  it('adds a replicas section for a cluster: tunnels held per replica, their load, Redis as this replica sees it', () => {
+    expect(report.cluster).toBeNull();
+    expect(renderStatusTable(report)).not.toContain('REPLICA');
+    const cluster = {
+      replicaId: 'aaa',
+      redis: 'degraded' as const,
+      syncedAt: null,
+      hops: 1,
+      replicas: [
+        { id: 'aaa', advertise: 'http://10.0.0.21:7443', self: true, tunnels: [{ tunnel: 'corp', conn: 'c1', proxy: 'p', load: 2 }, { tunnel: 'corp', conn: 'c2', proxy: 'p', load: 1 }, { tunnel: 'lab', conn: 'c4', proxy: 'q', load: 0 }] },
+        { id: 'bbb\u001b', advertise: 'http://10.0.0.22:7443', self: false, tunnels: [] },
+      ],
+    };
+    const text = renderStatusTable(statusReport(snap, { version: '1.0.0', pid: 7, startedAt: 0, now: 3_723_000 }, cluster));
+    expect(text).toContain('cluster replica aaa  redis degraded  replicas 2  hops 1');
+    expect(text).toMatch(/^REPLICA +ADVERTISE +SELF +TUNNELS +LOAD +REDIS$/m);
+    expect(text).toMatch(/^aaa +http:\/\/10\.0\.0\.21:7443 +yes +corp\(2\),lab +3 +degraded$/m);
+    expect(text).toMatch(/^bbb\? +http:\/\/10\.0\.0\.22:7443 +no +- +0 +ok$/m);
+  });
+
   it('refuses answers that are not a status report', () => {
     expect(() => parseStatusReport('not json')).toThrow(expect.objectContaining({ code: 'TUNNEL_STATUS_BAD_ANSWER' }));
     expect(() => parseStatusReport('{"status":"ready"}')).toThrow(/not a status report/);
