@@ -157,9 +157,14 @@ export class MuxStream extends Duplex {
     else this.held += chunk.length;
   }
 
-  /** @internal END_STREAM arrived. */
+  /**
+   * @internal END_STREAM arrived. `'remoteEnd'` is emitted synchronously, before the stream's own
+   * `'end'` (a tick later): a consumer that re-emits the body (src/gateway/resume/) ends its output in
+   * the same tick, so the client sees this stream end no later than an answer that followed it upstream.
+   */
   onRemoteEnd(): void {
     this.remoteEnded = true;
+    this.emit('remoteEnd');
     this.push(null);
     this.maybeRelease();
   }

@@ -147,6 +147,7 @@ export class ResumableResponse {
       if (this.#drainWanted) this.#maybeHandover();
     };
     const onEnd = (): void => {
+      if (this.#ended) return;
       for (const b of this.#cursor.flush()) {
         this.#bytesOut += b.length;
         out.push(b);
@@ -157,6 +158,12 @@ export class ResumableResponse {
     const onError = (err: unknown): void => this.#failed(stream, err);
     stream.on('data', onData);
     stream.once('end', onEnd);
+    // The END frame arrived: when nothing of the stream is still buffered, end the client's stream in this
+    // same tick (the wrapper must not add a tick: the upstream's order of END vs another stream's answer).
+    const onRemoteEnd = (): void => {
+      if (stream.readableLength === 0 && stream.readableFlowing === true) onEnd();
+    };
+    stream.once('remoteEnd', onRemoteEnd);
     stream.once('error', onError);
     this.#drainWanted = false;
     const draining: Subscription = conn.mux.draining$.subscribe(() => {
@@ -166,6 +173,7 @@ export class ResumableResponse {
     this.#detach = () => {
       stream.off('data', onData);
       stream.off('end', onEnd);
+      stream.off('remoteEnd', onRemoteEnd);
       stream.off('error', onError);
       draining.unsubscribe();
     };
