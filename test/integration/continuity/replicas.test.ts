@@ -131,6 +131,19 @@ async function expectNoClientNoticed(load: Load): Promise<void> {
   }
 }
 
+/** When the stopped replica logged each step of its drain, in ms after SIGTERM (where a slow drain spends its time). */
+function drainPhases(proc: SpawnedProcess, sigtermAt: number): string {
+  const wanted = new Set(['proxy draining', 'draining tunnel connection (no new requests; in-flight requests finish)', 'tunnel connection closed', 'proxy stopped']);
+  const seen: string[] = [];
+  for (const line of proc.stdout) {
+    if (!line.startsWith('{')) continue;
+    const l = JSON.parse(line) as { msg?: string; time?: number | string; inFlight?: number };
+    const at = typeof l.time === 'string' ? Date.parse(l.time) : (l.time ?? NaN);
+    if (l.msg !== undefined && wanted.has(l.msg)) seen.push(`${l.msg.split(' (')[0]}${l.inFlight !== undefined ? ` (${l.inFlight} in flight)` : ''} +${at - sigtermAt}`);
+  }
+  return seen.join(', ');
+}
+
 function resumedCount(harness: Harness): number {
   return harness.logs.lines.filter((l) => l.msg === 'SSE stream resumed').length;
 }
@@ -143,9 +156,13 @@ describe('continuity: proxy replica faults under 200 GET streams and 50 streamin
     expect(onA).toBeGreaterThan(0);
     expect(await a.stop({ signal: 'SIGKILL' })).toEqual({ code: null, signal: 'SIGKILL' });
     await expectNoClientNoticed(load);
-    expect(resumedCount(load.harness)).toBeGreaterThanOrEqual(onA);
+    // Every stream the kill broke was resumed. A tool call's stream may end on its own between the
+    // count above and the kill, so only the GET streams on A (which never end) bound it from below.
+    const lost = load.harness.logs.lines.filter((l) => l.msg === 'SSE stream lost its tunnel stream; resuming it').length;
+    expect(lost).toBeGreaterThanOrEqual(onA - CALLS);
+    expect(resumedCount(load.harness)).toBeGreaterThanOrEqual(lost);
     console.log(`kill -9: ${onA} streams on the killed replica, ${resumedCount(load.harness)} resumptions, 0 client disconnects`);
-  }, 120_000); // ~15 s unloaded; session setup dominates on a shared box
+  }, 120_000); // 12-21 s at load average ~5 on 2 cores; opening the 200 sessions dominates on a busier box
 
   it('rolling restart of both replicas: no client disconnects, every event exactly once and in order', async () => {
     const load = await startLoad();
@@ -154,11 +171,12 @@ describe('continuity: proxy replica faults under 200 GET streams and 50 streamin
       const t0 = Date.now();
       expect(await load.replicas.get(name)!.stop({ signal: 'SIGTERM', timeoutMs: 20_000 })).toEqual({ code: 0, signal: null });
       const drainMs = Date.now() - t0;
+      step(`${name} drain: ${drainPhases(load.replicas.get(name)!, t0)}`);
       load.replicas.set(name, load.spawn(name));
       await waitFor(() => connectedNames(load.harness).has(name), { timeoutMs: 30_000, message: `${name} back` });
       steps.push(`${name}: drained and exited in ${drainMs} ms`);
     }
     await expectNoClientNoticed(load);
     console.log(`rolling restart: ${steps.join('; ')}; ${resumedCount(load.harness)} resumptions, 0 client disconnects`);
-  }, 120_000); // ~15 s unloaded; session setup dominates on a shared box
+  }, 120_000); // 12-21 s at load average ~5 on 2 cores; opening the 200 sessions dominates on a busier box
 });
