@@ -56,6 +56,7 @@ export class ResumableResponse {
   readonly #conns: string[] = [];
   #out: Readable | null = null;
   #source: MuxStream | null = null;
+  #sourceConn: TunnelConnection | null = null;
   #detach: () => void = () => undefined;
   #sessionId: string | null;
   #resumptions = 0;
@@ -135,6 +136,7 @@ export class ResumableResponse {
 
   #attach(stream: MuxStream, conn: TunnelConnection): void {
     this.#source = stream;
+    this.#sourceConn = conn;
     this.#conns.push(conn.id);
     const out = this.#out!;
     const onData = (chunk: Buffer): void => {
@@ -209,7 +211,8 @@ export class ResumableResponse {
   }
 
   async #moveOff(old: MuxStream): Promise<void> {
-    const conn = await this.#acquire(this.ctx.state.resumeWindowMs).catch(() => null);
+    const from = this.#sourceConn;
+    const conn = (from && this.#otherProxy(from)) ?? (await this.#acquire(this.ctx.state.resumeWindowMs).catch(() => null));
     this.#handover = false;
     // Failed meanwhile (then #resume runs), or no other connection in time (then the old one carries on).
     if (conn === null || old !== this.#source || this.#ended) return;
@@ -279,6 +282,21 @@ export class ResumableResponse {
         settle(verdict === 'retry' ? { retry: `status ${head.status}` } : { giveUp: `the upstream answered the resumption with status ${head.status}` });
       });
     });
+  }
+
+  /**
+   * The least loaded usable local connection of another proxy than `from`'s, or null. A draining
+   * proxy sends GOAWAY on its connections one after the other: a stream moved to a sibling that has
+   * not drained yet would have to move again once its resumption completed, holding that
+   * connection's drain for seconds (D64). Same proxy: same name and address.
+   */
+  #otherProxy(from: TunnelConnection): TunnelConnection | null {
+    let best: TunnelConnection | null = null;
+    for (const c of this.deps.registry.connections(this.admitted.server.tunnel)) {
+      if (!c.mux.canOpenStream || (c.proxyName === from.proxyName && c.remoteAddress === from.remoteAddress)) continue;
+      if (!best || c.mux.activeStreams < best.mux.activeStreams) best = c;
+    }
+    return best;
   }
 
   #acquire(waitMs: number): Promise<TunnelConnection | null> {

@@ -14,6 +14,8 @@ export interface StreamLog {
   /** How the stream ended: still open, ended by the server, or failed (cut). */
   end: 'open' | 'ended' | 'failed';
   error?: string;
+  /** Longest time between two events (a resumption's cost as the client feels it). */
+  maxGapMs: number;
 }
 
 function headers(apiKey: string, sessionId?: string): Record<string, string> {
@@ -30,9 +32,16 @@ function headers(apiKey: string, sessionId?: string): Record<string, string> {
 async function pump(res: Response, log: StreamLog, signal: AbortSignal): Promise<void> {
   const parser = new SseParser();
   const decoder = new TextDecoder();
+  let last = 0;
   try {
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      for (const item of parser.push(decoder.decode(chunk, { stream: true }))) if (item.type === 'event') log.events.push(item);
+      for (const item of parser.push(decoder.decode(chunk, { stream: true }))) {
+        if (item.type !== 'event') continue;
+        const now = Date.now();
+        if (log.events.length > 0) log.maxGapMs = Math.max(log.maxGapMs, now - last);
+        last = now;
+        log.events.push(item);
+      }
     }
     log.end = 'ended';
   } catch (err) {
@@ -44,7 +53,7 @@ async function pump(res: Response, log: StreamLog, signal: AbortSignal): Promise
 
 /** One MCP session through the gateway, with its standalone GET stream. */
 export class RawSession {
-  readonly get: StreamLog = { events: [], end: 'open' };
+  readonly get: StreamLog = { events: [], end: 'open', maxGapMs: 0 };
   readonly #abort = new AbortController();
   #getDone: Promise<void> = Promise.resolve();
 
@@ -83,7 +92,7 @@ export class RawSession {
 
   /** As {@link callProgress}, with the log readable while the call runs. */
   startProgress(id: number, steps: number, intervalMs: number): { log: StreamLog; done: Promise<StreamLog> } {
-    const log: StreamLog = { events: [], end: 'open' };
+    const log: StreamLog = { events: [], end: 'open', maxGapMs: 0 };
     return { log, done: this.#progress(log, id, steps, intervalMs) };
   }
 
