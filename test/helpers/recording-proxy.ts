@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CLIENT_GONE_REASON, type Recorder } from '../../src/replay';
+import { CLIENT_GONE_REASON, Recorder } from '../../src/replay';
 
 export interface RecordingProxy {
   /** `http://127.0.0.1:PORT/mcp/{server}`. */
@@ -93,4 +93,19 @@ export async function startRecordingProxy(recorder: Recorder, upstreams: Record<
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Records what `exercise` does through a recording proxy in front of `upstreams` into `file`; the
+ * proxy and the recorder are closed (footer written) whether or not `exercise` succeeds.
+ */
+export async function recordThrough<T>(file: string, upstreams: Record<string, string>, exercise: (proxy: RecordingProxy) => Promise<T>): Promise<T> {
+  const recorder = await Recorder.open({ file, side: 'test' });
+  const proxy = await startRecordingProxy(recorder, upstreams);
+  try {
+    return await exercise(proxy);
+  } finally {
+    await proxy.close();
+    await recorder.close();
+  }
 }

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { startStreamableUpstream, type StreamableUpstreamHandle } from '../../fixtures/mcp-upstream';
 import { connectClient } from '../../helpers';
 import { captureIo } from '../../helpers/replay-io';
-import { startRecordingProxy } from '../../helpers/recording-proxy';
-import { Recorder, runReplayRun, type JsonReport } from '../../../src/replay';
+import { recordThrough } from '../../helpers/recording-proxy';
+import { runReplayRun, type JsonReport } from '../../../src/replay';
 
 const io = captureIo;
 
@@ -19,13 +19,11 @@ describe('replay run --cut-sse-at (SSE fault injection)', () => {
     const up = await startStreamableUpstream({ eventStore: true });
     open.push(up);
     file = join(dir, 'progress.jsonl');
-    const recorder = await Recorder.open({ file, side: 'test' });
-    const proxy = await startRecordingProxy(recorder, { calc: up.url });
-    const c = await connectClient(proxy.url('calc'));
-    await c.client.callTool({ name: 'progress', arguments: { steps: 4, intervalMs: 20 } }, undefined, { onprogress: () => undefined });
-    await c.close();
-    await proxy.close();
-    await recorder.close();
+    await recordThrough(file, { calc: up.url }, async (proxy) => {
+      const c = await connectClient(proxy.url('calc'));
+      await c.client.callTool({ name: 'progress', arguments: { steps: 4, intervalMs: 20 } }, undefined, { onprogress: () => undefined });
+      await c.close();
+    });
   });
   afterEach(async () => {
     while (open.length > 0) await open.pop()!.close();

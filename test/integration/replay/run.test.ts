@@ -9,8 +9,8 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { z } from 'zod';
 import { connectClient } from '../../helpers';
 import { captureIo } from '../../helpers/replay-io';
-import { startRecordingProxy, type RecordingProxy } from '../../helpers/recording-proxy';
-import { Recorder, runReplayRun, type JsonReport } from '../../../src/replay';
+import { recordThrough } from '../../helpers/recording-proxy';
+import { runReplayRun, type JsonReport } from '../../../src/replay';
 
 type Variant = 'base' | 'changed-output' | 'removed-tool';
 
@@ -63,15 +63,13 @@ describe('replay run', () => {
     const up = await startUpstream('base');
     open.push(up);
     file = join(dir, 'calc.jsonl');
-    const recorder = await Recorder.open({ file, side: 'test' });
-    const proxy: RecordingProxy = await startRecordingProxy(recorder, { calc: up.url });
-    const c = await connectClient(proxy.url('calc'));
-    await c.client.listTools();
-    await c.client.callTool({ name: 'add', arguments: { a: 2, b: 3 } });
-    await c.client.callTool({ name: 'echo', arguments: { text: 'hi' } });
-    await c.close();
-    await proxy.close();
-    await recorder.close();
+    await recordThrough(file, { calc: up.url }, async (proxy) => {
+      const c = await connectClient(proxy.url('calc'));
+      await c.client.listTools();
+      await c.client.callTool({ name: 'add', arguments: { a: 2, b: 3 } });
+      await c.client.callTool({ name: 'echo', arguments: { text: 'hi' } });
+      await c.close();
+    });
   });
   afterEach(async () => {
     while (open.length > 0) await open.pop()!.close();

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { startLegacySseUpstream, type LegacySseUpstreamHandle } from '../../fixtures/mcp-upstream';
 import { connectClient } from '../../helpers';
 import { sampleAnswer, subscribeAndTouch, suiteToolCalls } from '../../helpers/replay-suite';
-import { startRecordingProxy, type RecordingProxy } from '../../helpers/recording-proxy';
-import { loadRecording, Recorder, startReplayServer, type ReplayServer } from '../../../src/replay';
+import { recordThrough } from '../../helpers/recording-proxy';
+import { loadRecording, startReplayServer, type ReplayServer } from '../../../src/replay';
 
 /** The SDK suite over the legacy HTTP+SSE transport: tools with progress, a sampling round trip, logs, resources subscribe and update. */
 async function exercise(url: string): Promise<unknown> {
@@ -23,7 +23,6 @@ async function exercise(url: string): Promise<unknown> {
 describe('replay serve (legacy HTTP+SSE)', () => {
   let dir: string;
   let upstream: LegacySseUpstreamHandle | undefined;
-  let proxy: RecordingProxy | undefined;
   let replay: ReplayServer | undefined;
 
   beforeEach(async () => {
@@ -31,21 +30,15 @@ describe('replay serve (legacy HTTP+SSE)', () => {
   });
   afterEach(async () => {
     await replay?.close();
-    await proxy?.close();
     await upstream?.close();
-    replay = proxy = upstream = undefined;
+    replay = upstream = undefined;
     await rm(dir, { recursive: true, force: true });
   });
 
   it('announces an endpoint under /mcp/{server}/, answers POSTs 202 and on the stream, with the same results as live', async () => {
     upstream = await startLegacySseUpstream();
     const file = join(dir, 'legacy.jsonl');
-    const recorder = await Recorder.open({ file, side: 'test' });
-    proxy = await startRecordingProxy(recorder, { notes: upstream.url });
-    const live = await exercise(proxy.url('notes'));
-    await proxy.close();
-    proxy = undefined;
-    await recorder.close();
+    const live = await recordThrough(file, { notes: upstream.url }, (proxy) => exercise(proxy.url('notes')));
 
     if (process.env.REPLAY_SAVE_LEGACY_FIXTURE !== undefined) await copyFile(file, process.env.REPLAY_SAVE_LEGACY_FIXTURE);
     const recording = await loadRecording(file);

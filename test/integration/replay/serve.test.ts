@@ -4,13 +4,12 @@ import { join } from 'node:path';
 import { startStreamableUpstream, type StreamableUpstreamHandle } from '../../fixtures/mcp-upstream';
 import { waitFor } from '../../helpers';
 import { exerciseSuite } from '../../helpers/replay-suite';
-import { startRecordingProxy, type RecordingProxy } from '../../helpers/recording-proxy';
-import { loadRecording, Recorder, startReplayServer, type ReplayServer } from '../../../src/replay';
+import { recordThrough } from '../../helpers/recording-proxy';
+import { loadRecording, startReplayServer, type ReplayServer } from '../../../src/replay';
 
 describe('replay serve', () => {
   let dir: string;
   let upstream: StreamableUpstreamHandle | undefined;
-  let proxy: RecordingProxy | undefined;
   let replay: ReplayServer | undefined;
 
   beforeEach(async () => {
@@ -18,21 +17,15 @@ describe('replay serve', () => {
   });
   afterEach(async () => {
     await replay?.close();
-    await proxy?.close();
     await upstream?.close();
-    replay = proxy = upstream = undefined;
+    replay = upstream = undefined;
     await rm(dir, { recursive: true, force: true });
   });
 
   it('answers the SDK client from a recording with the same results as the live server', async () => {
     upstream = await startStreamableUpstream();
     const file = join(dir, 'suite.jsonl');
-    const recorder = await Recorder.open({ file, side: 'test' });
-    proxy = await startRecordingProxy(recorder, { notes: upstream.url });
-    const live = await exerciseSuite(proxy.url('notes'), () => waitFor(() => proxy!.getStreams() >= 1));
-    await proxy.close();
-    proxy = undefined;
-    await recorder.close();
+    const live = await recordThrough(file, { notes: upstream.url }, (proxy) => exerciseSuite(proxy.url('notes'), () => waitFor(() => proxy.getStreams() >= 1)));
 
     if (process.env.REPLAY_SAVE_FIXTURE !== undefined) await copyFile(file, process.env.REPLAY_SAVE_FIXTURE);
     const recording = await loadRecording(file);
