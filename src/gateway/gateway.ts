@@ -15,7 +15,11 @@ import { TunnelAdmission } from './tunnel-admission';
 import { TunnelEndpoint } from './tunnel-endpoint';
 import { TunnelRegistry } from './tunnels';
 import { settledWithin } from '../time';
-import { meterCluster, meterGateway, meterRecorder, type GatewaySnapshot, type Metrics } from '../ops';
+// The ops parts by file, not through '../ops': prom-client loads only with an ops listener (D34).
+import type { GatewaySnapshot, Metrics } from '../ops';
+import { meterCluster } from '../ops/cluster-metrics';
+import { meterGateway } from '../ops/component-metrics';
+import { meterRecorder } from '../ops/record-metrics';
 import { openConfiguredRecorder, type Recorder } from '../replay';
 import { startClusterNode, type ClusterNode, type ClusterSnapshot } from '../cluster';
 

@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
 import type { AuditObserver, AuditRecord } from '../audit';
-import { CONNECTION_STATES, type ConnectionState, type Metrics } from './metrics';
+import { CONNECTION_STATES, type ConnectionState } from './connection-states';
+import type { Metrics } from './metrics';
 import type { GatewaySnapshot } from './status-report';
 
 /**

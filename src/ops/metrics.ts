@@ -1,11 +1,10 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { CONNECTION_STATES, type ConnectionState } from './connection-states';
 
 /** Which process the metrics describe; a constant label of `mcp_tunnel_build_info`. */
 export type MetricsRole = 'gateway' | 'proxy';
 
-/** States of a tunnel connection as counted by `mcp_tunnel_connections`. */
-export const CONNECTION_STATES = ['connecting', 'authenticated', 'draining'] as const;
-export type ConnectionState = (typeof CONNECTION_STATES)[number];
+export { CONNECTION_STATES, type ConnectionState } from './connection-states';
 
 /** Status classes of `mcp_tunnel_requests_total`; `none` is a request that ended before any status. */
 const STATUS_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;

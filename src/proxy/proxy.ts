@@ -10,7 +10,10 @@ import { drain } from '../mux';
 import { CloseCode, ErrorCode, FRAME_HEADER_BYTES, receiveSettings, type PeerSettings } from '../protocol';
 import { authenticate, tlsExporterBinding } from '../session';
 import { settledWithin } from '../time';
-import { meterProxy, meterRecorder, type Metrics } from '../ops';
+// The ops parts by file, not through '../ops': prom-client loads only with an ops listener (D34).
+import type { Metrics } from '../ops';
+import { meterProxy } from '../ops/component-metrics';
+import { meterRecorder } from '../ops/record-metrics';
 import { SOFTWARE } from '../version';
 import { SecretSource } from './secret-source';
 import { InFlightStreams } from './in-flight';
