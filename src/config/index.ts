@@ -8,6 +8,6 @@ export { loadProxyConfig, describeProxySchema, isLoopbackHost, SECRET_ENV, SECRE
 export type { LoadOptions, ConfigOptionRow } from './loader';
 export { ConfigError, CONFIG_INVALID, maskSecret, isSecretKey, type ConfigErrorInit } from './errors';
 export { ENV_PREFIX, MIN_SECRET_BYTES, NAME_PATTERN, LOG_LEVELS, LOG_FORMATS, CONFIG_FILE_ENV, DEFAULT_PROXY_HANDSHAKE_TIMEOUT_MS, type LogFormat } from './constants';
-export { watchFileChanges, type WatchOptions } from './watch';
+export { concernsWatchedFile, watchFileChanges, type WatchOptions } from './watch';
 export { readSecretFile } from './secret-file';
 export { checkPemCertificates, certificateExpiry, EXPIRY_WARNING_DAYS, type CertificateExpiry } from './certificates';

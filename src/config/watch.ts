@@ -13,7 +13,20 @@ export interface WatchOptions {
 }
 
 /**
- * Emits (debounced) whenever anything changes in the folder of `file`. The folder, not the file, is
+ * Whether a change event in a watched folder can concern one of `names` (base names): the file
+ * itself (written in place, or renamed over by an editor or `mv`), a Kubernetes/Docker `..data`
+ * symlink swap (every name starting with `..`), or an event without a name (some platforms). Other
+ * files in the folder - an audit trail or a log written next to the config, editor swap files - are
+ * ignored: each of their writes would otherwise wake the watcher and restart its debounce.
+ */
+export function concernsWatchedFile(names: readonly string[], filename: string | Buffer | null | undefined): boolean {
+  if (filename === null || filename === undefined) return true;
+  const name = typeof filename === 'string' ? filename : filename.toString('utf8');
+  return name.startsWith('..') || names.includes(name);
+}
+
+/**
+ * Emits (debounced) whenever `file` may have changed: anything concerning it in its folder. The folder, not the file, is
  * watched: Kubernetes and Docker secrets and configmaps are updated by swapping a symlink (`..data`),
  * and editors replace files by rename; a watch on the file itself would go stale after the first
  * swap. Consumers re-read the file and ignore emissions where its content did not change.
@@ -23,11 +36,14 @@ export interface WatchOptions {
  */
 export function watchFileChanges(file: string, opts: WatchOptions = {}): Observable<void> {
   const dir = path.dirname(path.resolve(file));
+  const names = [path.basename(file)];
   let failed = false;
   const raw$ = new Observable<void>((subscriber) => {
     let watcher: fs.FSWatcher;
     try {
-      watcher = fs.watch(dir, { persistent: false }, () => subscriber.next());
+      watcher = fs.watch(dir, { persistent: false }, (_event, filename) => {
+        if (concernsWatchedFile(names, filename)) subscriber.next();
+      });
     } catch (err) {
       subscriber.error(new TunnelError('TUNNEL_WATCH_FAILED', `cannot watch ${dir}: ${(err as Error).message}`, { cause: err, retryable: true }));
       return undefined;

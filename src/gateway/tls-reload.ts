@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { spkiSha256 } from '../connection';
 import { TunnelError, describeError } from '../errors';
-import { certificateExpiry } from '../config';
+import { certificateExpiry, concernsWatchedFile } from '../config';
 import { F, type Logger } from '../log';
 
 /** Paths of the gateway's PEM certificate chain and private key (`tls.cert`, `tls.key`). */
@@ -77,7 +77,7 @@ export interface TlsReloaderOptions {
   logger: Logger;
   debounceMs?: number;
   /** `fs.watch` (injectable for tests). */
-  watch?: (dir: string, options: { persistent: boolean }, listener: () => void) => Pick<fs.FSWatcher, 'close' | 'on'>;
+  watch?: (dir: string, options: { persistent: boolean }, listener: (event: string, filename: string | Buffer | null) => void) => Pick<fs.FSWatcher, 'close' | 'on'>;
 }
 
 /** Stops a TLS reloader. */
@@ -130,12 +130,16 @@ export function watchTlsFiles(opts: TlsReloaderOptions): TlsReloader {
   };
 
   const dirs = [...new Set([opts.files.cert, opts.files.key].map((f) => path.dirname(path.resolve(f))))];
-  const watch = opts.watch ?? ((dir: string, options: { persistent: boolean }, listener: () => void) => fs.watch(dir, options, listener));
+  const names = [opts.files.cert, opts.files.key].map((f) => path.basename(f));
+  const onChange = (_event: string, filename: string | Buffer | null): void => {
+    if (concernsWatchedFile(names, filename)) schedule();
+  };
+  const watch = opts.watch ?? ((dir: string, options: { persistent: boolean }, listener: typeof onChange) => fs.watch(dir, options, listener));
   const watchers: Array<Pick<fs.FSWatcher, 'close' | 'on'>> = [];
   for (const dir of dirs) {
     try {
       // Not persistent: the server keeps the process alive; a watcher alone never should.
-      const w = watch(dir, { persistent: false }, schedule);
+      const w = watch(dir, { persistent: false }, onChange);
       w.on('error', (err) => opts.logger.error({ [F.code]: 'TUNNEL_GATEWAY_TLS_WATCH_FAILED', [F.err]: describeError(err), dir }, 'watching the TLS certificate folder failed; renewals need a restart'));
       watchers.push(w);
     } catch (err) {

@@ -13,15 +13,17 @@ afterEach(() => jest.useRealTimers());
 
 /** A fake fs.watch: records folders and listeners; `fire()` simulates events. */
 function fakeWatch() {
-  const watchers: Array<{ dir: string; listener: () => void; closed: boolean }> = [];
+  type Listener = (event: string, filename: string | Buffer | null) => void;
+  const watchers: Array<{ dir: string; listener: Listener; closed: boolean }> = [];
   return {
     watchers,
-    watch: (dir: string, _o: { persistent: boolean }, listener: () => void) => {
+    watch: (dir: string, _o: { persistent: boolean }, listener: Listener) => {
       const w = { dir, listener, closed: false };
       watchers.push(w);
       return { close: () => (w.closed = true), on: () => ({}) as fs.FSWatcher };
     },
-    fire: () => watchers.forEach((w) => w.listener()),
+    /** An event naming `filename` (null: a platform that names none). */
+    fire: (filename: string | null = null) => watchers.forEach((w) => w.listener('change', filename)),
   };
 }
 
@@ -45,7 +47,10 @@ describe('watchTlsFiles', () => {
     expect(applied).toHaveLength(0);
 
     fs.copyFileSync(b.cert, files.cert);
-    fw.fire();
+    fw.fire('audit.log'); // another file in the folder: not a reason to reload
+    jest.advanceTimersByTime(100);
+    expect(applied).toHaveLength(0);
+    fw.fire('c.pem');
     jest.advanceTimersByTime(50);
     fs.copyFileSync(b.key, files.key); // the key arrives within the debounce: no failure logged
     fw.fire();
