@@ -40,6 +40,12 @@ export interface AuditDestinationOptions {
   log: Logger;
   /** Hash chain and signed checkpoints (docs/audit.md). Every line is chained; checkpoints need a signer. */
   chain?: AuditChainSettings;
+  /**
+   * A file is written synchronously (default true: no thread-pool round trip per record, which on a
+   * quiet process costs two thread wake-ups per record); false: asynchronously, buffered up to
+   * {@link AUDIT_MAX_BUFFERED_BYTES}, dropping beyond (for a filesystem that may stall).
+   */
+  sync?: boolean;
 }
 
 /** Where the last sealed line of a destination's chain stands. */
@@ -109,6 +115,8 @@ class PinoAuditDestination implements AuditDestination {
   readonly #chain: AuditChain;
   readonly #log: Logger;
   #opened: boolean;
+  /** A file written synchronously: every write has reached the file when it returns. */
+  readonly #sync: boolean;
   #failed = false;
   #closing: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
@@ -118,9 +126,8 @@ class PinoAuditDestination implements AuditDestination {
     this.#log = options.log;
     this.#file = target !== 'stdout' && target !== 'stderr';
     this.#opened = !this.#file;
-    this.#stream = this.#file
-      ? pino.destination({ dest: target, sync: false, mkdir: true, append: true, maxLength: AUDIT_MAX_BUFFERED_BYTES })
-      : pino.destination({ fd: target === 'stdout' ? 1 : 2, sync: true });
+    this.#sync = this.#file && options.sync !== false;
+    this.#stream = this.#file ? this.#openFile(target) : pino.destination({ fd: target === 'stdout' ? 1 : 2, sync: true });
     const settings = options.chain ?? {};
     this.#chain = new AuditChain({
       signer: settings.signer ?? null,
@@ -190,6 +197,7 @@ class PinoAuditDestination implements AuditDestination {
 
   flush(): Promise<void> {
     if (!this.#file) return Promise.resolve(); // fd 1 / fd 2 are written synchronously
+    if (this.#sync) return this.#closing ?? Promise.resolve(); // every write has returned written
     if (this.#closing !== null) return this.#closing;
     if (this.#failed && !this.#opened) return Promise.resolve();
     const stream = this.#stream;
@@ -253,6 +261,21 @@ class PinoAuditDestination implements AuditDestination {
         resolve(); // already destroyed
       }
     });
+  }
+
+  /**
+   * The file's stream: synchronous and opened now unless `sync: false`. A file that cannot be opened
+   * never throws: the process keeps running and the failure is logged (below).
+   */
+  #openFile(target: string): SonicBoom {
+    if (!this.#sync) return pino.destination({ dest: target, sync: false, mkdir: true, append: true, maxLength: AUDIT_MAX_BUFFERED_BYTES });
+    try {
+      return pino.destination({ dest: target, sync: true, mkdir: true, append: true });
+    } catch {
+      // Cannot be opened now: an asynchronous stream on the same path reports the same error once
+      // (#watchStream), drops what is written meanwhile, and reopen() on SIGHUP can recover it.
+      return pino.destination({ dest: target, sync: false, mkdir: true, append: true, maxLength: AUDIT_MAX_BUFFERED_BYTES });
+    }
   }
 
   #watchStream(): void {

@@ -24,6 +24,7 @@ export const defaultRunners: Runners = {
   openAudit: (destination, log, audit) =>
     openAuditDestination(destination, {
       log,
+      sync: audit?.sync ?? true,
       chain:
         audit === undefined
           ? {}

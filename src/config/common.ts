@@ -88,6 +88,12 @@ export function auditSchema(): convict.Schema<AuditConfig> {
       default: 'stdout',
       env: `${ENV_PREFIX}AUDIT`,
     },
+    sync: {
+      doc: 'Write an audit file synchronously (true: each record reaches the file before the request goes on, no thread-pool hop per record; a stalled disk stalls the process) or asynchronously (false: written through the thread pool, buffered up to 8 MiB, records beyond dropped and counted; for network filesystems). stdout/stderr are always synchronous.',
+      format: 'mcp-tunnel-boolean',
+      default: true,
+      env: `${ENV_PREFIX}AUDIT_SYNC`,
+    },
     hmacKeyFile: {
       doc: 'File holding the HMAC-SHA256 key (at least 32 bytes; trailing whitespace ignored) that signs audit checkpoints. Unset, with audit.signingKeyFile unset: no checkpoints (records are still hash-chained). See docs/audit.md.',
       format: 'mcp-tunnel-optional-path',

@@ -48,6 +48,11 @@ export interface RecordConfig {
 export interface AuditConfig {
   /** `stdout`, `stderr` or a file path. */
   destination: string;
+  /**
+   * A file destination is written synchronously (true, default: no thread-pool hop per record) or
+   * through Node's thread pool with a bounded buffer that drops when the disk stalls (false).
+   */
+  sync: boolean;
   /** HMAC-SHA256 checkpoint key file; null = none. */
   hmacKeyFile: string | null;
   /** PEM Ed25519 private key file for checkpoints; null = none. At most one of the two is set. */

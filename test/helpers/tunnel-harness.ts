@@ -82,7 +82,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     heartbeat: { intervalMs: 15000 },
     rotation: { graceMs: 60000 },
     log: { level: 'debug' },
-    audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 } },
+    audit: { destination: 'stdout', sync: true, hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 } },
   };
   opts.gateway?.(gatewayConfig);
   const gateway = await startGateway(gatewayConfig, { logger: logs.logger, auditLogger: gatewayAudit.logger, metrics: opts.metrics?.gateway });
@@ -106,7 +106,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     flow: { streamWindow: 262144, connectionWindow: 16 * 1024 * 1024, maxFrameSize: 65536 },
     upstream: { tls: noTls, servers: {}, headersTimeoutMs: 300000, connectTimeoutMs: 5000, connectionsPerOrigin: 128, allow: [] },
     log: { level: 'debug' },
-    audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 } },
+    audit: { destination: 'stdout', sync: true, hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 } },
   };
   opts.proxy?.(proxyConfig);
   const proxies: RunningProxy[] = [];

@@ -15,7 +15,7 @@ function config(): GatewayConfig {
     heartbeat: { intervalMs: 1 },
     rotation: { graceMs: 1 },
     log: { level: 'info' },
-    audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1, intervalMs: 1 } },
+    audit: { destination: 'stdout', sync: true, hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1, intervalMs: 1 } },
     cluster: { redis: 'redis://x:1', advertise: 'http://a:1', listen: '127.0.0.1:1', secretFile: '/s' },
   };
 }

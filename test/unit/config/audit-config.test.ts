@@ -14,7 +14,7 @@ afterEach(() => {
 
 describe('audit.* configuration (gateway and proxy, same shape)', () => {
   it('defaults: no checkpoint key, every 1000 records / 60 s', () => {
-    const expected = { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 }, bodies: { enabled: false, maxBytes: 65536, redact: [] } };
+    const expected = { destination: 'stdout', sync: true, hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 }, bodies: { enabled: false, maxBytes: 65536, redact: [] } };
     expect(loadGatewayConfig({ env: {} }).audit).toEqual(expected);
     expect(loadProxyConfig({ env: proxyEnv }).audit).toEqual(expected);
   });
@@ -29,9 +29,11 @@ describe('audit.* configuration (gateway and proxy, same shape)', () => {
       MCP_TUNNEL_AUDIT_BODIES: 'true',
       MCP_TUNNEL_AUDIT_BODIES_MAX_BYTES: '1024',
       MCP_TUNNEL_AUDIT_BODIES_REDACT: 'params.arguments.password, result.content.*.text',
+      MCP_TUNNEL_AUDIT_SYNC: 'false',
     };
     const expected = {
       destination: '/var/log/audit.log',
+      sync: false,
       hmacKeyFile: key,
       signingKeyFile: null,
       checkpoint: { every: 10, intervalMs: 0 },

@@ -43,7 +43,7 @@ const DEFAULTS: GatewayConfig = {
   ops: { listen: null },
   cluster: null,
   log: { level: 'info', format: 'auto' },
-  audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 }, bodies: { enabled: false, maxBytes: 65536, redact: [] } },
+  audit: { destination: 'stdout', sync: true, hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 }, bodies: { enabled: false, maxBytes: 65536, redact: [] } },
   policy: { rules: [], inspectLimitBytes: 65536 },
   record: null,
 };
@@ -489,6 +489,7 @@ describe('describeGatewaySchema', () => {
         'cluster.secretFile',
         'log.level',
         'audit.destination',
+        'audit.sync',
         'audit.hmacKeyFile',
         'audit.signingKeyFile',
         'audit.checkpoint.every',

@@ -62,7 +62,7 @@ describe('loadProxyConfig: defaults and env', () => {
       },
       ops: { listen: null },
       log: { level: 'info', format: 'auto' },
-      audit: { destination: 'stdout', hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 }, bodies: { enabled: false, maxBytes: 65536, redact: [] } },
+      audit: { destination: 'stdout', sync: true, hmacKeyFile: null, signingKeyFile: null, checkpoint: { every: 1000, intervalMs: 60000 }, bodies: { enabled: false, maxBytes: 65536, redact: [] } },
       record: null,
     });
   });
