@@ -33,7 +33,7 @@ export async function startClusterTarget(procs: Procs, upstreamOrigin: string, d
     const cfg = writeBenchGatewayConfig(join(dir, `cluster-gateway-${i}.json`), { port, secret, apiKey, upstreamOrigin });
     const env = {
       MCP_TUNNEL_LOG_LEVEL: 'info',
-      MCP_TUNNEL_AUDIT: join(dir, `audit-cluster-${i}.log`),
+      MCP_TUNNEL_AUDIT: join(dir, 'log', `audit-cluster-${i}.log`),
       MCP_TUNNEL_CLUSTER_REDIS: `redis://127.0.0.1:${redisPort}/0`,
       MCP_TUNNEL_CLUSTER_ADVERTISE: `http://127.0.0.1:${hop}`,
       MCP_TUNNEL_CLUSTER_LISTEN: `127.0.0.1:${hop}`,
@@ -43,7 +43,7 @@ export async function startClusterTarget(procs: Procs, upstreamOrigin: string, d
     ports.push(port);
   }
   const proxy = await procs.start('cluster-proxy', process.execPath, [CLI, 'proxy'], {
-    env: { MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT: join(dir, 'audit-cluster-proxy.log'), MCP_TUNNEL_URL: `ws://127.0.0.1:${ports[0]!}/tunnel/bench`, MCP_TUNNEL_SECRET: secret, MCP_TUNNEL_CONNECTIONS: '2' },
+    env: { MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT: join(dir, 'log', 'audit-cluster-proxy.log'), MCP_TUNNEL_URL: `ws://127.0.0.1:${ports[0]!}/tunnel/bench`, MCP_TUNNEL_SECRET: secret, MCP_TUNNEL_CONNECTIONS: '2' },
     ready: /tunnel connected and authenticated/,
     readyCount: 2,
   });

@@ -85,7 +85,7 @@ async function startTunnel(procs: Procs, upstreamOrigin: string, dir: string): P
     }),
   );
   // Info: the readiness lines ("gateway listening", "tunnel connected and authenticated") are info.
-  const env = { MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT: join(dir, 'continuity-audit.log') };
+  const env = { MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT: join(dir, 'log', 'continuity-audit.log') };
   await procs.start('cont-gateway', process.execPath, [CLI, 'gateway', '--config', cfg], { env, ready: /gateway listening/ });
   const replica = (name: string): Promise<Started> =>
     procs.start(name, process.execPath, [CLI, 'proxy'], {

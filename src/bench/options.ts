@@ -14,6 +14,12 @@ export interface BenchOptions {
   rounds: number;
   /** Seconds of each POST run (after a 0.5 s warm-up). */
   postSeconds: number;
+  /**
+   * Seconds of unmeasured POSTs (c=16) each target gets once before the first round: a process that
+   * serves for months runs JIT-compiled code; a fresh Node process spends its first thousands of
+   * requests in V8's compilers (the C peers have nothing to warm).
+   */
+  warmupSeconds: number;
   /** Size of the large streamed response. */
   streamBytes: number;
   sse: SseOptions;
@@ -51,6 +57,7 @@ export function benchOptions(): BenchOptions {
     quick,
     rounds: envNumber('BENCH_ROUNDS', q(1, 2)),
     postSeconds: envNumber('BENCH_SECONDS', q(1, 3)),
+    warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', q(1, 5)),
     streamBytes: envNumber('BENCH_MIB', q(16, 200)) * 1024 * 1024,
     sse: {
       streams: envNumber('BENCH_SSE_STREAMS', q(100, 1000)),

@@ -58,10 +58,12 @@ export async function startTunnel(opts: TunnelOptions): Promise<TunnelTarget> {
   const hmacKey = join(dir, 'audit-hmac.key');
   writeFileSync(hmacKey, randomBytes(32).toString('base64url'), { mode: 0o600 });
   const common = { MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT_HMAC_KEY_FILE: hmacKey };
-  const gatewayEnv = { ...common, MCP_TUNNEL_AUDIT: join(dir, 'audit-gateway.log') };
+  // The trails in their own folder, as in production (/var/log, not next to the config in /etc): the
+  // gateway watches its config's folder, and every audit line written there would be an event.
+  const gatewayEnv = { ...common, MCP_TUNNEL_AUDIT: join(dir, 'log', 'audit-gateway.log') };
   const proxyEnv = {
     ...common,
-    MCP_TUNNEL_AUDIT: join(dir, 'audit-proxy.log'),
+    MCP_TUNNEL_AUDIT: join(dir, 'log', 'audit-proxy.log'),
     MCP_TUNNEL_URL: `ws://127.0.0.1:${port}/tunnel/bench`,
     MCP_TUNNEL_SECRET: secret,
   };
