@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Subject, ignoreElements, tap, type Observable } from 'rxjs';
+import { Subject, ignoreElements, tap, type Observable } from '../rx';
 import { F } from '../log';
 import { AUDIT_ERROR } from './errors';
 import { AUDIT_MSG } from './fields';

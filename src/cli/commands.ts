@@ -1,4 +1,4 @@
-import { Subject, Subscription, type Observable } from 'rxjs';
+import { Subject, Subscription, type Observable } from '../rx';
 import {
   CONFIG_INVALID,
   ConfigError,

@@ -1,4 +1,4 @@
-import { fromEvent, map, merge, type Observable, type Subscription } from 'rxjs';
+import { fromEvent, map, merge, type Observable, type Subscription } from '../rx';
 import { F, type Logger } from '../log';
 import { operatorStartupFailure } from './startup-failure';
 import type { Closable, ShutdownSignal } from './types';

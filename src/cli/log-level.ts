@@ -1,4 +1,4 @@
-import { fromEvent, map, type Observable, type Subscription } from 'rxjs';
+import { fromEvent, map, type Observable, type Subscription } from '../rx';
 import type { Logger } from '../log';
 
 /** The signal that cycles the log level of a running gateway or proxy. */

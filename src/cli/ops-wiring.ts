@@ -1,4 +1,4 @@
-import { Observable, type Subscription } from 'rxjs';
+import { Observable, type Subscription } from '../rx';
 import { componentLogger, type Logger } from '../log';
 import type { Metrics, MetricsRole, OpsServer, Readiness, StatusReport } from '../ops';
 // The ops parts by file, not through '../ops': the metrics (prom-client, ~30 modules and a few MiB)

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { EMPTY, fromEvent, map, merge, type Observable, type Subscription } from 'rxjs';
+import { EMPTY, fromEvent, map, merge, type Observable, type Subscription } from '../rx';
 import { CONFIG_INVALID, loadGatewayConfig, watchFileChanges, type GatewayConfig } from '../config';
 import { describeError, hasCode } from '../errors';
 import { F, type Logger } from '../log';

@@ -1,4 +1,4 @@
-import type { Observable } from 'rxjs';
+import type { Observable } from '../rx';
 import type { AuditDestination } from '../audit';
 import type { AuditConfig, GatewayConfig, LogFormat, ProxyConfig } from '../config';
 import type { Logger } from '../log';

@@ -1,4 +1,4 @@
-import { filter, type Subscription } from 'rxjs';
+import { filter, type Subscription } from '../rx';
 import type { GatewayConfig } from '../config/types';
 import { F, type Logger } from '../log';
 import { CLUSTER_CODES } from './errors';

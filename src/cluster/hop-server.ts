@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Subscription } from 'rxjs';
+import { Subscription } from '../rx';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { wsTransport } from '../connection';
 import { F, type Logger } from '../log';

@@ -1,4 +1,4 @@
-import { Subject, Subscription, defer, map, switchMap, type Observable } from 'rxjs';
+import { Subject, Subscription, defer, map, switchMap, type Observable } from '../rx';
 import { dial, trustedCas } from '../connection';
 import { describeError } from '../errors';
 import type { TunnelConnection } from '../gateway/tunnels';

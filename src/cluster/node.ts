@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Subscription } from 'rxjs';
+import { Subscription } from '../rx';
 import type { ClusterConfig, GatewayConfig } from '../config/types';
 import { readSecretFile } from '../config/secret-file';
 import type { ClientLimiter } from '../gateway/policy/limiter';

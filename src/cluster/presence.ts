@@ -1,4 +1,4 @@
-import { BehaviorSubject, asyncScheduler, exhaustMap, from, timer, type SchedulerLike, type Subscription } from 'rxjs';
+import { BehaviorSubject, asyncScheduler, exhaustMap, from, timer, type SchedulerLike, type Subscription } from '../rx';
 import { F, type Logger } from '../log';
 import { CLUSTER_CODES } from './errors';
 import { PRESENCE_REFRESH_MS, PRESENCE_TTL_MS, type ReplicaEntry } from './keys';

@@ -1,4 +1,4 @@
-import { asyncScheduler, timer, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, timer, type SchedulerLike, type Subscription } from '../rx';
 import type { ClusterStore } from './store';
 
 /** A replica's lease of a key's slots lives this long in Redis unless renewed (a dead replica's vanish with it). */

@@ -1,4 +1,4 @@
-import { BehaviorSubject, type Observable } from 'rxjs';
+import { BehaviorSubject, type Observable } from '../rx';
 import type { Redis } from 'ioredis';
 import { F, type Logger } from '../log';
 import { parseSentinelUrl } from '../config/redis-url';

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Observable, debounceTime, map, retry, timer } from 'rxjs';
+import { Observable, debounceTime, map, retry, timer } from '../rx';
 import { TunnelError } from '../errors';
 
 export interface WatchOptions {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { TLSSocket, checkServerIdentity, rootCertificates, type PeerCertificate } from 'node:tls';
-import { Observable } from 'rxjs';
+import { Observable } from '../rx';
 import WebSocket from 'ws';
 import type { FrameTransport } from '../mux';
 import { wsTransport } from './ws-transport';

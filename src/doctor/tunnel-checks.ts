@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { firstValueFrom, map, switchMap, take, tap } from 'rxjs';
+import { firstValueFrom, map, switchMap, take, tap } from '../rx';
 import type { ProxyConfig } from '../config';
 import { dial, trustedCas } from '../connection';
 import type { UpstreamDispatcher } from '../dispatch';

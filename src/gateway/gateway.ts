@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { Subscription } from 'rxjs';
+import { Subscription } from '../rx';
 import { AuditTrail, auditSink } from '../audit';
 import type { GatewayConfig } from '../config/types';
 import { F, componentLogger, type Logger } from '../log';

@@ -1,4 +1,4 @@
-import { Subscription, asyncScheduler, timer, type SchedulerLike } from 'rxjs';
+import { Subscription, asyncScheduler, timer, type SchedulerLike } from '../rx';
 import { F, type Logger } from '../log';
 import { CloseCode, ErrorCode } from '../protocol';
 import { drain } from '../mux';

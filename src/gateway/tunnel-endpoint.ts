@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Subscription } from 'rxjs';
+import { Subscription } from '../rx';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { F, type Logger } from '../log';
 import { wsTransport } from '../connection';

@@ -1,4 +1,4 @@
-import { Subject, filter, firstValueFrom, map, startWith, take, timeout, takeUntil, type Observable, EMPTY, catchError } from 'rxjs';
+import { Subject, filter, firstValueFrom, map, startWith, take, timeout, takeUntil, type Observable, EMPTY, catchError } from '../rx';
 import type { Multiplexer } from '../mux';
 import type { ConnectionSnapshot } from '../ops';
 import { GatewayError } from './errors';

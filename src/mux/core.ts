@@ -1,4 +1,4 @@
-import { AsyncSubject, Subject, asyncScheduler, defer, filter, map, of, take, type Observable } from 'rxjs';
+import { AsyncSubject, Subject, asyncScheduler, defer, filter, map, of, take, type Observable } from '../rx';
 import { CloseCode, ErrorCode, Flag, FrameType, encodeCodeReason, encodeJson, encodeWindowUpdate, type RequestHead, type ResponseHead } from '../protocol';
 import { F, type Logger } from '../log';
 import { ReceiveWindow, SendWindow } from './flow';

@@ -1,4 +1,4 @@
-import { NEVER, Observable, asyncScheduler, delay, map, observeOn, race, take, timer, type SchedulerLike } from 'rxjs';
+import { NEVER, Observable, asyncScheduler, delay, map, observeOn, race, take, timer, type SchedulerLike } from '../rx';
 import type { Multiplexer } from './multiplexer';
 
 /** What a drain needs of a connection (a {@link Multiplexer}; an interface so virtual-time tests can fake it). */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { interval, type SchedulerLike, type Subscription } from 'rxjs';
+import { interval, type SchedulerLike, type Subscription } from '../rx';
 
 /** Silence checks per heartbeat interval: a dead peer is declared within 2 + 1/HEARTBEAT_CHECKS intervals. */
 const HEARTBEAT_CHECKS = 4;

@@ -1,4 +1,4 @@
-import type { SchedulerLike } from 'rxjs';
+import type { SchedulerLike } from '../rx';
 import type { Logger } from '../log';
 import type { PeerSettings, RequestHead } from '../protocol';
 import type { MuxStream } from './stream';

@@ -1,4 +1,4 @@
-import type { Observable } from 'rxjs';
+import type { Observable } from '../rx';
 import type { AuditObserver, AuditRecord } from '../audit';
 import { CONNECTION_STATES, type ConnectionState } from './connection-states';
 import type { Metrics } from './metrics';

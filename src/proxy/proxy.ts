@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Observable, Subscription, asyncScheduler, defer, filter, finalize, firstValueFrom, tap, forkJoin, lastValueFrom, map, merge, of, switchMap, type SchedulerLike } from 'rxjs';
+import { Observable, Subscription, asyncScheduler, defer, filter, finalize, firstValueFrom, tap, forkJoin, lastValueFrom, map, merge, of, switchMap, type SchedulerLike } from '../rx';
 import { AuditTrail, auditSink } from '../audit';
 import type { ProxyConfig } from '../config/types';
 import { DEFAULT_PROXY_HANDSHAKE_TIMEOUT_MS } from '../config/constants';

@@ -1,4 +1,4 @@
-import { Subject, Subscription, type Observable } from 'rxjs';
+import { Subject, Subscription, type Observable } from '../rx';
 import { readSecretFile, watchFileChanges } from '../config';
 import { describeError } from '../errors';
 import { F, type Logger } from '../log';

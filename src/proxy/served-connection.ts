@@ -1,4 +1,4 @@
-import { Observable, asyncScheduler, filter, map, merge, take, timer, type SchedulerLike, type Subscription } from 'rxjs';
+import { Observable, asyncScheduler, filter, map, merge, take, timer, type SchedulerLike, type Subscription } from '../rx';
 import { AuthRevokedError, type DialedSocket } from '../connection';
 import { F, type Logger } from '../log';
 import { ConnectionClosedError, Multiplexer, drain, type CloseInfo, type IncomingStream } from '../mux';

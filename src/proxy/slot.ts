@@ -1,4 +1,4 @@
-import { EMPTY, Observable, Subscription, asyncScheduler, type Subscriber, defer, merge, retry, take, timer, type SchedulerLike } from 'rxjs';
+import { EMPTY, Observable, Subscription, asyncScheduler, type Subscriber, defer, merge, retry, take, timer, type SchedulerLike } from '../rx';
 import { reconnectDelayMs, reconnectVerdict } from '../connection';
 import { describeError } from '../errors';
 import { F, type Logger } from '../log';

@@ -1,4 +1,4 @@
-import { BehaviorSubject, Subject, type Observable } from 'rxjs';
+import { BehaviorSubject, Subject, type Observable } from '../rx';
 import type { ServedConnection } from './served-connection';
 import type { SlotStatus, SlotUpdate } from './slot';
 

@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { firstValueFrom, type Observable } from 'rxjs';
+import { firstValueFrom, type Observable } from '../rx';
 import { describeError } from '../errors';
 import type { Logger } from '../log';
 import { ReplayError } from './errors';

@@ -1,4 +1,4 @@
-import { AsyncSubject, NEVER, Observable, Subject, Subscription, type SchedulerLike, type Subscriber } from 'rxjs';
+import { AsyncSubject, NEVER, Observable, Subject, Subscription, type SchedulerLike, type Subscriber } from '../rx';
 import { TestScheduler } from 'rxjs/testing';
 import { silentLogger } from '../log';
 import type { CloseInfo, Multiplexer } from '../mux';

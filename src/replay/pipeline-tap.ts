@@ -1,4 +1,4 @@
-import { Observable, asyncScheduler, defer, map, tap, type SchedulerLike, type Subscription } from 'rxjs';
+import { Observable, asyncScheduler, defer, map, tap, type SchedulerLike, type Subscription } from '../rx';
 import type { SlotOptions, SlotUpdate } from '../proxy/slot';
 import type { LinkEvent, ServedConnection } from '../proxy/served-connection';
 import { PIPELINE_FORMAT, PIPELINE_VERSION, recordError, type PipelineLine, type RecordedDecision } from './pipeline-format';

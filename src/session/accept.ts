@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Observable } from 'rxjs';
+import { Observable } from '../rx';
 import { CloseCode, closeCodeOf, SUPPORTED_VERSIONS, closeCodeName, type AuthMessage, type ChannelBindingType, type PeerSettings } from '../protocol';
 import type { FrameTransport } from '../mux';
 import { F, type Logger } from '../log';

@@ -1,4 +1,4 @@
-import { Observable } from 'rxjs';
+import { Observable } from '../rx';
 import { CloseCode, closeCodeOf, PERMANENT_CLOSE_CODES, SUPPORTED_VERSIONS, closeCodeName, type AuthMessage, type ControlMessage, type PeerSettings, type ReadyMessage } from '../protocol';
 import type { FrameTransport } from '../mux';
 import { describeError } from '../errors';

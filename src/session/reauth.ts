@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Subject, asyncScheduler, timer, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { Subject, asyncScheduler, timer, type Observable, type SchedulerLike, type Subscription } from '../rx';
 import { describeError } from '../errors';
 import { F, type Logger } from '../log';
 import { CloseCode, closeCodeOf, parseSessionControl, type SessionControlMessage } from '../protocol';

@@ -1,4 +1,4 @@
-import { asyncScheduler, firstValueFrom, from, map, race, timer, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, firstValueFrom, from, map, race, timer, type SchedulerLike } from '../rx';
 
 /**
  * Races `work` against a grace timer: resolves `true` when it settles first, `false` when `graceMs`

@@ -4,7 +4,7 @@
  * a stream failure, the client leaving, the body growing past its limit — from one explicit
  * {@link Phase}. Every answer the gateway writes itself comes from ./respond.ts.
  */
-import { fromEvent } from 'rxjs';
+import { fromEvent } from '../../rx';
 import { describeError } from '../../errors';
 import { fromNodeRawHeaders, requestHeadersForUpstream } from '../../http';
 import { F } from '../../log';

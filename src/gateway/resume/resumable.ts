@@ -10,7 +10,7 @@
  * awaits {@link ResumableResponse.settled} before the audit record is written.
  */
 import { Readable } from 'node:stream';
-import { Subject, asyncScheduler, firstValueFrom, map, takeUntil, timer, type SchedulerLike, type Subscription } from 'rxjs';
+import { Subject, asyncScheduler, firstValueFrom, map, takeUntil, timer, type SchedulerLike, type Subscription } from '../../rx';
 import { fullJitterDelay } from '../../connection/backoff';
 import { describeError } from '../../errors';
 import { fromNodeRawHeaders, getHeader, requestHeadersForUpstream } from '../../http';
