@@ -13,7 +13,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -38,18 +38,24 @@ function child(args: string[], ready: RegExp): Promise<{ proc: ChildProcess; lin
   });
 }
 
-/** One client run; `busyMs` is how long this (the hop's, the traffic's) thread was busy meanwhile (event-loop utilisation). */
-async function clientRun(url: string): Promise<{ bytes: number; ms: number; busyMs: number }> {
+/**
+ * One client run; `busyMs` is how long this (the hop's, the traffic's) thread was busy meanwhile
+ * (event-loop utilisation), `cpuMs` the CPU time this process (all its threads) used meanwhile.
+ */
+async function clientRun(url: string): Promise<{ bytes: number; ms: number; busyMs: number; cpuMs: number }> {
   const elu = performance.eventLoopUtilization();
+  const cpu = process.cpuUsage();
   const { proc, line } = await child(['--client', url], /^RESULT /);
   const busyMs = performance.eventLoopUtilization(elu).active;
+  const used = process.cpuUsage(cpu);
   proc.kill();
-  return { ...(JSON.parse(line.slice('RESULT '.length)) as { bytes: number; ms: number }), busyMs };
+  return { ...(JSON.parse(line.slice('RESULT '.length)) as { bytes: number; ms: number }), busyMs, cpuMs: (used.user + used.system) / 1000 };
 }
 
 interface WithRecorder {
   ms: number;
   busyMs: number;
+  cpuMs: number;
   bytes: number;
   footer: FooterRecord;
 }
@@ -78,7 +84,7 @@ async function recorded(source: string, dir: string, round: number): Promise<Wit
   }
 }
 
-async function plain(source: string): Promise<{ ms: number; bytes: number; busyMs: number }> {
+async function plain(source: string): Promise<{ ms: number; bytes: number; busyMs: number; cpuMs: number }> {
   const hop = await startHop(source, undefined);
   try {
     return await clientRun(`${hop.url}/sse?n=${MB * 1024 * 1024}`);
@@ -100,11 +106,13 @@ async function main(): Promise<number> {
   try {
     const without: number[] = [];
     const busyWithout: number[] = [];
+    const cpuWithout: number[] = [];
     const withRec: WithRecorder[] = [];
     const plainRun = async (): Promise<void> => {
       const r = await plain(source);
       without.push(r.ms);
       busyWithout.push(r.busyMs);
+      cpuWithout.push(r.cpuMs);
     };
     await plain(source); // warm-up: JIT, sockets
     for (let i = 0; i < ROUNDS; i++) {
@@ -131,6 +139,9 @@ async function main(): Promise<number> {
     const busyA = median(busyWithout);
     const busyB = median(withRec.map((r) => r.busyMs));
     console.log(`\ntraffic thread busy (median): ${busyA.toFixed(0)} ms without, ${busyB.toFixed(0)} ms with the recorder (${(((busyB - busyA) / busyA) * 100).toFixed(1)} %)`);
+    const cpuA = median(cpuWithout);
+    const cpuB = median(withRec.map((r) => r.cpuMs));
+    console.log(`hop process CPU, all threads (median): ${cpuA.toFixed(0)} ms without, ${cpuB.toFixed(0)} ms with the recorder (${(((cpuB - cpuA) / cpuA) * 100).toFixed(1)} %); load average ${loadavg()[0]!.toFixed(1)}`);
     console.log(`\noverhead: ${pct.toFixed(1)} % (limit ${MAX_PCT} %) — ${pct <= MAX_PCT ? 'PASS' : 'FAIL'}`);
     const short = withRec.filter((r) => r.bytes < MB * 1024 * 1024);
     if (short.length > 0) console.log(`FAIL: ${short.length} recorded run(s) delivered fewer bytes than sent`);

@@ -2,6 +2,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { encodeBody, type EventBase, type HeaderPairs, type WireRecord } from './format';
 import type { Redactor } from './redact';
+import type { RingSlice } from './ring';
 
 /** What a tap put in the queue (copied, so the traffic path owns nothing of it afterwards). */
 export type QueueItem = ItemMeta & ItemBody;
@@ -20,7 +21,8 @@ export interface ItemMeta {
 /** What happened. */
 export type ItemBody =
   | { kind: 'request-head'; method: string; path: string; headers: HeaderPairs }
-  | { kind: 'request-chunk' | 'response-chunk'; bytes: Buffer }
+  /** `ring`: the bytes are in the writer thread's ring (`bytes` is empty until the thread reads them). */
+  | { kind: 'request-chunk' | 'response-chunk'; bytes: Buffer; ring?: RingSlice }
   | { kind: 'response-head'; status: number; headers: HeaderPairs }
   | { kind: 'sse-event'; event: { id?: string; event?: string; data: string; retry?: number } }
   | { kind: 'end' }

@@ -1,6 +1,7 @@
 import { LineEncoder, type QueueItem } from './encoder';
 import { FORMAT_NAME, FORMAT_VERSION, type HeaderRecord, type RecorderInfo } from './format';
 import { Redactor, type RedactionOptions } from './redact';
+import type { ByteRing } from './ring';
 import { RotatingSink } from './sink';
 
 /** What the writer needs to open a recording (plain data: it crosses to the writer thread). */
@@ -24,7 +25,18 @@ export interface FooterCounters {
 
 /** Encodes queue items into lines and appends them (the recorder's writer: inline or in a worker thread). */
 export interface RecordingWriter {
+  /**
+   * Takes items. Inline: encodes and writes them, resolving when they are on disk. Thread: hands them
+   * to the worker (which encodes at the destination's pace) and resolves at once; they count in
+   * {@link pending} until the worker reports them written.
+   */
   write(items: QueueItem[], counters: FooterCounters): Promise<void>;
+  /** Items taken by `write` and not yet written, with their queue sizes (part of the recorder's bound). */
+  pending(): { events: number; bytes: number };
+  /** Resolves when everything taken so far is written. */
+  flush(): Promise<void>;
+  /** Where chunk bytes go (thread writer): the recorder copies them in instead of allocating a copy. */
+  readonly ring?: ByteRing;
   /** Writes the footer and closes the file. */
   close(counters: FooterCounters): Promise<void>;
   /** Events and bytes written so far. */
@@ -67,6 +79,14 @@ export class LineWriter implements RecordingWriter {
   async close(counters: FooterCounters): Promise<void> {
     this.counters = counters;
     await this.sink?.close();
+  }
+
+  pending(): { events: number; bytes: number } {
+    return { events: 0, bytes: 0 };
+  }
+
+  flush(): Promise<void> {
+    return Promise.resolve();
   }
 
   counts(): { events: number; bytes: number } {

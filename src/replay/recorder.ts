@@ -7,6 +7,7 @@ import type { RedactionOptions } from './redact';
 import type { ItemBody, QueueItem } from './encoder';
 import { LineWriter, type FooterCounters, type RecordingWriter, type WriterInit } from './line-writer';
 import { ThreadWriter, threadWriterAvailable } from './thread-writer';
+import { batchLength } from './paced-writer';
 
 /** Headers as a tap receives them: pairs, Node's flat `rawHeaders`, or a Node headers object. */
 export type TapHeaders = HeaderPairs | string[] | Record<string, string | string[] | number | undefined>;
@@ -83,6 +84,8 @@ const NOOP_TAP: ExchangeTap = {
 };
 
 const VERSION = '0.1.0';
+const DEFAULT_QUEUE_BYTES = 16 * 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /** Normalises tap headers to pairs (a copy: the caller may reuse its objects). */
 export function toPairs(h: TapHeaders): HeaderPairs {
@@ -142,7 +145,8 @@ export class Recorder {
       smallBodyBytes: opts.smallBodyBytes ?? 256 * 1024,
       redaction: opts.redaction,
     };
-    const writer = (opts.thread ?? threadWriterAvailable()) ? await ThreadWriter.open(init) : await LineWriter.open(init);
+    const limit = opts.queueLimitBytes ?? DEFAULT_QUEUE_BYTES;
+    const writer = (opts.thread ?? threadWriterAvailable()) ? await ThreadWriter.open(init, limit) : await LineWriter.open(init);
     return new Recorder(opts, writer, now);
   }
 
@@ -154,10 +158,10 @@ export class Recorder {
     const push = (item: ItemBody, size: number): void => this.enqueue({ ...m, t: this.now(), ...item }, size);
     return {
       requestHead: (h) => push({ kind: 'request-head', method: h.method, path: h.path, headers: toPairs(h.headers) }, 256),
-      requestChunk: (c) => this.hasRoom(c.byteLength, m.x) && push({ kind: 'request-chunk', bytes: Buffer.from(c) }, c.byteLength),
+      requestChunk: (c) => this.chunk('request-chunk', c, m.x, push),
       responseHead: (h) => push({ kind: 'response-head', status: h.status, headers: toPairs(h.headers) }, 256),
       sseEvent: (e) => push({ kind: 'sse-event', event: { ...e } }, e.data.length + 64),
-      responseChunk: (c) => this.hasRoom(c.byteLength, m.x) && push({ kind: 'response-chunk', bytes: Buffer.from(c) }, c.byteLength),
+      responseChunk: (c) => this.chunk('response-chunk', c, m.x, push),
       end: () => push({ kind: 'end' }, 64),
       reset: (reason) => push({ kind: 'reset', reason }, 64),
     } satisfies ExchangeTap;
@@ -166,12 +170,13 @@ export class Recorder {
   /** Current counters. */
   stats(): RecorderStats {
     const e = this.writer.counts();
+    const p = this.writer.pending();
     return {
       exchanges: this.counters.exchanges,
       events: e.events,
       bytes: e.bytes,
-      queuedEvents: this.queue.length,
-      queuedBytes: this.queuedBytes,
+      queuedEvents: this.queue.length + p.events,
+      queuedBytes: this.queuedBytes + p.bytes,
       droppedEvents: this.counters.droppedEvents,
       droppedBytes: this.counters.droppedBytes,
     };
@@ -194,6 +199,7 @@ export class Recorder {
     while (this.queue.length > 0 || this.pumping !== undefined) {
       await (this.pumping ?? this.pump());
     }
+    if (!this.failed) await this.writer.flush().catch(() => undefined);
   }
 
   private footerCounters(): FooterCounters {
@@ -202,15 +208,29 @@ export class Recorder {
   }
 
   private limits(): { bytes: number; events: number } {
-    return { bytes: this.opts.queueLimitBytes ?? 16 * 1024 * 1024, events: this.opts.queueLimitEvents ?? 65_536 };
+    return { bytes: this.opts.queueLimitBytes ?? DEFAULT_QUEUE_BYTES, events: this.opts.queueLimitEvents ?? 65_536 };
   }
 
-  /** Checked before copying a chunk, so a recorder that is behind costs the traffic no copy. */
+  /**
+   * Checked before copying a chunk, so a recorder that is behind costs the traffic no copy. The bound
+   * covers every accepted, unwritten item: queued here or held by the writer thread.
+   */
   private hasRoom(size: number, x: string): boolean {
     const lim = this.limits();
-    if (!this.failed && !this.closed && this.queue.length < lim.events && this.queuedBytes + size <= lim.bytes) return true;
+    const p = this.writer.pending();
+    if (!this.failed && !this.closed && this.queue.length + p.events < lim.events && this.queuedBytes + p.bytes + size <= lim.bytes) return true;
     this.dropped(size, x);
     return false;
+  }
+
+  /** Copies an accepted chunk: into the writer thread's ring, or (inline writer) into a Buffer of its own. */
+  private chunk(kind: 'request-chunk' | 'response-chunk', c: Uint8Array, x: string, push: (item: ItemBody, size: number) => void): void {
+    if (!this.hasRoom(c.byteLength, x)) return;
+    const ring = this.writer.ring;
+    if (ring === undefined) return push({ kind, bytes: Buffer.from(c) }, c.byteLength);
+    const slice = ring.put(c);
+    if (slice === undefined) return this.dropped(c.byteLength, x);
+    push({ kind, bytes: EMPTY, ring: slice }, c.byteLength);
   }
 
   private dropped(size: number, x: string): void {
@@ -224,10 +244,11 @@ export class Recorder {
   private enqueue(item: QueueItem, size: number): void {
     if (this.closed) return;
     const lim = this.limits();
+    const p = this.writer.pending();
     // Heads, end and reset are small and say where an exchange starts and stops: only the event
     // bound drops them, so a recorder that is behind on bytes still records how each exchange ended.
     const bulk = item.kind === 'request-chunk' || item.kind === 'response-chunk' || item.kind === 'sse-event';
-    if (this.failed || this.queue.length >= lim.events || (bulk && this.queuedBytes + size > lim.bytes)) {
+    if (this.failed || this.queue.length + p.events >= lim.events || (bulk && this.queuedBytes + p.bytes + size > lim.bytes)) {
       this.dropped(size, item.x);
       return;
     }
@@ -250,35 +271,27 @@ export class Recorder {
   }
 
   private pump(): Promise<void> {
-    this.pumping = (async () => {
-      try {
-        while (this.queue.length > 0) {
-          const batch = this.queue.splice(0, batchLength(this.queue));
-          for (const it of batch) this.queuedBytes -= it.size ?? 0;
-          await this.writer.write(batch, this.footerCounters());
-        }
-      } catch (err) {
-        this.failed = true;
-        this.opts.logger?.error(
-          { [F.component]: 'recorder', [F.code]: 'TUNNEL_REPLAY_IO', [F.err]: describeError(err) },
-          'recording stopped: write failed; further events are dropped and counted',
-        );
-      } finally {
-        this.pumping = undefined;
+    // `finally` runs on a later microtask, after `pumping` is set, even when nothing was queued.
+    const p: Promise<void> = this.writeQueued().finally(() => {
+      if (this.pumping === p) this.pumping = undefined;
+    });
+    this.pumping = p;
+    return p;
+  }
+
+  private async writeQueued(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, batchLength(this.queue, 1024 * 1024));
+        for (const it of batch) this.queuedBytes -= it.size ?? 0;
+        await this.writer.write(batch, this.footerCounters());
       }
-    })();
-    return this.pumping;
+    } catch (err) {
+      this.failed = true;
+      this.opts.logger?.error(
+        { [F.component]: 'recorder', [F.code]: 'TUNNEL_REPLAY_IO', [F.err]: describeError(err) },
+        'recording stopped: write failed; further events are dropped and counted',
+      );
+    }
   }
 }
-
-/**
- * How many queued items the writer encodes in one go: at most 512 and about 1 MiB, so encoding a
- * full queue (16 MiB) is spread over several turns instead of stalling traffic in one long one.
- */
-function batchLength(queue: readonly QueueItem[]): number {
-  let bytes = 0;
-  let n = 0;
-  while (n < queue.length && n < 512 && (n === 0 || bytes < 1024 * 1024)) bytes += queue[n++]!.size ?? 0;
-  return n;
-}
-

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { QueueItem } from './encoder';
 import type { FooterCounters, RecordingWriter, WriterInit } from './line-writer';
+import { ByteRing } from './ring';
+import type { WorkerReply, WorkerRequest } from './writer-worker';
 
 const WORKER_FILE = join(__dirname, 'writer-worker.js');
 
@@ -11,34 +13,38 @@ export function threadWriterAvailable(): boolean {
   return existsSync(WORKER_FILE);
 }
 
-type Reply = { ok: true; events: number; bytes: number } | { ok: false; error: string };
-
 /**
- * A {@link RecordingWriter} in a worker thread: the traffic's thread only copies items into a message
- * (one memcpy per batch); encoding and I/O happen in the worker. One request at a time, answered in order.
+ * A {@link RecordingWriter} in a worker thread. Chunk bytes are copied into a shared {@link ByteRing}
+ * (the byte bound) and items carry only their slice; `write` posts the items and returns. The thread
+ * holds them raw and encodes them at the destination's pace; until it reports them written (one
+ * `progress` message per batch, which also frees their ring space) they count in {@link pending}.
  */
 export class ThreadWriter implements RecordingWriter {
-  private readonly waiting: Array<(r: Reply) => void> = [];
+  private readonly waiting: Array<(r: { ok: boolean; error?: string }) => void> = [];
   private written = { events: 0, bytes: 0 };
+  private readonly taken = { events: 0, bytes: 0 };
+  private done = { events: 0, bytes: 0 };
+  private failure: string | undefined;
 
-  private constructor(private readonly worker: Worker) {
-    worker.on('message', (r: Reply) => {
-      if (r.ok) this.written = { events: r.events, bytes: r.bytes };
-      this.waiting.shift()?.(r);
-    });
+  private constructor(
+    private readonly worker: Worker,
+    readonly ring: ByteRing,
+  ) {
+    worker.on('message', (r: WorkerReply) => this.onMessage(r));
     // A dead worker fails whatever waits; the recorder then stops recording (traffic is unaffected).
     const fail = (error: string): void => {
+      this.failed(error);
       for (const w of this.waiting.splice(0)) w({ ok: false, error });
     };
     worker.on('error', (err) => fail(err.message));
     worker.on('exit', (code) => fail(`recording writer thread exited (${code})`));
   }
 
-  /** Starts the thread and opens the recording there. Rejects with the I/O error. */
-  static async open(init: WriterInit): Promise<ThreadWriter> {
-    const w = new ThreadWriter(new Worker(WORKER_FILE));
+  /** Starts the thread and opens the recording there; `ringBytes` is the byte bound. Rejects with the I/O error. */
+  static async open(init: WriterInit, ringBytes: number): Promise<ThreadWriter> {
+    const w = new ThreadWriter(new Worker(WORKER_FILE), new ByteRing(ringBytes));
     try {
-      await w.call({ op: 'open', init });
+      await w.call({ op: 'open', init, ring: w.ring.buffer });
     } catch (err) {
       await w.worker.terminate();
       throw err;
@@ -47,7 +53,20 @@ export class ThreadWriter implements RecordingWriter {
   }
 
   write(items: QueueItem[], counters: FooterCounters): Promise<void> {
-    return this.call({ op: 'write', items, counters });
+    if (this.failure !== undefined) return Promise.reject(new Error(this.failure));
+    this.taken.events += items.length;
+    for (const it of items) this.taken.bytes += it.size ?? 0;
+    const msg: WorkerRequest = { op: 'write', items, counters };
+    this.worker.postMessage(msg);
+    return Promise.resolve();
+  }
+
+  pending(): { events: number; bytes: number } {
+    return { events: this.taken.events - this.done.events, bytes: this.taken.bytes - this.done.bytes };
+  }
+
+  flush(): Promise<void> {
+    return this.call({ op: 'flush' });
   }
 
   async close(counters: FooterCounters): Promise<void> {
@@ -62,7 +81,23 @@ export class ThreadWriter implements RecordingWriter {
     return this.written;
   }
 
-  private call(msg: object): Promise<void> {
+  private onMessage(r: WorkerReply): void {
+    if (r.type === 'progress') {
+      this.done = r.done;
+      this.written = r.written;
+      this.ring.release(r.released);
+    } else if (r.type === 'failed') this.failed(r.error);
+    else this.waiting.shift()?.(r);
+  }
+
+  /** What the thread held is lost: it no longer counts against the bound; further writes reject. */
+  private failed(error: string): void {
+    this.failure ??= error;
+    this.done = { ...this.taken };
+    this.ring.release(Number.MAX_SAFE_INTEGER);
+  }
+
+  private call(msg: WorkerRequest): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.waiting.push((r) => (r.ok ? resolve() : reject(new Error(r.error))));
       this.worker.postMessage(msg);
