@@ -1,7 +1,7 @@
 import { BehaviorSubject, type Observable } from 'rxjs';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { F, type Logger } from '../log';
-import { parseSentinelUrl } from '../config/redis-url';
+import { parseClusterUrl, parseSentinelUrl } from '../config/redis-url';
 import { CLUSTER_CODES } from './errors';
 import { CONFIG_CHANNEL, CONFIG_KEY, REPLICAS_KEY, rateKey, slotKey, parseReplicaEntry, replicaKey, sessionKey, type ReplicaEntry, type SessionEntry } from './keys';
 
@@ -98,23 +98,16 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 return {own, others}
 `;
 
+/** A single Redis (or Sentinel-managed primary) or a Redis Cluster: the commands used here exist on both. */
+type Client = Redis | Cluster;
+
 /**
  * Connects to `url` with ioredis. Commands fail at once while disconnected (no offline queue: a
  * request must never wait for Redis), and the client reconnects in the background with a capped
  * backoff; {@link ClusterStore.health$} follows the connection.
  */
 export async function openRedisStore(url: string, logger: Logger): Promise<ClusterStore> {
-  const { Redis: RedisClient } = await import('ioredis');
-  const sentinel = parseSentinelUrl(url);
-  const common = {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 2000,
-    retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
-    lazyConnect: true,
-  };
-  // Sentinel: ioredis asks the sentinels for the primary and follows its failovers.
-  const redis = sentinel ? new RedisClient({ ...common, ...sentinel }) : new RedisClient(url, common);
+  const redis = await newClient(url);
   const health$ = new BehaviorSubject<StoreHealth>('down');
   redis.on('ready', () => {
     if (health$.value !== 'ready') logger.info('cluster: Redis connected');
@@ -131,13 +124,38 @@ export async function openRedisStore(url: string, logger: Logger): Promise<Clust
   // The first connection may fail: the replica starts degraded and ioredis keeps trying.
   await redis.connect().catch((err: unknown) => logger.warn({ [F.code]: CLUSTER_CODES.redisUnavailable, [F.reason]: (err as Error).message }, 'cluster: Redis not reachable at start; serving local tunnels only'));
   // Pub/sub needs a connection of its own; ioredis resubscribes it after every reconnect.
-  const subscriber = redis.duplicate();
+  const subscriber: Client = redis.isCluster ? (redis as Cluster).duplicate() : (redis as Redis).duplicate();
   subscriber.on('error', () => undefined); // the main connection reports Redis being down
   await subscriber.connect().catch(() => undefined);
   return redisStore(redis, subscriber, health$);
 }
 
-function redisStore(redis: Redis, subscriber: Redis, health$: BehaviorSubject<StoreHealth>): ClusterStore {
+/**
+ * The ioredis client for `url`, loaded lazily: `redis://`/`rediss://` unchanged, Sentinel and Redis
+ * Cluster through ioredis's own support (`src/config/redis-url.ts` only turns our URL form into its options).
+ */
+async function newClient(url: string): Promise<Client> {
+  const { Redis: RedisClient, Cluster: ClusterClient } = await import('ioredis');
+  const perNode = { maxRetriesPerRequest: 1, connectTimeout: 2000 };
+  const retry = (times: number): number => Math.min(100 * 2 ** Math.min(times, 5), 2000);
+  const cluster = parseClusterUrl(url);
+  if (cluster) {
+    const { nodes, username, password, tls } = cluster;
+    // Redirections (MOVED/ASK) and slot-map refreshes are ioredis's; a whole-cluster outage is degraded mode.
+    return new ClusterClient(nodes, {
+      enableOfflineQueue: false,
+      lazyConnect: true,
+      clusterRetryStrategy: retry,
+      redisOptions: { ...perNode, username, password, ...(tls ? { tls: {} } : {}) },
+    });
+  }
+  const common = { ...perNode, enableOfflineQueue: false, retryStrategy: retry, lazyConnect: true };
+  const sentinel = parseSentinelUrl(url);
+  // Sentinel: ioredis asks the sentinels for the primary and follows its failovers.
+  return sentinel ? new RedisClient({ ...common, ...sentinel }) : new RedisClient(url, common);
+}
+
+function redisStore(redis: Client, subscriber: Client, health$: BehaviorSubject<StoreHealth>): ClusterStore {
   return {
     health$: health$.asObservable(),
     async publishPresence(entry, ttlMs, now) {

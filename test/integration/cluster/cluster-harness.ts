@@ -115,6 +115,8 @@ export interface ClusterOptions {
   startProxy?: boolean;
   /** Changes to the base gateway config (all replicas share it, each with its own cluster section). */
   gateway?: (c: GatewayConfig) => void;
+  /** Starts the Redis the replicas share (default: one redis-server; redis-cluster.ts starts a Redis Cluster). */
+  redis?: () => Promise<RedisChild>;
 }
 
 export interface Cluster {
@@ -130,7 +132,7 @@ export interface Cluster {
  * all registered in `res`; resolves once every replica sees every other one.
  */
 export async function startCluster(res: Resources, opts: ClusterOptions = {}): Promise<Cluster> {
-  const redis = await startRedis();
+  const redis = await (opts.redis ?? startRedis)();
   const cluster: Partial<Cluster> = { redis };
   res.add({ close: () => cluster.redis!.close() });
   const secret = clusterSecretFile();

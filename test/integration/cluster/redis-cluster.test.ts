@@ -1,0 +1,67 @@
+/**
+ * The replicas share a **Redis Cluster** (three shards) through ioredis's own `Redis.Cluster`
+ * (`cluster.redis` = `redis-cluster://H:P,H:P,H:P`): presence (one MULTI and one MGET in the
+ * `{presence}` slot), the hop, a shared rate limit (a Lua script on one key) and a configuration
+ * change (pub/sub) all work across shards.
+ */
+import { randomBytes } from 'node:crypto';
+import { Resources, waitFor } from '../../helpers';
+import type { Harness } from '../../helpers/tunnel-harness';
+import type { RunningGateway } from '../../../src/gateway';
+import { rule } from '../policy/helpers';
+import { startCluster } from './cluster-harness';
+import { redisClusterAvailable, startRedisCluster } from './redis-cluster';
+
+const run = redisClusterAvailable() ? describe : describe.skip;
+const BURST = 4;
+
+run('cluster: replicas sharing a Redis Cluster', () => {
+  const res = new Resources();
+  let h: Harness;
+  let replicas: RunningGateway[];
+
+  beforeEach(async () => {
+    ({ h, replicas } = await startCluster(res, {
+      replicas: 2,
+      redis: () => startRedisCluster(),
+      upstream: { stateless: true, enableJsonResponse: true },
+      // Practically no refill during the test: only the burst is granted, cluster-wide.
+      gateway: (c) => void (c.policy = { rules: [rule({ name: 'alice-rate', rateLimit: { ratePerSec: 0.001, burst: BURST } })], inspectLimitBytes: 64 * 1024 }),
+    }));
+    await waitFor(() => replicas[1]!.clusterSnapshot()?.hops === 1, { message: 'replica 1 opened its hop to the proxy connection' });
+  }, 60_000);
+
+  afterEach(() => res.closeAll());
+
+  const post = async (g: RunningGateway, id: number): Promise<number> => {
+    const r = await fetch(`${g.url}/mcp/notes`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.apiKey}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } }),
+    });
+    await r.arrayBuffer();
+    return r.status;
+  };
+
+  it('routes through the hop and spends one rate-limit burst across replicas', async () => {
+    expect(replicas[1]!.registry.all()).toHaveLength(0);
+    const first = [await post(replicas[1]!, 1), await post(replicas[1]!, 2)];
+    expect(first).toEqual([200, 200]);
+    const id0 = h.gateway.clusterSnapshot()!.replicaId;
+    // Replica 1 holds no connection: its requests crossed the hop to replica 0's.
+    expect(h.gatewayAudit.lines.filter((l) => l.side === 'gateway' && l.status === 200).every((l) => String(l.conn).endsWith(`@${id0}`))).toBe(true);
+    const rest: number[] = [];
+    for (let i = 0; i < 4; i++) rest.push(await post(replicas[0]!, 10 + i));
+    const granted = [...first, ...rest].filter((s) => s === 200).length;
+    // BURST cluster-wide, give or take one leased batch (1 token at this rate) per replica.
+    expect(granted).toBeLessThanOrEqual(BURST + 1);
+    expect(rest).toContain(429);
+  });
+
+  it('carries a configuration change to the other replica (pub/sub across shards)', async () => {
+    const next = structuredClone(h.gatewayConfig);
+    next.tunnels = [{ id: 'corp', secrets: [...next.tunnels[0]!.secrets, randomBytes(32).toString('base64url')] }];
+    replicas[1]!.reload(next);
+    await waitFor(() => h.logs.find((l) => l.msg === 'cluster: applying a configuration change from another replica'), { message: 'replica 0 applied the change' });
+  });
+});
