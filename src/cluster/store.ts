@@ -3,7 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { F, type Logger } from '../log';
 import { parseClusterUrl, parseSentinelUrl } from '../config/redis-url';
 import { CLUSTER_CODES } from './errors';
-import { CONFIG_CHANNEL, CONFIG_KEY, REPLICAS_KEY, rateKey, slotKey, parseReplicaEntry, replicaKey, sessionKey, type ReplicaEntry, type SessionEntry } from './keys';
+import { CONFIG_CHANNEL, CONFIG_KEY, REPLICAS_KEY, attemptsKey, rateKey, slotKey, parseReplicaEntry, replicaKey, sessionKey, type ReplicaEntry, type SessionEntry } from './keys';
 
 /** Whether the replica can talk to Redis now (`down`: degraded, local tunnels only). */
 export type StoreHealth = 'ready' | 'down';
@@ -35,6 +35,12 @@ export interface ClusterStore {
    * after `ttlMs`; 0 removes it. Returns the lease now held and the other replicas' total.
    */
   leaseSlots(key: string, replicaId: string, hold: number, want: number, max: number, ttlMs: number): Promise<{ own: number; others: number }>;
+  /**
+   * Adds one failed handshake (unique `member`) to the window `key` (shared-failures.ts), keeps the
+   * newest `cap` within `windowMs` (Redis's clock), and returns the age in ms of each kept failure,
+   * oldest first.
+   */
+  recordFailure(key: string, member: string, windowMs: number, cap: number): Promise<number[]>;
   /** Stores the latest sealed configuration change and announces it to every replica. */
   publishConfig(sealed: string): Promise<void>;
   /** The latest sealed configuration change, or null. */
@@ -65,6 +71,26 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 local wait = 0
 if granted < want then wait = math.ceil((1 - (tokens - math.floor(tokens))) / rate * 1000) end
 return {granted, wait}
+`;
+
+/**
+ * A failed-attempts window, atomically on Redis's clock: drop what left the window, add this failure,
+ * keep the newest ARGV[3], expire the key with the window. ARGV: member, windowMs, cap. Returns the
+ * ages (ms) of the kept failures, oldest first.
+ */
+const RECORD_FAILURE = `
+local window = tonumber(ARGV[2])
+local cap = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(cap + 1))
+redis.call('PEXPIRE', KEYS[1], window)
+local s = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local ages = {}
+for i = 2, #s, 2 do ages[#ages + 1] = now - tonumber(s[i]) end
+return ages
 `;
 
 /**
@@ -198,6 +224,10 @@ function redisStore(redis: Client, subscriber: Client, health$: BehaviorSubject<
     async leaseSlots(key, replicaId, hold, want, max, ttlMs) {
       const out = (await redis.eval(LEASE_SLOTS, 1, slotKey(key), replicaId, hold, want, max, ttlMs)) as [number, number];
       return { own: Number(out[0]), others: Number(out[1]) };
+    },
+    async recordFailure(key, member, windowMs, cap) {
+      const ages = (await redis.eval(RECORD_FAILURE, 1, attemptsKey(key), member, windowMs, cap)) as Array<number | string>;
+      return ages.map(Number);
     },
     async publishConfig(sealed) {
       await redis.multi().set(CONFIG_KEY, sealed).publish(CONFIG_CHANNEL, sealed).exec();

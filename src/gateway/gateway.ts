@@ -54,6 +54,8 @@ export interface GatewayDeps {
 interface TunnelSide {
   endpoint: TunnelEndpoint;
   rotation: SecretRotation;
+  /** The endpoint's upgrade limits (a cluster shares their failed-attempts window). */
+  admission: TunnelAdmission;
 }
 
 /** Everything {@link shutdown} releases, in the order it releases them. */
@@ -104,7 +106,7 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
   const fromCluster = (next: GatewayConfig): void => {
     if (parts) reload(next, parts, 'cluster');
   };
-  const cluster = initial.cluster ? await startClusterNode(initial.cluster, { live, registry, limiter: policy.limiter, endpoint: tunnels.endpoint }, deps.logger, fromCluster).catch(async (err: unknown) => {
+  const cluster = initial.cluster ? await startClusterNode(initial.cluster, { live, registry, limiter: policy.limiter, endpoint: tunnels.endpoint, admission: tunnels.admission }, deps.logger, fromCluster).catch(async (err: unknown) => {
     tlsReloader?.close();
     listener.server.close();
     await recorder?.close();
@@ -137,6 +139,7 @@ function createTunnelSide(live: LiveConfig, registry: TunnelRegistry, rootLogger
     challengeDeadlineMs: () => live.config.limits.handshakeTimeoutMs,
     maxControlBytes: () => live.config.limits.maxHeaderBytes,
   });
+  const admission = new TunnelAdmission(() => live.config.limits);
   const endpoint = new TunnelEndpoint({
     secretsOf,
     local: () => live.localSettings(),
@@ -145,10 +148,10 @@ function createTunnelSide(live: LiveConfig, registry: TunnelRegistry, rootLogger
     registry,
     logger: componentLogger(rootLogger, 'session'),
     onAuthenticated: (conn, session, log) => rotation.track(conn, session, log),
-    admission: new TunnelAdmission(() => live.config.limits),
+    admission,
     onHandshakeFailed: metrics && ((code) => metrics.authFailure(code)),
   });
-  return { endpoint, rotation };
+  return { endpoint, rotation, admission };
 }
 
 function announce(url: string, live: LiveConfig, logger: Logger): void {
