@@ -8,8 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Resources, waitFor } from '../../helpers';
 import type { Harness } from '../../helpers/tunnel-harness';
 import type { RunningGateway } from '../../../src/gateway';
-import { rule } from '../policy/helpers';
-import { startCluster } from './cluster-harness';
+import { postEcho, rateLimitedCluster, startCluster } from './cluster-harness';
 import { redisClusterAvailable, startRedisCluster } from './redis-cluster';
 
 const run = redisClusterAvailable() ? describe : describe.skip;
@@ -24,24 +23,15 @@ run('cluster: replicas sharing a Redis Cluster', () => {
     ({ h, replicas } = await startCluster(res, {
       replicas: 2,
       redis: () => startRedisCluster(),
-      upstream: { stateless: true, enableJsonResponse: true },
       // Practically no refill during the test: only the burst is granted, cluster-wide.
-      gateway: (c) => void (c.policy = { rules: [rule({ name: 'alice-rate', rateLimit: { ratePerSec: 0.001, burst: BURST } })], inspectLimitBytes: 64 * 1024 }),
+      ...rateLimitedCluster(BURST),
     }));
     await waitFor(() => replicas[1]!.clusterSnapshot()?.hops === 1, { message: 'replica 1 opened its hop to the proxy connection' });
   }, 60_000);
 
   afterEach(() => res.closeAll());
 
-  const post = async (g: RunningGateway, id: number): Promise<number> => {
-    const r = await fetch(`${g.url}/mcp/notes`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${h.apiKey}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } }),
-    });
-    await r.arrayBuffer();
-    return r.status;
-  };
+  const post = (g: RunningGateway, id: number): Promise<number> => postEcho(g, h.apiKey, id);
 
   it('routes through the hop and spends one rate-limit burst across replicas', async () => {
     expect(replicas[1]!.registry.all()).toHaveLength(0);
