@@ -15,8 +15,8 @@ import type { ClusterStore } from './store';
  * over accuracy), and failures meanwhile are not added to Redis.
  */
 export class SharedFailures implements SharedFailureWindow {
-  /** Key → failure times on the local clock, oldest first; least recently updated first. */
-  readonly #views = new Map<string, number[]>();
+  /** Key → failure times on the local clock, oldest first, and the record that answered them; least recently updated first. */
+  readonly #views = new Map<string, { times: number[]; seq: number }>();
   #seq = 0;
 
   constructor(
@@ -28,7 +28,7 @@ export class SharedFailures implements SharedFailureWindow {
 
   failures(key: string, now: number): readonly number[] | null {
     if (this.degraded()) return null;
-    const view = this.#views.get(key);
+    const view = this.#views.get(key)?.times;
     if (view === undefined) return null;
     let drop = 0;
     while (drop < view.length && (view[drop] ?? 0) <= now - ATTEMPT_WINDOW_MS) drop++;
@@ -39,13 +39,15 @@ export class SharedFailures implements SharedFailureWindow {
 
   record(key: string, cap: number): void {
     if (this.degraded()) return;
-    const member = `${this.replicaId}:${++this.#seq}`;
+    const seq = ++this.#seq;
     this.store
-      .recordFailure(key, member, ATTEMPT_WINDOW_MS, cap)
+      .recordFailure(key, `${this.replicaId}:${seq}`, ATTEMPT_WINDOW_MS, cap)
       .then((ages) => {
+        // Answers may arrive out of order: an older one never replaces a newer view.
+        if ((this.#views.get(key)?.seq ?? 0) > seq) return;
         const at = this.now();
         this.#views.delete(key); // re-inserted: the most recently failed last
-        this.#views.set(key, ages.map((age) => at - age));
+        this.#views.set(key, { times: ages.map((age) => at - age), seq });
         while (this.#views.size > MAX_FAILURE_WINDOWS) {
           const oldest = this.#views.keys().next().value;
           if (oldest === undefined) break;

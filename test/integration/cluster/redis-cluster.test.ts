@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Resources, waitFor } from '../../helpers';
 import type { Harness } from '../../helpers/tunnel-harness';
 import type { RunningGateway } from '../../../src/gateway';
-import { postEcho, rateLimitedCluster, startCluster } from './cluster-harness';
+import { postEcho, rateLimitedCluster, startCluster, type Cluster } from './cluster-harness';
 import { redisClusterAvailable, startRedisCluster } from './redis-cluster';
 
 const run = redisClusterAvailable() ? describe : describe.skip;
@@ -17,15 +17,17 @@ const BURST = 4;
 run('cluster: replicas sharing a Redis Cluster', () => {
   const res = new Resources();
   let h: Harness;
+  let cluster: Cluster;
   let replicas: RunningGateway[];
 
   beforeEach(async () => {
-    ({ h, replicas } = await startCluster(res, {
+    cluster = await startCluster(res, {
       replicas: 2,
       redis: () => startRedisCluster(),
       // Practically no refill during the test: only the burst is granted, cluster-wide.
       ...rateLimitedCluster(BURST),
-    }));
+    });
+    ({ h, replicas } = cluster);
     await waitFor(() => replicas[1]!.clusterSnapshot()?.hops === 1, { message: 'replica 1 opened its hop to the proxy connection' });
   }, 60_000);
 
@@ -53,5 +55,13 @@ run('cluster: replicas sharing a Redis Cluster', () => {
     next.tunnels = [{ id: 'corp', secrets: [...next.tunnels[0]!.secrets, randomBytes(32).toString('base64url')] }];
     replicas[1]!.reload(next);
     await waitFor(() => h.logs.find((l) => l.msg === 'cluster: applying a configuration change from another replica'), { message: 'replica 0 applied the change' });
+  });
+
+  it('degrades when the whole Redis Cluster goes away, and keeps serving', async () => {
+    await cluster.redis.close();
+    await waitFor(() => replicas.every((g) => g.clusterSnapshot()?.redis === 'degraded'), { message: 'every replica degraded' });
+    // Replica 0 serves its own connection, replica 1 through the hop it already had.
+    expect(await post(replicas[0]!, 1)).toBe(200);
+    expect(await post(replicas[1]!, 2)).toBe(200);
   });
 });

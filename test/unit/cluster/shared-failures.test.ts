@@ -57,4 +57,17 @@ describe('SharedFailures (the failed-handshake window across replicas)', () => {
     a.shareFailures(null);
     expect(a.admit('corp', '10.0.0.9').ok).toBe(true);
   });
+
+  it('keeps the newest answer when two arrive out of order', async () => {
+    const pending: Array<(ages: number[]) => void> = [];
+    const store = { recordFailure: () => new Promise<number[]>((resolve) => pending.push(resolve)) };
+    const shared = new SharedFailures(store, 'r1', () => false, () => 1_000_000);
+    shared.record('k', 3);
+    shared.record('k', 3);
+    pending[1]!([2_000, 1_000, 0]); // the second record's answer: three failures
+    await Promise.resolve();
+    pending[0]!([0]); // the first record's, late: one failure
+    await Promise.resolve();
+    expect(shared.failures('k', 1_000_000)).toEqual([998_000, 999_000, 1_000_000]);
+  });
 });
