@@ -42,6 +42,11 @@ export function slotKey(limiterKey: string): string {
   return `${KEY_PREFIX}slots:${limiterKey}`;
 }
 
+/** ZSET member → failure time (Redis clock, ms): failed tunnel handshakes of one (tunnel, source) in the last minute (shared-failures.ts). */
+export function attemptsKey(failureKey: string): string {
+  return `${KEY_PREFIX}attempts:${failureKey}`;
+}
+
 /** How often a replica rewrites its presence entry. */
 export const PRESENCE_REFRESH_MS = 1000;
 /** A replica that stopped refreshing disappears from every view after this. */

@@ -3,11 +3,13 @@ import { Subscription } from '../rx';
 import type { ClusterConfig, GatewayConfig } from '../config/types';
 import { readSecretFile } from '../config/secret-file';
 import type { ClientLimiter } from '../gateway/policy/limiter';
+import type { TunnelAdmission } from '../gateway/tunnel-admission';
 import type { TunnelSpreadHook } from '../gateway/tunnel-endpoint';
 import type { RemoteConnections, TunnelRegistry } from '../gateway/tunnels';
 import { TunnelSpread, moveDuplicate } from './spread';
 import { SharedRates } from './shared-rates';
 import { SharedSlots } from './shared-slots';
+import { SharedFailures } from './shared-failures';
 import { F, type Logger } from '../log';
 import type { PeerSettings } from '../protocol';
 import { ConfigSync } from './config-sync';
@@ -21,6 +23,8 @@ export interface ClusterNodeDeps {
   registry: TunnelRegistry;
   /** The policy's limiter: its rate buckets become cluster-wide (shared-rates.ts). */
   limiter?: Pick<ClientLimiter, 'shareRates' | 'shareSlots'>;
+  /** The tunnel endpoint's upgrade limits: their failed-attempts window becomes cluster-wide (shared-failures.ts). */
+  admission?: Pick<TunnelAdmission, 'shareFailures'>;
   /** The tunnel endpoint: it names this replica to proxies and spreads their connections (spread.ts). */
   endpoint?: { spread: TunnelSpreadHook | null };
   local: () => PeerSettings;
@@ -153,6 +157,7 @@ export class ClusterNode implements RemoteConnections {
     this.#sync?.close();
     this.#slots?.close();
     this.deps.limiter?.shareSlots(null);
+    this.deps.admission?.shareFailures(null);
     this.links.close();
     await this.presence.close();
     await this.hop.close();
@@ -175,6 +180,7 @@ export class ClusterNode implements RemoteConnections {
     this.deps.limiter?.shareRates(new SharedRates(this.store, degraded));
     this.#slots = new SharedSlots(this.store, this.replicaId, degraded);
     this.deps.limiter?.shareSlots(this.#slots);
+    this.deps.admission?.shareFailures(new SharedFailures(this.store, this.replicaId, degraded));
     const { config, applyConfig, logger } = this.deps;
     this.#sync = new ConfigSync({ replicaId: this.replicaId, store: this.store, secret: () => this.#secret, current: config, apply: applyConfig, logger });
     // Degraded (Redis unreachable): keep the hops that are open (each closes with its tunnel

@@ -1,9 +1,9 @@
 import { BehaviorSubject, type Observable } from '../rx';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { F, type Logger } from '../log';
-import { parseSentinelUrl } from '../config/redis-url';
+import { parseClusterUrl, parseSentinelUrl } from '../config/redis-url';
 import { CLUSTER_CODES } from './errors';
-import { CONFIG_CHANNEL, CONFIG_KEY, REPLICAS_KEY, rateKey, slotKey, parseReplicaEntry, replicaKey, sessionKey, type ReplicaEntry, type SessionEntry } from './keys';
+import { CONFIG_CHANNEL, CONFIG_KEY, REPLICAS_KEY, attemptsKey, rateKey, slotKey, parseReplicaEntry, replicaKey, sessionKey, type ReplicaEntry, type SessionEntry } from './keys';
 
 /** Whether the replica can talk to Redis now (`down`: degraded, local tunnels only). */
 export type StoreHealth = 'ready' | 'down';
@@ -35,6 +35,12 @@ export interface ClusterStore {
    * after `ttlMs`; 0 removes it. Returns the lease now held and the other replicas' total.
    */
   leaseSlots(key: string, replicaId: string, hold: number, want: number, max: number, ttlMs: number): Promise<{ own: number; others: number }>;
+  /**
+   * Adds one failed handshake (unique `member`) to the window `key` (shared-failures.ts), keeps the
+   * newest `cap` within `windowMs` (Redis's clock), and returns the age in ms of each kept failure,
+   * oldest first.
+   */
+  recordFailure(key: string, member: string, windowMs: number, cap: number): Promise<number[]>;
   /** Stores the latest sealed configuration change and announces it to every replica. */
   publishConfig(sealed: string): Promise<void>;
   /** The latest sealed configuration change, or null. */
@@ -68,6 +74,26 @@ return {granted, wait}
 `;
 
 /**
+ * A failed-attempts window, atomically on Redis's clock: drop what left the window, add this failure,
+ * keep the newest ARGV[3], expire the key with the window. ARGV: member, windowMs, cap. Returns the
+ * ages (ms) of the kept failures, oldest first.
+ */
+const RECORD_FAILURE = `
+local window = tonumber(ARGV[2])
+local cap = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(cap + 1))
+redis.call('PEXPIRE', KEYS[1], window)
+local s = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local ages = {}
+for i = 2, #s, 2 do ages[#ages + 1] = now - tonumber(s[i]) end
+return ages
+`;
+
+/**
  * A replica's lease of a concurrency key's slots, atomically on Redis's clock: sums the other
  * replicas' unexpired leases (dropping expired ones), sets this one's to min(want, max - others) but
  * at least `hold`, with its expiry. ARGV: replica, hold, want, max, ttlMs. Returns {lease, others}.
@@ -98,23 +124,16 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 return {own, others}
 `;
 
+/** A single Redis (or Sentinel-managed primary) or a Redis Cluster: the commands used here exist on both. */
+type Client = Redis | Cluster;
+
 /**
  * Connects to `url` with ioredis. Commands fail at once while disconnected (no offline queue: a
  * request must never wait for Redis), and the client reconnects in the background with a capped
  * backoff; {@link ClusterStore.health$} follows the connection.
  */
 export async function openRedisStore(url: string, logger: Logger): Promise<ClusterStore> {
-  const { Redis: RedisClient } = await import('ioredis');
-  const sentinel = parseSentinelUrl(url);
-  const common = {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 2000,
-    retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
-    lazyConnect: true,
-  };
-  // Sentinel: ioredis asks the sentinels for the primary and follows its failovers.
-  const redis = sentinel ? new RedisClient({ ...common, ...sentinel }) : new RedisClient(url, common);
+  const redis = await newClient(url);
   const health$ = new BehaviorSubject<StoreHealth>('down');
   redis.on('ready', () => {
     if (health$.value !== 'ready') logger.info('cluster: Redis connected');
@@ -131,13 +150,38 @@ export async function openRedisStore(url: string, logger: Logger): Promise<Clust
   // The first connection may fail: the replica starts degraded and ioredis keeps trying.
   await redis.connect().catch((err: unknown) => logger.warn({ [F.code]: CLUSTER_CODES.redisUnavailable, [F.reason]: (err as Error).message }, 'cluster: Redis not reachable at start; serving local tunnels only'));
   // Pub/sub needs a connection of its own; ioredis resubscribes it after every reconnect.
-  const subscriber = redis.duplicate();
+  const subscriber: Client = redis.isCluster ? (redis as Cluster).duplicate() : (redis as Redis).duplicate();
   subscriber.on('error', () => undefined); // the main connection reports Redis being down
   await subscriber.connect().catch(() => undefined);
   return redisStore(redis, subscriber, health$);
 }
 
-function redisStore(redis: Redis, subscriber: Redis, health$: BehaviorSubject<StoreHealth>): ClusterStore {
+/**
+ * The ioredis client for `url`, loaded lazily: `redis://`/`rediss://` unchanged, Sentinel and Redis
+ * Cluster through ioredis's own support (`src/config/redis-url.ts` only turns our URL form into its options).
+ */
+async function newClient(url: string): Promise<Client> {
+  const { Redis: RedisClient, Cluster: ClusterClient } = await import('ioredis');
+  const perNode = { maxRetriesPerRequest: 1, connectTimeout: 2000 };
+  const retry = (times: number): number => Math.min(100 * 2 ** Math.min(times, 5), 2000);
+  const cluster = parseClusterUrl(url);
+  if (cluster) {
+    const { nodes, username, password, tls } = cluster;
+    // Redirections (MOVED/ASK) and slot-map refreshes are ioredis's; a whole-cluster outage is degraded mode.
+    return new ClusterClient(nodes, {
+      enableOfflineQueue: false,
+      lazyConnect: true,
+      clusterRetryStrategy: retry,
+      redisOptions: { ...perNode, username, password, ...(tls ? { tls: {} } : {}) },
+    });
+  }
+  const common = { ...perNode, enableOfflineQueue: false, retryStrategy: retry, lazyConnect: true };
+  const sentinel = parseSentinelUrl(url);
+  // Sentinel: ioredis asks the sentinels for the primary and follows its failovers.
+  return sentinel ? new RedisClient({ ...common, ...sentinel }) : new RedisClient(url, common);
+}
+
+function redisStore(redis: Client, subscriber: Client, health$: BehaviorSubject<StoreHealth>): ClusterStore {
   return {
     health$: health$.asObservable(),
     async publishPresence(entry, ttlMs, now) {
@@ -180,6 +224,10 @@ function redisStore(redis: Redis, subscriber: Redis, health$: BehaviorSubject<St
     async leaseSlots(key, replicaId, hold, want, max, ttlMs) {
       const out = (await redis.eval(LEASE_SLOTS, 1, slotKey(key), replicaId, hold, want, max, ttlMs)) as [number, number];
       return { own: Number(out[0]), others: Number(out[1]) };
+    },
+    async recordFailure(key, member, windowMs, cap) {
+      const ages = (await redis.eval(RECORD_FAILURE, 1, attemptsKey(key), member, windowMs, cap)) as Array<number | string>;
+      return ages.map(Number);
     },
     async publishConfig(sealed) {
       await redis.multi().set(CONFIG_KEY, sealed).publish(CONFIG_CHANNEL, sealed).exec();

@@ -2,7 +2,7 @@ import type convict from 'convict';
 import { ENV_PREFIX } from './constants';
 import { ConfigError } from './errors';
 import { checkReadableFile } from './loader';
-import { parseSentinelUrl } from './redis-url';
+import { parseClusterUrl, parseSentinelUrl } from './redis-url';
 import type { ClusterConfig } from './types';
 
 /** `cluster` as convict holds it: every key optional until `redis` is set. */
@@ -17,7 +17,7 @@ export interface RawCluster {
 export function clusterSchema(): convict.Schema<RawCluster> {
   return {
     redis: {
-      doc: 'Redis shared by the gateway replicas of one cluster, redis://[user:pass@]HOST:PORT/DB, rediss://... or redis-sentinel://[user:pass@]HOST:PORT[,HOST:PORT...]/MASTER[/DB] (docs/cluster.md). Unset: a single gateway, no Redis needed.',
+      doc: 'Redis shared by the gateway replicas of one cluster, redis://[user:pass@]HOST:PORT/DB, rediss://..., redis-sentinel://[user:pass@]HOST:PORT[,HOST:PORT...]/MASTER[/DB] or redis-cluster://[user:pass@]HOST:PORT[,HOST:PORT...] (rediss-cluster:// for TLS) (docs/cluster.md). Unset: a single gateway, no Redis needed.',
       format: 'mcp-tunnel-optional-string',
       default: null,
       env: `${ENV_PREFIX}CLUSTER_REDIS`,
@@ -56,9 +56,10 @@ export function resolveCluster(raw: RawCluster | undefined): ClusterConfig | nul
     }
     return null;
   }
-  if (!/^(rediss?|redis-sentinel):\/\//.test(raw.redis)) throw new ConfigError({ key: 'cluster.redis', problem: 'must be a redis://, rediss:// or redis-sentinel:// URL' });
+  if (!/^(rediss?|redis-sentinel|rediss?-cluster):\/\//.test(raw.redis)) throw new ConfigError({ key: 'cluster.redis', problem: 'must be a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL' });
   try {
     parseSentinelUrl(raw.redis);
+    parseClusterUrl(raw.redis);
   } catch (err) {
     throw new ConfigError({ key: 'cluster.redis', problem: (err as Error).message });
   }

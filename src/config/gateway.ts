@@ -139,7 +139,7 @@ function gatewaySchema(): convict.Schema<GatewayRaw> {
         env: `${ENV_PREFIX}MAX_UNAUTHENTICATED`,
       },
       connectAttemptsPerMinute: {
-        doc: 'Failed tunnel connection attempts (no successful handshake) accepted per tunnel and source address in any 60 s window; beyond it that address gets HTTP 429 with Retry-After for that tunnel. Successful connections are never counted.',
+        doc: 'Failed tunnel connection attempts (no successful handshake) accepted per tunnel and source address in any 60 s window; beyond it that address gets HTTP 429 with Retry-After for that tunnel. Successful connections are never counted. Cluster-wide in a cluster (docs/cluster.md).',
         format: 'mcp-tunnel-positive-int',
         default: 120,
         env: `${ENV_PREFIX}CONNECT_ATTEMPTS_PER_MINUTE`,

@@ -21,7 +21,8 @@ import { meterCluster } from '../ops/cluster-metrics';
 import { meterGateway } from '../ops/component-metrics';
 import { meterRecorder } from '../ops/record-metrics';
 import { openConfiguredRecorder, type Recorder } from '../replay';
-import { startClusterNode, type ClusterNode, type ClusterSnapshot } from '../cluster';
+import type * as ClusterModule from '../cluster';
+import type { ClusterNode, ClusterSnapshot } from '../cluster';
 
 export interface RunningGateway {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
@@ -54,6 +55,8 @@ export interface GatewayDeps {
 interface TunnelSide {
   endpoint: TunnelEndpoint;
   rotation: SecretRotation;
+  /** The endpoint's upgrade limits (a cluster shares their failed-attempts window). */
+  admission: TunnelAdmission;
 }
 
 /** Everything {@link shutdown} releases, in the order it releases them. */
@@ -104,7 +107,7 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
   const fromCluster = (next: GatewayConfig): void => {
     if (parts) reload(next, parts, 'cluster');
   };
-  const cluster = initial.cluster ? await startClusterNode(initial.cluster, { live, registry, limiter: policy.limiter, endpoint: tunnels.endpoint }, deps.logger, fromCluster).catch(async (err: unknown) => {
+  const cluster = initial.cluster ? await loadCluster().startClusterNode(initial.cluster, { live, registry, limiter: policy.limiter, endpoint: tunnels.endpoint, admission: tunnels.admission }, deps.logger, fromCluster).catch(async (err: unknown) => {
     tlsReloader?.close();
     listener.server.close();
     await recorder?.close();
@@ -129,6 +132,10 @@ export async function startGateway(initial: GatewayConfig, deps: GatewayDeps): P
   };
 }
 
+/** src/cluster, loaded only for a replica (`cluster.redis`): a single gateway loads none of it (decisions.md D69). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy loading, as in src/cli/runners.ts
+const loadCluster = (): typeof ClusterModule => require('../cluster') as typeof ClusterModule;
+
 function createTunnelSide(live: LiveConfig, registry: TunnelRegistry, rootLogger: Logger, metrics?: Metrics): TunnelSide {
   const secretsOf = (id: string): readonly string[] | null => live.secretsOf(id);
   const rotation = new SecretRotation({
@@ -137,6 +144,7 @@ function createTunnelSide(live: LiveConfig, registry: TunnelRegistry, rootLogger
     challengeDeadlineMs: () => live.config.limits.handshakeTimeoutMs,
     maxControlBytes: () => live.config.limits.maxHeaderBytes,
   });
+  const admission = new TunnelAdmission(() => live.config.limits);
   const endpoint = new TunnelEndpoint({
     secretsOf,
     local: () => live.localSettings(),
@@ -145,10 +153,10 @@ function createTunnelSide(live: LiveConfig, registry: TunnelRegistry, rootLogger
     registry,
     logger: componentLogger(rootLogger, 'session'),
     onAuthenticated: (conn, session, log) => rotation.track(conn, session, log),
-    admission: new TunnelAdmission(() => live.config.limits),
+    admission,
     onHandshakeFailed: metrics && ((code) => metrics.authFailure(code)),
   });
-  return { endpoint, rotation };
+  return { endpoint, rotation, admission };
 }
 
 function announce(url: string, live: LiveConfig, logger: Logger): void {

@@ -52,6 +52,20 @@ export interface Refused {
 
 export type TunnelAdmissionDecision = Admitted | Refused;
 
+/**
+ * The failed-attempts window shared by the replicas of a cluster (src/cluster/shared-failures.ts):
+ * without it each replica counts alone, and a scanner spreading over N replicas gets N × the attempts.
+ */
+export interface SharedFailureWindow {
+  /**
+   * The key's failures cluster-wide within the window as last learnt from Redis (local clock, oldest
+   * first); null when unknown or degraded (the local window decides). Never waits for Redis.
+   */
+  failures(key: string, now: number): readonly number[] | null;
+  /** Records one failure of the key cluster-wide, in the background; `cap`: most failures worth keeping. */
+  record(key: string, cap: number): void;
+}
+
 /** The length of the attempts window. */
 export const ATTEMPT_WINDOW_MS = 60_000;
 
@@ -84,6 +98,7 @@ export class TunnelAdmission {
   private readonly perAddress = new Map<string, number>();
   private total = 0;
   private readonly failures = new Map<string, number[]>();
+  #shared: SharedFailureWindow | null = null;
 
   constructor(
     private readonly limits: () => TunnelAdmissionLimits,
@@ -95,6 +110,11 @@ export class TunnelAdmission {
     return this.total;
   }
 
+  /** Cluster hook: failures are also counted in (and decided on) the shared window; null: local only. */
+  shareFailures(shared: SharedFailureWindow | null): void {
+    this.#shared = shared;
+  }
+
   /**
    * Decides on one upgrade for a configured tunnel. An admitted connection must be released
    * exactly when its handshake ends; a refused one holds nothing.
@@ -104,13 +124,17 @@ export class TunnelAdmission {
     const now = this.now();
     const source = sourceKey(address);
     const failureKey = `${tunnelId}\0${source}`;
-    const window = this.prune(failureKey, now);
+    const local = this.prune(failureKey, now);
+    // The cluster-wide window includes this replica's recorded failures: the longer one decides.
+    const shared = this.#shared?.failures(failureKey, now) ?? null;
+    const window = shared !== null && shared.length > local.length ? shared : local;
     if (window.length >= limits.connectAttemptsPerMinute) {
       const oldest = window[0] ?? now;
+      const where = window === local ? '' : ' across the cluster';
       return {
         ok: false,
         limit: 'connectAttemptsPerMinute',
-        reason: `${window.length} failed connection attempts for tunnel "${tunnelId}" from ${source} in the last minute (limit ${limits.connectAttemptsPerMinute})`,
+        reason: `${window.length} failed connection attempts for tunnel "${tunnelId}" from ${source}${where} in the last minute (limit ${limits.connectAttemptsPerMinute})`,
         retryAfterSeconds: Math.max(1, Math.ceil((oldest + ATTEMPT_WINDOW_MS - now) / 1000)),
       };
     }
@@ -164,6 +188,7 @@ export class TunnelAdmission {
       if (oldest === undefined) break;
       this.failures.delete(oldest);
     }
+    this.#shared?.record(key, this.limits().connectAttemptsPerMinute);
   }
 
   /** The key's failures within the window, oldest first (expired ones dropped). */

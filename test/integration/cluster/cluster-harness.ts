@@ -13,6 +13,7 @@ import { startGateway, type RunningGateway } from '../../../src/gateway';
 import { startStreamableUpstream, type StreamableUpstreamHandle, type StreamableUpstreamOptions } from '../../fixtures/mcp-upstream';
 import { spawnProcess, waitFor, type Resources, type SpawnedProcess } from '../../helpers';
 import { startHarness, type Harness, type LogCapture } from '../../helpers/tunnel-harness';
+import { rule } from '../policy/helpers';
 
 /** True when redis-server is installed. In CI its absence fails the suite (never a silent skip). */
 export function redisAvailable(): boolean {
@@ -115,6 +116,8 @@ export interface ClusterOptions {
   startProxy?: boolean;
   /** Changes to the base gateway config (all replicas share it, each with its own cluster section). */
   gateway?: (c: GatewayConfig) => void;
+  /** Starts the Redis the replicas share (default: one redis-server; redis-cluster.ts starts a Redis Cluster). */
+  redis?: () => Promise<RedisChild>;
 }
 
 export interface Cluster {
@@ -130,7 +133,7 @@ export interface Cluster {
  * all registered in `res`; resolves once every replica sees every other one.
  */
 export async function startCluster(res: Resources, opts: ClusterOptions = {}): Promise<Cluster> {
-  const redis = await startRedis();
+  const redis = await (opts.redis ?? startRedis)();
   const cluster: Partial<Cluster> = { redis };
   res.add({ close: () => cluster.redis!.close() });
   const secret = clusterSecretFile();
@@ -155,4 +158,26 @@ export async function startCluster(res: Resources, opts: ClusterOptions = {}): P
   }
   await waitFor(() => replicas.every((g) => g.clusterSnapshot()?.redis === 'ok' && g.clusterSnapshot()?.replicas.length === replicas.length), { message: 'every replica sees every other one' });
   return Object.assign(cluster, { h, replicas, upstream }) as Cluster;
+}
+
+/** One `tools/call` of `echo` on replica `g` (for a stateless upstream: no session needed); resolves with the HTTP status. */
+export async function postEcho(g: RunningGateway, apiKey: string, id: number): Promise<number> {
+  const r = await fetch(`${g.url}/mcp/notes`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } }),
+  });
+  await r.arrayBuffer();
+  return r.status;
+}
+
+/**
+ * Cluster options for the rate-limit tests: a stateless upstream (plain POSTs, no session) and one
+ * rule limiting alice to a burst of `burst` with practically no refill during a test.
+ */
+export function rateLimitedCluster(burst: number): Pick<ClusterOptions, 'upstream' | 'gateway'> {
+  return {
+    upstream: { stateless: true, enableJsonResponse: true },
+    gateway: (c) => void (c.policy = { rules: [rule({ name: 'alice-rate', rateLimit: { ratePerSec: 0.001, burst } })], inspectLimitBytes: 64 * 1024 }),
+  };
 }

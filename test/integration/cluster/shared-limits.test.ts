@@ -6,8 +6,7 @@
 import { Resources } from '../../helpers';
 import type { Harness } from '../../helpers/tunnel-harness';
 import type { RunningGateway } from '../../../src/gateway';
-import { rule } from '../policy/helpers';
-import { redisAvailable, startCluster } from './cluster-harness';
+import { postEcho, rateLimitedCluster, redisAvailable, startCluster } from './cluster-harness';
 
 const run = redisAvailable() ? describe : describe.skip;
 const BURST = 4;
@@ -20,23 +19,14 @@ run('cluster: shared rate limits', () => {
   beforeEach(async () => {
     ({ h, replicas } = await startCluster(res, {
       replicas: 2,
-      upstream: { stateless: true, enableJsonResponse: true },
       // Practically no refill during the test: only the burst is granted, cluster-wide.
-      gateway: (c) => void (c.policy = { rules: [rule({ name: 'alice-rate', rateLimit: { ratePerSec: 0.001, burst: BURST } })], inspectLimitBytes: 64 * 1024 }),
+      ...rateLimitedCluster(BURST),
     }));
   });
 
   afterEach(() => res.closeAll());
 
-  const post = async (g: RunningGateway, id: number): Promise<number> => {
-    const r = await fetch(`${g.url}/mcp/notes`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${h.apiKey}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } }),
-    });
-    await r.arrayBuffer();
-    return r.status;
-  };
+  const post = (g: RunningGateway, id: number): Promise<number> => postEcho(g, h.apiKey, id);
 
   it('spends one burst across replicas', async () => {
     const statuses: number[] = [];

@@ -1,4 +1,4 @@
-import { CONFIG_KEY, REPLICAS_KEY, rateKey, replicaKey, sessionKey, slotKey } from '../../../src/cluster/keys';
+import { CONFIG_KEY, REPLICAS_KEY, attemptsKey, rateKey, replicaKey, sessionKey, slotKey } from '../../../src/cluster/keys';
 
 /** The part of a key Redis Cluster hashes: the first non-empty `{…}`, else the whole key (its spec). */
 function hashed(key: string): string {
@@ -15,7 +15,7 @@ describe('cluster keys under Redis Cluster', () => {
   });
 
   it('leaves the single-key ones untagged, so sessions and limits spread over the slots', () => {
-    for (const k of [sessionKey('corp', 's1'), sessionKey('corp', 's2'), rateKey('rule\u0000alice'), slotKey('rule\u0000alice'), CONFIG_KEY]) expect(hashed(k)).toBe(k);
+    for (const k of [sessionKey('corp', 's1'), sessionKey('corp', 's2'), rateKey('rule\u0000alice'), slotKey('rule\u0000alice'), attemptsKey('corp\u000010.0.0.9'), CONFIG_KEY]) expect(hashed(k)).toBe(k);
     expect(hashed(sessionKey('corp', 's1'))).not.toBe(hashed(sessionKey('corp', 's2')));
   });
 });

@@ -1,5 +1,5 @@
 import { loadGatewayConfig } from '../../../src/config';
-import { parseSentinelUrl } from '../../../src/config/redis-url';
+import { parseClusterUrl, parseSentinelUrl } from '../../../src/config/redis-url';
 import { configError, tempDir } from './helpers';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -60,5 +60,31 @@ describe('cluster.redis: Sentinel URLs', () => {
     const err = configError(() => loadGatewayConfig({ env: {}, overrides: { cluster: { redis: 'redis-sentinel://h:notaport/m', advertise: 'http://a:1', listen: '127.0.0.1:1', secretFile } } }));
     expect(err.key).toBe('cluster.redis');
     expect(err.problem).toBe('sentinel address "h:notaport" is not HOST:PORT');
+  });
+});
+
+describe('cluster.redis: Redis Cluster URLs', () => {
+  it('parses the seed nodes, credentials and TLS', () => {
+    expect(parseClusterUrl('redis-cluster://u:p%40ss@10.0.0.1:7000,[::1]:7001/')).toEqual({
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '::1', port: 7001 },
+      ],
+      username: 'u',
+      password: 'p@ss',
+      tls: false,
+    });
+    expect(parseClusterUrl('rediss-cluster://10.0.0.1:7000')).toEqual({ nodes: [{ host: '10.0.0.1', port: 7000 }], tls: true });
+    expect(parseClusterUrl('redis://127.0.0.1:6379/0')).toBeNull();
+    expect(parseClusterUrl('redis-sentinel://127.0.0.1:26379/m')).toBeNull();
+  });
+
+  it('refuses a DB or a bad address at load time, and takes a good one', () => {
+    const secretFile = tmp.write('s', 'cluster-secret-0123456789abcdefghijk');
+    const load = (redis: string) => configError(() => loadGatewayConfig({ env: {}, overrides: { cluster: { redis, advertise: 'http://a:1', listen: '127.0.0.1:1', secretFile } } }));
+    expect(load('redis-cluster://h:7000/2').problem).toMatch(/no DB: Redis Cluster has only DB 0/);
+    expect(load('redis-cluster://h:7000,h2/').problem).toBe('cluster node address "h2" is not HOST:PORT');
+    const ok = loadGatewayConfig({ env: {}, overrides: { cluster: { redis: 'redis-cluster://h:7000,h2:7001', advertise: 'http://a:1', listen: '127.0.0.1:1', secretFile } } });
+    expect(ok.cluster?.redis).toBe('redis-cluster://h:7000,h2:7001');
   });
 });
