@@ -326,7 +326,7 @@ export abstract class MultiplexerCore implements StreamHost {
 }
 
 /**
- * How far a stream's receive window may grow while its reader keeps up (decisions.md D-perf3-2):
+ * How far a stream's receive window may grow while its reader keeps up (decisions.md D-perf3-1):
  * four times the configured window, but no more than a sixteenth of the connection window, so that
  * it takes sixteen streams whose readers stall after growing to hold all of the connection's credit
  * (64 at the default 256 KiB window without growth). Defaults: 256 KiB → 1 MiB of a 16 MiB window.

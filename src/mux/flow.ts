@@ -14,7 +14,7 @@ import { MAX_WINDOW } from '../protocol';
  * held by a reader that has not consumed it. Call {@link poll} after {@link receive} to apply the
  * rule when a frame, rather than a consumption, brings `remaining` down.
  *
- * A window may grow (decisions.md D-perf3-2): with `maxSize` above `initial`, an update whose
+ * A window may grow (decisions.md D-perf3-1): with `maxSize` above `initial`, an update whose
  * caller says the reader keeps up (`mayGrow`) doubles the window, up to `maxSize`, once a whole
  * window of credit has gone back since the last growth: a bulk transfer whose reader keeps up then
  * costs one update (and one wake-up of the sender) per quarter of a larger window. The extra is

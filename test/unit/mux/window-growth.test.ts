@@ -4,7 +4,7 @@ import { Multiplexer, ReceiveWindow, createLinkedTransportPair, growableStreamWi
 import { silentLogger } from '../../../src/log';
 import type { PeerSettings } from '../../../src/protocol';
 
-/** Stream windows that grow while their reader keeps up (decisions.md D-perf3-2). */
+/** Stream windows that grow while their reader keeps up (decisions.md D-perf3-1). */
 
 const settings: PeerSettings = { maxFrameSize: 16384, streamWindow: 131072, connectionWindow: 1 << 24, maxStreams: 100, maxHeaderBytes: 65536 };
 const head = { rid: 'r1', server: 's', url: 'http://127.0.0.1/x', method: 'GET', headers: [] as Array<[string, string]> };
