@@ -235,10 +235,10 @@ export abstract class MultiplexerCore implements StreamHost {
   }
 
   /** @internal */
-  consumed(stream: MuxStream, n: number): void {
+  consumed(stream: MuxStream, n: number, keptUp = false): void {
     if (this.isClosed) return;
     if (!stream.remoteEnded && !stream.isReset && this.streams.get(stream.id) === stream) {
-      const inc = stream.recvWindow.consume(n);
+      const inc = stream.recvWindow.consume(n, false, keptUp);
       if (inc > 0) this.enqueue(FrameType.WINDOW_UPDATE, 0, stream.id, encodeWindowUpdate(inc));
     }
     this.creditConnection(n);
@@ -272,7 +272,7 @@ export abstract class MultiplexerCore implements StreamHost {
     const stream = new MuxStream(
       id,
       this,
-      { recv: this.opts.local.streamWindow, send: this.opts.remote.streamWindow },
+      { recv: this.opts.local.streamWindow, send: this.opts.remote.streamWindow, recvMax: growableStreamWindow(this.opts.local) },
       Math.min(64 * 1024, this.opts.local.streamWindow),
     );
     this.streams.add(stream);
@@ -323,4 +323,16 @@ export abstract class MultiplexerCore implements StreamHost {
     this.idleCheck.next();
     this.idleCheck.complete();
   }
+}
+
+/**
+ * How far a stream's receive window may grow while its reader keeps up (decisions.md D70):
+ * four times the configured window, but no more than a sixteenth of the connection window, so that
+ * it takes sixteen streams whose readers stall after growing to hold all of the connection's credit
+ * (64 at the default 256 KiB window without growth). Defaults: 256 KiB → 1 MiB of a 16 MiB window.
+ */
+export const STREAM_WINDOW_GROWTH = 4;
+
+export function growableStreamWindow(local: { streamWindow: number; connectionWindow: number }): number {
+  return Math.max(local.streamWindow, Math.min(local.streamWindow * STREAM_WINDOW_GROWTH, Math.floor(local.connectionWindow / 16)));
 }

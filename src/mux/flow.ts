@@ -13,15 +13,34 @@ import { MAX_WINDOW } from '../protocol';
  * at zero. With it, a sender at zero credit implies nothing is pending, so every uncredited byte is
  * held by a reader that has not consumed it. Call {@link poll} after {@link receive} to apply the
  * rule when a frame, rather than a consumption, brings `remaining` down.
+ *
+ * A window may grow (decisions.md D70): with `maxSize` above `initial`, an update whose
+ * caller says the reader keeps up (`mayGrow`) doubles the window, up to `maxSize`, once a whole
+ * window of credit has gone back since the last growth: a bulk transfer whose reader keeps up then
+ * costs one update (and one wake-up of the sender) per quarter of a larger window. The extra is
+ * announced with that update. A stalled reader does not consume, so does not grow its window: what
+ * any reader can hold stays bounded by `maxSize`.
  */
 export class ReceiveWindow {
   private remainingBytes: number;
   private pending = 0;
-  private readonly threshold: number;
+  private threshold: number;
+  private sizeBytes: number;
+  /** Credit announced since the window last grew (or was created). */
+  private sinceGrowth = 0;
 
-  constructor(readonly initial: number) {
+  constructor(
+    readonly initial: number,
+    readonly maxSize: number = initial,
+  ) {
     this.remainingBytes = initial;
+    this.sizeBytes = initial;
     this.threshold = Math.max(1, Math.floor(initial / 4));
+  }
+
+  /** The window now: `initial`, or more once it grew. */
+  get size(): number {
+    return this.sizeBytes;
   }
 
   /** Bytes the peer may still send. */
@@ -40,9 +59,9 @@ export class ReceiveWindow {
    * Records `n` consumed bytes; returns the increment to announce now, or 0 to keep batching.
    * `flush` forces out whatever is pending (used when a stream ends with credit outstanding).
    */
-  consume(n: number, flush = false): number {
+  consume(n: number, flush = false, mayGrow = false): number {
     this.pending += n;
-    return this.take(flush);
+    return this.take(flush, mayGrow);
   }
 
   /** Returns the increment due now under the batching rule (see the class comment), or 0. */
@@ -50,10 +69,18 @@ export class ReceiveWindow {
     return this.take(false);
   }
 
-  private take(flush: boolean): number {
+  private take(flush: boolean, mayGrow = false): number {
     if (this.pending === 0) return 0;
     if (!flush && this.pending < this.threshold && this.pending < this.remainingBytes) return 0;
-    const inc = this.pending;
+    let inc = this.pending;
+    this.sinceGrowth += inc;
+    if (mayGrow && this.sizeBytes < this.maxSize && this.sinceGrowth >= this.sizeBytes) {
+      const extra = Math.min(this.sizeBytes, this.maxSize - this.sizeBytes);
+      this.sizeBytes += extra;
+      this.threshold = Math.max(1, Math.floor(this.sizeBytes / 4));
+      this.sinceGrowth = 0;
+      inc += extra;
+    }
     this.pending = 0;
     this.remainingBytes += inc;
     return inc;

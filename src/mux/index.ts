@@ -5,3 +5,4 @@ export { StreamResetError, ConnectionClosedError, StreamRefusedError, BadRespons
 export { createLinkedTransportPair, type FrameTransport, type TransportHandler } from './transport';
 export { discardIncoming, DEFAULT_DISCARD_BUDGET, type DiscardBudget, type DiscardResult } from './discard';
 export { drain, type Drainable, type DrainOptions, type DrainResult } from './drain';
+export { growableStreamWindow, STREAM_WINDOW_GROWTH } from './core';

@@ -7,8 +7,11 @@ import { StreamResetError } from './errors';
 export interface StreamHost {
   /** Tries to send the stream's pending write within the available credit. */
   pump(stream: MuxStream): void;
-  /** The application consumed `n` received bytes of this stream. */
-  consumed(stream: MuxStream, n: number): void;
+  /**
+   * The application consumed `n` received bytes of this stream; `keptUp`: at once, as they arrived
+   * (the stream's window may grow then, see ReceiveWindow).
+   */
+  consumed(stream: MuxStream, n: number, keptUp?: boolean): void;
   sendEnd(stream: MuxStream): void;
   sendReset(stream: MuxStream, code: number, reason: string): void;
   sendResponseHead(stream: MuxStream, head: ResponseHead, endStream: boolean): void;
@@ -53,11 +56,11 @@ export class MuxStream extends Duplex {
   constructor(
     readonly id: number,
     private readonly host: StreamHost,
-    windows: { recv: number; send: number },
+    windows: { recv: number; send: number; recvMax?: number },
     highWaterMark: number,
   ) {
     super({ allowHalfOpen: true, readableHighWaterMark: highWaterMark, writableHighWaterMark: highWaterMark });
-    this.recvWindow = new ReceiveWindow(windows.recv);
+    this.recvWindow = new ReceiveWindow(windows.recv, windows.recvMax);
     this.sendWindow = new SendWindow(windows.send);
   }
 
@@ -153,7 +156,8 @@ export class MuxStream extends Duplex {
   /** @internal A DATA payload arrived (already within the window). */
   onData(chunk: Buffer): void {
     this.bytesReceived += chunk.length;
-    if (this.push(chunk)) this.host.consumed(this, chunk.length);
+    // Kept up: the reader took the chunk as it came (flowing, nothing buffered or held back).
+    if (this.push(chunk)) this.host.consumed(this, chunk.length, this.held === 0 && this.readableLength === 0);
     else this.held += chunk.length;
   }
 

@@ -1,6 +1,6 @@
 import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
-import { Multiplexer, createLinkedTransportPair, type MuxStream, type ReceiveWindow } from '../../../src/mux';
+import { Multiplexer, createLinkedTransportPair, growableStreamWindow, type MuxStream, type ReceiveWindow } from '../../../src/mux';
 import { silentLogger } from '../../../src/log';
 import { ErrorCode, type PeerSettings, type RequestHead } from '../../../src/protocol';
 import { WireTap } from './wire-tap';
@@ -95,8 +95,8 @@ const bodyArb = (receiverWindow: number) =>
   });
 
 /**
- * Stalled readers only while stalled × streamWindow < connectionWindow at the receiving side
- * (beyond that the others are entitled to wait); extra ones read eagerly instead.
+ * Stalled readers only while stalled × (the window a stream may grow to) < connectionWindow at the
+ * receiving side (beyond that the others are entitled to wait); extra ones read eagerly instead.
  */
 function limitStalls(streams: StreamSpec[], gw: PeerSettings, px: PeerSettings): StreamSpec[] {
   let proxyStalls = 0;
@@ -104,11 +104,11 @@ function limitStalls(streams: StreamSpec[], gw: PeerSettings, px: PeerSettings):
   return streams.map((s) => {
     let { proxyReader, gatewayReader } = s;
     if (proxyReader.kind === 'stall') {
-      if ((proxyStalls + 1) * px.streamWindow < px.connectionWindow) proxyStalls++;
+      if ((proxyStalls + 1) * growableStreamWindow(px) < px.connectionWindow) proxyStalls++;
       else proxyReader = { kind: 'eager' };
     }
     if (gatewayReader.kind === 'stall') {
-      if ((gatewayStalls + 1) * gw.streamWindow < gw.connectionWindow) gatewayStalls++;
+      if ((gatewayStalls + 1) * growableStreamWindow(gw) < gw.connectionWindow) gatewayStalls++;
       else gatewayReader = { kind: 'eager' };
     }
     return { ...s, proxyReader, gatewayReader };
@@ -420,11 +420,13 @@ async function runScenario(sc: Scenario): Promise<void> {
       );
     }
     for (const r of readers()) r.tick(tickNo);
-    // Bounded buffering: what a receiver holds for a stream never exceeds its window plus one
-    // readable buffer (bytes it has credited sit below the high-water mark).
+    // Bounded buffering: what a receiver holds for a stream never exceeds its window (as grown while
+    // its reader kept up, never past growableStreamWindow) plus one readable buffer (bytes it has
+    // credited sit below the high-water mark).
     for (const [streams, local, side] of [[gatewayStreams, sc.gw, 'gateway'], [proxyStreams, sc.px, 'proxy']] as const) {
-      const limit = local.streamWindow + highWaterMark(local);
       for (const st of streams) {
+        if (st.recvWindow.size > growableStreamWindow(local)) throw new Error(`${side} stream ${st.id} window grew to ${st.recvWindow.size}`);
+        const limit = st.recvWindow.size + highWaterMark(local);
         if (st.readableLength > limit) throw new Error(`${side} stream ${st.id} buffers ${st.readableLength} bytes; limit ${limit}`);
       }
     }
