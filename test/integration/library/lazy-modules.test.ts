@@ -4,19 +4,21 @@ import { REPO_ROOT } from '../../helpers/process';
 
 // Idle memory and start-up (issue 10, decisions.md D34): the gateway and the proxy load neither the
 // metrics library (only with an ops listener), nor the Redis client (only with `cluster.redis`), nor
-// the MCP SDK / zod (the demo's), nor the cluster node (src/cluster, only with `cluster.redis`; the proxy uses only spread.ts's header name). Checked on the built code, in a fresh process, because a single
-// value import through an index module (`'../ops'`) is enough to load them all again.
+// the MCP SDK / zod (the demo's), nor the cluster node (src/cluster, only with `cluster.redis`; the
+// proxy uses only spread.ts's header name), nor the whole RxJS bundle (src/rx.ts imports its parts by
+// file). Checked on the built code, in a fresh process, because a single value import through an
+// index module (`'../ops'`, `'rxjs'`) is enough to load them all again.
 const CHILD = `
 require(${JSON.stringify(path.join(REPO_ROOT, 'dist', 'gateway'))});
 require(${JSON.stringify(path.join(REPO_ROOT, 'dist', 'proxy'))});
 const loaded = Object.keys(require.cache);
 const has = (part) => loaded.some((f) => f.includes(part));
-console.log(JSON.stringify({ promClient: has('/node_modules/prom-client/'), ioredis: has('/node_modules/ioredis/'), cluster: has('/dist/cluster/node'), sdk: has('/node_modules/@modelcontextprotocol/'), zod: has('/node_modules/zod/') }));
+console.log(JSON.stringify({ promClient: has('/node_modules/prom-client/'), ioredis: has('/node_modules/ioredis/'), cluster: has('/dist/cluster/node'), sdk: has('/node_modules/@modelcontextprotocol/'), zod: has('/node_modules/zod/'), rxjsBundle: has('/node_modules/rxjs/dist/cjs/index.js') }));
 `;
 
 describe('modules loaded by the gateway and the proxy', () => {
-  it('loads no prom-client, ioredis, cluster code, MCP SDK or zod until a feature asks for them', () => {
+  it('loads no prom-client, ioredis, cluster code, MCP SDK, zod or RxJS bundle until a feature asks for them', () => {
     const out = execFileSync(process.execPath, ['-e', CHILD], { encoding: 'utf8' });
-    expect(JSON.parse(out.trim())).toEqual({ promClient: false, ioredis: false, cluster: false, sdk: false, zod: false });
+    expect(JSON.parse(out.trim())).toEqual({ promClient: false, ioredis: false, cluster: false, sdk: false, zod: false, rxjsBundle: false });
   });
 });
