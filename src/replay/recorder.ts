@@ -22,9 +22,9 @@ export interface ExchangeMeta {
 }
 
 /**
- * The recorder's view of one HTTP exchange. Every method copies what it needs into a bounded queue
+ * The recorder's view of one HTTP exchange. Every method puts what it needs into a bounded queue
  * and returns at once: it never blocks, never throws, never buffers a stream. Call it AFTER the bytes
- * were forwarded. When the queue is full the event is dropped and counted (footer, {@link Recorder.stats}).
+ * were forwarded. A chunk may be kept by reference (D-replay4-1): never write to it afterwards. When the queue is full the event is dropped and counted (footer, {@link Recorder.stats}).
  */
 export interface ExchangeTap {
   requestHead(head: { method: string; path: string; headers: TapHeaders }): void;
