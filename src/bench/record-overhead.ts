@@ -9,7 +9,7 @@
  *
  * Options (env): RECORD_BENCH_MB (stream size, default 200), RECORD_BENCH_ROUNDS (default 7),
  * RECORD_BENCH_RATE_KB (destination drain rate in KiB/s, default 1024), RECORD_BENCH_MAX_PCT
- * (exit 1 above it, default 5), RECORD_BENCH_QUEUE_MB (the recorder's queue bound; default its own), RECORD_BENCH_THREAD (0: encode on the traffic's thread; default the worker thread). Modes used internally: `--source`, `--client URL`.
+ * (exit 1 above it, default 5), RECORD_BENCH_QUEUE_MB (the recorder's queue bound; default its own), RECORD_BENCH_THREAD (0: the inline writer, 1: the worker thread; default the recorder's own). Modes used internally: `--source`, `--client URL`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -26,6 +26,8 @@ const RATE = Number(process.env['RECORD_BENCH_RATE_KB'] ?? 1024) * 1024;
 const MAX_PCT = Number(process.env['RECORD_BENCH_MAX_PCT'] ?? 5);
 /** The recorder's queue bound (MiB); unset: the recorder's default (16 MiB). */
 const QUEUE_MB = process.env['RECORD_BENCH_QUEUE_MB'];
+/** Which writer: '0' inline, '1' the worker thread; unset: the recorder's default. */
+const THREAD = process.env['RECORD_BENCH_THREAD'];
 
 /** Starts this script in `mode` and resolves with the first stdout line matching `ready`. */
 function child(args: string[], ready: RegExp): Promise<{ proc: ChildProcess; line: string }> {
@@ -68,8 +70,9 @@ async function recorded(source: string, dir: string, round: number): Promise<Wit
       file: dest.path,
       side: 'test',
       ...(QUEUE_MB === undefined ? {} : { queueLimitBytes: Number(QUEUE_MB) * 1024 * 1024 }),
-      // RECORD_BENCH_THREAD=0: encode on the traffic's thread (to compare with the worker thread).
-      thread: process.env['RECORD_BENCH_THREAD'] !== '0',
+      // RECORD_BENCH_THREAD=0: the inline writer (zero-copy, paced on the traffic's thread); 1: the
+      // worker thread (a copy into its ring); unset: the recorder's default.
+      ...(THREAD === undefined ? {} : { thread: THREAD === '1' }),
     });
     const hop = await startHop(source, recorder);
     const r = await clientRun(`${hop.url}/sse?n=${MB * 1024 * 1024}`);
@@ -129,7 +132,7 @@ async function main(): Promise<number> {
     const b = median(withRec.map((r) => r.ms));
     const pct = ((b - a) / a) * 100;
     const mbps = (ms: number): string => ((MB / ms) * 1000).toFixed(0);
-    console.log(`\nrecording overhead — ${MB} MB SSE stream through one HTTP hop, destination drained at ${RATE / 1024} KiB/s, queue ${QUEUE_MB ?? 16} MiB, ${ROUNDS} rounds, node ${process.version}\n`);
+    console.log(`\nrecording overhead — ${MB} MB SSE stream through one HTTP hop, destination drained at ${RATE / 1024} KiB/s, queue ${QUEUE_MB ?? 16} MiB, writer ${THREAD === undefined ? 'default' : THREAD === '1' ? 'thread' : 'inline'}, ${ROUNDS} rounds, node ${process.version}\n`);
     console.log('| variant | median ms | MB/s | dropped events (min–max) | recorded bytes (min–max) |');
     console.log('|---|---|---|---|---|');
     console.log(`| no recorder | ${a.toFixed(0)} | ${mbps(a)} | | |`);

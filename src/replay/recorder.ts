@@ -7,7 +7,7 @@ import type { RedactionOptions } from './redact';
 import type { ItemBody, QueueItem } from './encoder';
 import { LineWriter, type FooterCounters, type RecordingWriter, type WriterInit } from './line-writer';
 import { ThreadWriter, threadWriterAvailable } from './thread-writer';
-import { batchLength } from './paced-writer';
+import { batchLength, PACED_BATCH_BYTES } from './paced-writer';
 
 /** Headers as a tap receives them: pairs, Node's flat `rawHeaders`, or a Node headers object. */
 export type TapHeaders = HeaderPairs | string[] | Record<string, string | string[] | number | undefined>;
@@ -22,9 +22,9 @@ export interface ExchangeMeta {
 }
 
 /**
- * The recorder's view of one HTTP exchange. Every method copies what it needs into a bounded queue
+ * The recorder's view of one HTTP exchange. Every method puts what it needs into a bounded queue
  * and returns at once: it never blocks, never throws, never buffers a stream. Call it AFTER the bytes
- * were forwarded. When the queue is full the event is dropped and counted (footer, {@link Recorder.stats}).
+ * were forwarded. A chunk may be kept by reference (D71): never write to it afterwards. When the queue is full the event is dropped and counted (footer, {@link Recorder.stats}).
  */
 export interface ExchangeTap {
   requestHead(head: { method: string; path: string; headers: TapHeaders }): void;
@@ -105,12 +105,30 @@ export function toPairs(h: TapHeaders): HeaderPairs {
 }
 
 /**
+ * How the inline writer keeps a tap's chunk (docs/replay.md "Overhead", D71): by reference,
+ * charged to the byte bound at the size of the memory it keeps alive (its parent ArrayBuffer). The
+ * taps hand over chunks nobody writes to afterwards: socket reads, Node's HTTP body chunks, undici body
+ * chunks, mux payloads and the gateway's rewritten bodies are all fresh memory per read or per write
+ * (the list and its reading are in the docs). Copied instead: a chunk on shared memory (another thread
+ * may write it), and a small slice of a much larger parent (pinning the parent would cost more of the
+ * bound than copying the slice costs CPU).
+ */
+export function keptChunk(c: Uint8Array): { bytes: Buffer; size: number } {
+  const parent = c.buffer.byteLength;
+  if (c.buffer instanceof SharedArrayBuffer || parent > 2 * c.byteLength) return { bytes: Buffer.from(c), size: c.byteLength };
+  return { bytes: Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength), size: parent };
+}
+
+/**
  * Records wire events to a JSON Lines file (docs/replay.md). Taps enqueue; one writer loop redacts,
  * parses SSE, encodes and appends whole lines. The writer never applies backpressure to traffic.
  */
 export class Recorder {
   private readonly queue: QueueItem[] = [];
+  /** Bytes of every item taken and not yet written by the inline writer (or handed to the thread). */
   private queuedBytes = 0;
+  /** Items of the batch being written (inline) or handed over. */
+  private inflightEvents = 0;
   private readonly counters = { exchanges: 0, droppedEvents: 0, droppedBytes: 0 };
   private pendingDrop = { events: 0, bytes: 0 };
   private scheduled = false;
@@ -175,7 +193,7 @@ export class Recorder {
       exchanges: this.counters.exchanges,
       events: e.events,
       bytes: e.bytes,
-      queuedEvents: this.queue.length + p.events,
+      queuedEvents: this.queue.length + this.inflightEvents + p.events,
       queuedBytes: this.queuedBytes + p.bytes,
       droppedEvents: this.counters.droppedEvents,
       droppedBytes: this.counters.droppedBytes,
@@ -218,16 +236,23 @@ export class Recorder {
   private hasRoom(size: number, x: string): boolean {
     const lim = this.limits();
     const p = this.writer.pending();
-    if (!this.failed && !this.closed && this.queue.length + p.events < lim.events && this.queuedBytes + p.bytes + size <= lim.bytes) return true;
+    if (!this.failed && !this.closed && this.queue.length + this.inflightEvents + p.events < lim.events && this.queuedBytes + p.bytes + size <= lim.bytes) return true;
     this.dropped(size, x);
     return false;
   }
 
-  /** Copies an accepted chunk: into the writer thread's ring, or (inline writer) into a Buffer of its own. */
+  /**
+   * Takes an accepted chunk. Inline writer: by reference, no copy (see {@link keptChunk}). Thread
+   * writer: copied into its ring (the thread cannot see the caller's memory).
+   */
   private chunk(kind: 'request-chunk' | 'response-chunk', c: Uint8Array, x: string, push: (item: ItemBody, size: number) => void): void {
-    if (!this.hasRoom(c.byteLength, x)) return;
     const ring = this.writer.ring;
-    if (ring === undefined) return push({ kind, bytes: Buffer.from(c) }, c.byteLength);
+    if (ring === undefined) {
+      const kept = keptChunk(c);
+      if (this.hasRoom(kept.size, x)) push({ kind, bytes: kept.bytes }, kept.size);
+      return;
+    }
+    if (!this.hasRoom(c.byteLength, x)) return;
     const slice = ring.put(c);
     if (slice === undefined) return this.dropped(c.byteLength, x);
     push({ kind, bytes: EMPTY, ring: slice }, c.byteLength);
@@ -248,7 +273,7 @@ export class Recorder {
     // Heads, end and reset are small and say where an exchange starts and stops: only the event
     // bound drops them, so a recorder that is behind on bytes still records how each exchange ended.
     const bulk = item.kind === 'request-chunk' || item.kind === 'response-chunk' || item.kind === 'sse-event';
-    if (this.failed || this.queue.length + p.events >= lim.events || (bulk && this.queuedBytes + p.bytes + size > lim.bytes)) {
+    if (this.failed || this.queue.length + this.inflightEvents + p.events >= lim.events || (bulk && this.queuedBytes + p.bytes + size > lim.bytes)) {
       this.dropped(size, item.x);
       return;
     }
@@ -282,9 +307,16 @@ export class Recorder {
   private async writeQueued(): Promise<void> {
     try {
       while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, batchLength(this.queue, 1024 * 1024));
-        for (const it of batch) this.queuedBytes -= it.size ?? 0;
-        await this.writer.write(batch, this.footerCounters());
+        // ~256 KiB, the next batch once this one is in the file: a slow destination paces the encoding.
+        const batch = this.queue.splice(0, batchLength(this.queue, PACED_BATCH_BYTES));
+        this.inflightEvents = batch.length;
+        try {
+          await this.writer.write(batch, this.footerCounters());
+        } finally {
+          // Counted until written (inline) or handed over (thread: then in `writer.pending()`).
+          for (const it of batch) this.queuedBytes -= it.size ?? 0;
+          this.inflightEvents = 0;
+        }
       }
     } catch (err) {
       this.failed = true;
