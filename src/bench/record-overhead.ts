@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { Recorder, type FooterRecord } from '../replay';
+import { DEFAULT_QUEUE_BYTES } from '../replay/recorder';
 import { startHop, startSseSource, throttledFile, timeStream } from './record-hop';
 
 const MB = Number(process.env['RECORD_BENCH_MB'] ?? 200);
@@ -132,7 +133,7 @@ async function main(): Promise<number> {
     const b = median(withRec.map((r) => r.ms));
     const pct = ((b - a) / a) * 100;
     const mbps = (ms: number): string => ((MB / ms) * 1000).toFixed(0);
-    console.log(`\nrecording overhead — ${MB} MB SSE stream through one HTTP hop, destination drained at ${RATE / 1024} KiB/s, queue ${QUEUE_MB ?? 16} MiB, writer ${THREAD === undefined ? 'default' : THREAD === '1' ? 'thread' : 'inline'}, ${ROUNDS} rounds, node ${process.version}\n`);
+    console.log(`\nrecording overhead — ${MB} MB SSE stream through one HTTP hop, destination drained at ${RATE / 1024} KiB/s, queue ${QUEUE_MB ?? DEFAULT_QUEUE_BYTES / 2 ** 20} MiB, writer ${THREAD === undefined ? 'default' : THREAD === '1' ? 'thread' : 'inline'}, ${ROUNDS} rounds, node ${process.version}\n`);
     console.log('| variant | median ms | MB/s | dropped events (min–max) | recorded bytes (min–max) |');
     console.log('|---|---|---|---|---|');
     console.log(`| no recorder | ${a.toFixed(0)} | ${mbps(a)} | | |`);

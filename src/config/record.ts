@@ -8,6 +8,7 @@ export interface RecordRaw {
   file: string | null;
   servers: string[] | null;
   maxFileBytes: number;
+  queueBytes: number;
   hmacKeyFile: string | null;
   redact: RecordConfig['redact'];
 }
@@ -35,6 +36,12 @@ export function recordSchema(): convict.Schema<RecordRaw> {
       format: 'mcp-tunnel-positive-int',
       default: 1024 ** 3,
       env: `${ENV_PREFIX}RECORD_MAX_FILE_BYTES`,
+    },
+    queueBytes: {
+      doc: 'Bytes the recorder accepts ahead of its file (recorded but not yet written) before it drops and counts: the burst a slow or stalled destination absorbs. Every accepted byte is held in memory and costs the traffic a copy, so a larger queue keeps more of a burst at a higher cost (docs/replay.md "Overhead").',
+      format: 'mcp-tunnel-positive-int',
+      default: 2 * 1024 ** 2,
+      env: `${ENV_PREFIX}RECORD_QUEUE_BYTES`,
     },
     hmacKeyFile: {
       doc: 'File holding the key of the redaction placeholders (HMAC-SHA256; same key → same placeholder across recordings); a random key per recording when unset. Never written to the recording.',
@@ -83,6 +90,7 @@ export function resolveRecord(raw: RecordRaw | undefined): RecordConfig | null {
     file: raw.file,
     servers: raw.servers === null ? null : [...raw.servers],
     maxFileBytes: raw.maxFileBytes,
+    queueBytes: raw.queueBytes,
     hmacKeyFile: raw.hmacKeyFile,
     redact: { headers: [...r.headers], queryParams: [...r.queryParams], pointers: [...r.pointers], patterns: [...r.patterns] },
   };

@@ -38,6 +38,8 @@ export interface RecordConfig {
   /** Servers recorded; null = every server. */
   servers: string[] | null;
   maxFileBytes: number;
+  /** Bytes accepted but not yet written before the recorder drops (the burst a slow disk absorbs). */
+  queueBytes: number;
   /** Key of the redaction placeholders; null = a random key per recording. */
   hmacKeyFile: string | null;
   /** Redacted besides the built-in credential headers and query parameters. */

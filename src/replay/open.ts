@@ -17,6 +17,7 @@ export async function openConfiguredRecorder(config: RecordConfig, side: Recorde
       side,
       ...(config.servers === null ? {} : { servers: config.servers }),
       maxFileBytes: config.maxFileBytes,
+      queueLimitBytes: config.queueBytes,
       redaction: { ...config.redact, ...(key === undefined ? {} : { key }) },
       logger,
     });

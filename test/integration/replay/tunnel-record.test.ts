@@ -15,7 +15,7 @@ import { loadRecording, startReplayServer, type ReplayServer } from '../../../sr
 import type { RecordConfig } from '../../../src/config';
 
 function recordConfig(file: string, servers: string[] | null = null): RecordConfig {
-  return { file, servers, maxFileBytes: 1024 ** 3, hmacKeyFile: null, redact: { headers: [], queryParams: [], pointers: [], patterns: [] } };
+  return { file, servers, maxFileBytes: 1024 ** 3, queueBytes: 2 * 1024 ** 2, hmacKeyFile: null, redact: { headers: [], queryParams: [], pointers: [], patterns: [] } };
 }
 
 /** Waits until the upstream answered the session's standalone GET stream (its head went out). */

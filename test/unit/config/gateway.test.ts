@@ -501,6 +501,7 @@ describe('describeGatewaySchema', () => {
         'record.file',
         'record.hmacKeyFile',
         'record.maxFileBytes',
+        'record.queueBytes',
         'record.redact.headers',
         'record.redact.patterns',
         'record.redact.pointers',

@@ -24,6 +24,7 @@ describe('record config (docs/replay.md)', () => {
       file: path.join(tmp.dir, 'rec/notes.jsonl'),
       servers: ['notes'],
       maxFileBytes: 1024 ** 3,
+      queueBytes: 2 * 1024 ** 2,
       hmacKeyFile: key,
       redact: { headers: [], queryParams: [], pointers: ['/params/arguments/password'], patterns: ['sk-[a-z0-9]+'] },
     });
@@ -32,6 +33,13 @@ describe('record config (docs/replay.md)', () => {
   it('the proxy takes MCP_TUNNEL_RECORD_FILE and --record (override); servers absent = all', () => {
     expect(loadProxyConfig({ env: { ...PROXY_ENV, MCP_TUNNEL_RECORD_FILE: '/tmp/p.jsonl' } }).record).toMatchObject({ file: '/tmp/p.jsonl', servers: null });
     expect(loadProxyConfig({ env: PROXY_ENV, overrides: { 'record.file': '/tmp/q.jsonl' } }).record?.file).toBe('/tmp/q.jsonl');
+  });
+
+  it('record.queueBytes (MCP_TUNNEL_RECORD_QUEUE_BYTES) sets the recorder queue; 2 MiB by default; positive', () => {
+    const env = { ...PROXY_ENV, MCP_TUNNEL_RECORD_FILE: '/tmp/p.jsonl' };
+    expect(loadProxyConfig({ env }).record?.queueBytes).toBe(2 * 1024 ** 2);
+    expect(loadProxyConfig({ env: { ...env, MCP_TUNNEL_RECORD_QUEUE_BYTES: '16777216' } }).record?.queueBytes).toBe(16 * 1024 ** 2);
+    expect(configError(() => loadProxyConfig({ env: { ...env, MCP_TUNNEL_RECORD_QUEUE_BYTES: '0' } })).message).toContain('record.queueBytes');
   });
 
   it('refuses a bad JSON Pointer, a bad regex and an unreadable key file with the key named', () => {
