@@ -141,6 +141,8 @@ export class Recorder {
   private readonly now: () => number;
   private readonly servers: Set<string> | undefined;
   private readonly lossy = new Set<string>();
+  /** The queue's bounds (`queueLimitBytes`, `queueLimitEvents`). */
+  private readonly lim: { bytes: number; events: number };
 
   private constructor(
     private readonly opts: RecorderOptions,
@@ -148,6 +150,7 @@ export class Recorder {
     now: () => number,
   ) {
     this.start = now();
+    this.lim = { bytes: opts.queueLimitBytes ?? DEFAULT_QUEUE_BYTES, events: opts.queueLimitEvents ?? 65_536 };
     this.now = () => now() - this.start;
     this.servers = opts.servers === undefined ? undefined : new Set(opts.servers);
   }
@@ -175,12 +178,14 @@ export class Recorder {
     this.counters.exchanges += 1;
     const m = { x: meta.id, server: meta.server, session: meta.session ?? null };
     const push = (item: ItemBody, size: number): void => this.enqueue({ ...m, t: this.now(), ...item }, size);
+    // Chunks are checked against the bound before they are kept or copied (`chunk`), then taken as they are.
+    const take = (item: ItemBody, size: number): void => this.accept({ ...m, t: this.now(), ...item }, size);
     return {
       requestHead: (h) => push({ kind: 'request-head', method: h.method, path: h.path, headers: toPairs(h.headers) }, 256),
-      requestChunk: (c) => this.chunk('request-chunk', c, m.x, push),
+      requestChunk: (c) => this.chunk('request-chunk', c, m.x, take),
       responseHead: (h) => push({ kind: 'response-head', status: h.status, headers: toPairs(h.headers) }, 256),
       sseEvent: (e) => push({ kind: 'sse-event', event: { ...e } }, e.data.length + 64),
-      responseChunk: (c) => this.chunk('response-chunk', c, m.x, push),
+      responseChunk: (c) => this.chunk('response-chunk', c, m.x, take),
       end: () => push({ kind: 'end' }, 64),
       reset: (reason) => push({ kind: 'reset', reason }, 64),
     } satisfies ExchangeTap;
@@ -226,18 +231,22 @@ export class Recorder {
     return { t: this.now(), exchanges, droppedEvents, droppedBytes };
   }
 
-  private limits(): { bytes: number; events: number } {
-    return { bytes: this.opts.queueLimitBytes ?? DEFAULT_QUEUE_BYTES, events: this.opts.queueLimitEvents ?? 65_536 };
+  /**
+   * Whether an item of `size` fits the bound, which covers every accepted, unwritten item: queued here
+   * or held by the writer thread. Every item counts against the event bound; `bulk` items (chunks, SSE
+   * events) also against the byte bound. Heads, end and reset are small and say where an exchange
+   * starts and stops: only the event bound drops them, so a recorder that is behind on bytes still
+   * records how each exchange ended.
+   */
+  private fits(size: number, bulk: boolean): boolean {
+    if (this.failed || this.closed) return false;
+    const p = this.writer.pending();
+    return this.queue.length + this.inflightEvents + p.events < this.lim.events && (!bulk || this.queuedBytes + p.bytes + size <= this.lim.bytes);
   }
 
-  /**
-   * Checked before copying a chunk, so a recorder that is behind costs the traffic no copy. The bound
-   * covers every accepted, unwritten item: queued here or held by the writer thread.
-   */
+  /** Checked before copying a chunk, so a recorder that is behind costs the traffic no copy. */
   private hasRoom(size: number, x: string): boolean {
-    const lim = this.limits();
-    const p = this.writer.pending();
-    if (!this.failed && !this.closed && this.queue.length + this.inflightEvents + p.events < lim.events && this.queuedBytes + p.bytes + size <= lim.bytes) return true;
+    if (this.fits(size, true)) return true;
     this.dropped(size, x);
     return false;
   }
@@ -246,17 +255,17 @@ export class Recorder {
    * Takes an accepted chunk. Inline writer: by reference, no copy (see {@link keptChunk}). Thread
    * writer: copied into its ring (the thread cannot see the caller's memory).
    */
-  private chunk(kind: 'request-chunk' | 'response-chunk', c: Uint8Array, x: string, push: (item: ItemBody, size: number) => void): void {
+  private chunk(kind: 'request-chunk' | 'response-chunk', c: Uint8Array, x: string, take: (item: ItemBody, size: number) => void): void {
     const ring = this.writer.ring;
     if (ring === undefined) {
       const kept = keptChunk(c);
-      if (this.hasRoom(kept.size, x)) push({ kind, bytes: kept.bytes }, kept.size);
+      if (this.hasRoom(kept.size, x)) take({ kind, bytes: kept.bytes }, kept.size);
       return;
     }
     if (!this.hasRoom(c.byteLength, x)) return;
     const slice = ring.put(c);
     if (slice === undefined) return this.dropped(c.byteLength, x);
-    push({ kind, bytes: EMPTY, ring: slice }, c.byteLength);
+    take({ kind, bytes: EMPTY, ring: slice }, c.byteLength);
   }
 
   private dropped(size: number, x: string): void {
@@ -269,15 +278,15 @@ export class Recorder {
 
   private enqueue(item: QueueItem, size: number): void {
     if (this.closed) return;
-    const lim = this.limits();
-    const p = this.writer.pending();
-    // Heads, end and reset are small and say where an exchange starts and stops: only the event
-    // bound drops them, so a recorder that is behind on bytes still records how each exchange ended.
-    const bulk = item.kind === 'request-chunk' || item.kind === 'response-chunk' || item.kind === 'sse-event';
-    if (this.failed || this.queue.length + this.inflightEvents + p.events >= lim.events || (bulk && this.queuedBytes + p.bytes + size > lim.bytes)) {
+    if (!this.fits(size, item.kind === 'request-chunk' || item.kind === 'response-chunk' || item.kind === 'sse-event')) {
       this.dropped(size, item.x);
       return;
     }
+    this.accept(item, size);
+  }
+
+  /** Queues an item that fits the bound (checked by the caller) and schedules the writer. */
+  private accept(item: QueueItem, size: number): void {
     if (this.pendingDrop.events > 0) {
       this.queue.push({ kind: 'drop', x: item.x, server: '', session: null, t: item.t, ...this.pendingDrop });
       this.pendingDrop = { events: 0, bytes: 0 };
