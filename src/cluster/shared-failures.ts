@@ -1,4 +1,4 @@
-import { ATTEMPT_WINDOW_MS, MAX_FAILURE_WINDOWS, type SharedFailureWindow } from '../gateway/tunnel-admission';
+import { ATTEMPT_WINDOW_MS, dropExpired, setMostRecent, type SharedFailureWindow } from '../gateway/tunnel-admission';
 import type { ClusterStore } from './store';
 
 /**
@@ -30,9 +30,7 @@ export class SharedFailures implements SharedFailureWindow {
     if (this.degraded()) return null;
     const view = this.#views.get(key)?.times;
     if (view === undefined) return null;
-    let drop = 0;
-    while (drop < view.length && (view[drop] ?? 0) <= now - ATTEMPT_WINDOW_MS) drop++;
-    if (drop > 0) view.splice(0, drop);
+    dropExpired(view, now);
     if (view.length === 0) this.#views.delete(key);
     return view;
   }
@@ -46,13 +44,7 @@ export class SharedFailures implements SharedFailureWindow {
         // Answers may arrive out of order: an older one never replaces a newer view.
         if ((this.#views.get(key)?.seq ?? 0) > seq) return;
         const at = this.now();
-        this.#views.delete(key); // re-inserted: the most recently failed last
-        this.#views.set(key, { times: ages.map((age) => at - age), seq });
-        while (this.#views.size > MAX_FAILURE_WINDOWS) {
-          const oldest = this.#views.keys().next().value;
-          if (oldest === undefined) break;
-          this.#views.delete(oldest);
-        }
+        setMostRecent(this.#views, key, { times: ages.map((age) => at - age), seq });
       })
       .catch(() => undefined); // Redis down: the next decision sees `degraded` and goes local
   }

@@ -181,13 +181,7 @@ export class TunnelAdmission {
   private recordFailure(key: string, now: number): void {
     const window = this.prune(key, now);
     window.push(now);
-    this.failures.delete(key); // re-inserted: the most recently failed last
-    this.failures.set(key, window);
-    while (this.failures.size > MAX_FAILURE_WINDOWS) {
-      const oldest = this.failures.keys().next().value;
-      if (oldest === undefined) break;
-      this.failures.delete(oldest);
-    }
+    setMostRecent(this.failures, key, window);
     this.#shared?.record(key, this.limits().connectAttemptsPerMinute);
   }
 
@@ -195,10 +189,30 @@ export class TunnelAdmission {
   private prune(key: string, now: number): number[] {
     const window = this.failures.get(key);
     if (window === undefined) return [];
-    let drop = 0;
-    while (drop < window.length && (window[drop] ?? 0) <= now - ATTEMPT_WINDOW_MS) drop++;
-    if (drop > 0) window.splice(0, drop);
+    dropExpired(window, now);
     if (window.length === 0) this.failures.delete(key);
     return window;
+  }
+}
+
+/** Drops the failures that left the window from the front of `times` (oldest first), in place. */
+export function dropExpired(times: number[], now: number): void {
+  let drop = 0;
+  while (drop < times.length && (times[drop] ?? 0) <= now - ATTEMPT_WINDOW_MS) drop++;
+  if (drop > 0) times.splice(0, drop);
+}
+
+/**
+ * Sets `key` as the most recently failed entry of a failure-window map (re-inserted last), and
+ * forgets the least recently failed beyond {@link MAX_FAILURE_WINDOWS}, which bounds the memory a
+ * scanner with many source addresses can take.
+ */
+export function setMostRecent<V>(windows: Map<string, V>, key: string, value: V): void {
+  windows.delete(key);
+  windows.set(key, value);
+  while (windows.size > MAX_FAILURE_WINDOWS) {
+    const oldest = windows.keys().next().value;
+    if (oldest === undefined) break;
+    windows.delete(oldest);
   }
 }
