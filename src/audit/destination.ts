@@ -268,13 +268,15 @@ class PinoAuditDestination implements AuditDestination {
    * never throws: the process keeps running and the failure is logged (below).
    */
   #openFile(target: string): SonicBoom {
-    if (!this.#sync) return pino.destination({ dest: target, sync: false, mkdir: true, append: true, maxLength: AUDIT_MAX_BUFFERED_BYTES });
+    const file = { dest: target, mkdir: true, append: true };
+    const asynchronous = (): SonicBoom => pino.destination({ ...file, sync: false, maxLength: AUDIT_MAX_BUFFERED_BYTES });
+    if (!this.#sync) return asynchronous();
     try {
-      return pino.destination({ dest: target, sync: true, mkdir: true, append: true });
+      return pino.destination({ ...file, sync: true });
     } catch {
       // Cannot be opened now: an asynchronous stream on the same path reports the same error once
       // (#watchStream), drops what is written meanwhile, and reopen() on SIGHUP can recover it.
-      return pino.destination({ dest: target, sync: false, mkdir: true, append: true, maxLength: AUDIT_MAX_BUFFERED_BYTES });
+      return asynchronous();
     }
   }
 
