@@ -15,16 +15,42 @@ import { writeBenchGatewayConfig } from './tunnel';
 const CLI = join(__dirname, '..', 'cli', 'main.js');
 const REPLICAS = 3;
 
-/** The cluster as a target, or null when redis-server is missing. */
-export async function startClusterTarget(procs: Procs, upstreamOrigin: string, dir: string): Promise<Target | null> {
+/** A bench cluster's shared parts: its redis-server child and each replica's `MCP_TUNNEL_CLUSTER_*` env. */
+export interface BenchRedis {
+  redis: Started;
+  /** The cluster settings of a replica whose internal hop listens on `hopPort`. */
+  replicaEnv(hopPort: number): Record<string, string>;
+}
+
+/**
+ * A throwaway redis-server child on a free loopback port (no persistence) and a cluster secret file
+ * in `dir`; null when redis-server is not installed.
+ */
+export async function startBenchRedis(procs: Procs, dir: string): Promise<BenchRedis | null> {
   const redisServer = findProgram('redis-server');
   if (redisServer === null) return null;
   const redisPort = await freePort();
   const redis = await procs.start('redis', redisServer, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { ready: /Ready to accept connections/ });
-  const secret = randomBytes(32).toString('base64url');
-  const apiKey = randomBytes(24).toString('base64url');
   const clusterSecret = join(dir, 'cluster.secret');
   writeFileSync(clusterSecret, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  return {
+    redis,
+    replicaEnv: (hopPort) => ({
+      MCP_TUNNEL_CLUSTER_REDIS: `redis://127.0.0.1:${redisPort}/0`,
+      MCP_TUNNEL_CLUSTER_ADVERTISE: `http://127.0.0.1:${hopPort}`,
+      MCP_TUNNEL_CLUSTER_LISTEN: `127.0.0.1:${hopPort}`,
+      MCP_TUNNEL_CLUSTER_SECRET_FILE: clusterSecret,
+    }),
+  };
+}
+
+/** The cluster as a target, or null when redis-server is missing. */
+export async function startClusterTarget(procs: Procs, upstreamOrigin: string, dir: string): Promise<Target | null> {
+  const shared = await startBenchRedis(procs, dir);
+  if (shared === null) return null;
+  const { redis } = shared;
+  const secret = randomBytes(32).toString('base64url');
+  const apiKey = randomBytes(24).toString('base64url');
   const gateways: Started[] = [];
   const ports: number[] = [];
   for (let i = 0; i < REPLICAS; i++) {
@@ -34,10 +60,7 @@ export async function startClusterTarget(procs: Procs, upstreamOrigin: string, d
     const env = {
       MCP_TUNNEL_LOG_LEVEL: 'info',
       MCP_TUNNEL_AUDIT: join(dir, 'log', `audit-cluster-${i}.log`),
-      MCP_TUNNEL_CLUSTER_REDIS: `redis://127.0.0.1:${redisPort}/0`,
-      MCP_TUNNEL_CLUSTER_ADVERTISE: `http://127.0.0.1:${hop}`,
-      MCP_TUNNEL_CLUSTER_LISTEN: `127.0.0.1:${hop}`,
-      MCP_TUNNEL_CLUSTER_SECRET_FILE: clusterSecret,
+      ...shared.replicaEnv(hop),
     };
     gateways.push(await procs.start(`cluster-gateway-${i}`, process.execPath, [CLI, 'gateway', '--config', cfg], { env, ready: /gateway listening/ }));
     ports.push(port);

@@ -8,11 +8,11 @@
  * (3) pairs, one after the other; skipped when redis-server is not installed.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { envNumber } from './options';
-import { findProgram } from './peers';
+import { startBenchRedis } from './cluster';
 import { Procs, delay, freePort, rssBytes, type Started } from './procs';
 import { writeBenchGatewayConfig } from './tunnel';
 
@@ -26,31 +26,22 @@ async function gateway(procs: Procs, dir: string, name: string, env: Record<stri
 }
 
 async function main(): Promise<void> {
-  const redisServer = findProgram('redis-server');
-  if (redisServer === null) {
-    process.stdout.write('skipped: redis-server is not installed\n');
-    return;
-  }
   const procs = new Procs();
   const dir = mkdtempSync(join(tmpdir(), 'mcp-tunnel-idle-rss-'));
   const early = envNumber('BENCH_IDLE_EARLY_MS', 3_000);
   const late = envNumber('BENCH_IDLE_LATE_MS', 40_000);
   try {
-    const redisPort = await freePort();
-    await procs.start('redis', redisServer, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { ready: /Ready to accept connections/ });
-    const clusterSecret = join(dir, 'cluster.secret');
-    writeFileSync(clusterSecret, randomBytes(32).toString('base64url'), { mode: 0o600 });
+    const shared = await startBenchRedis(procs, dir);
+    if (shared === null) {
+      process.stdout.write('skipped: redis-server is not installed\n');
+      return;
+    }
     process.stdout.write(`run  single +${early / 1000}s  replica +${early / 1000}s  single +${late / 1000}s  replica +${late / 1000}s (MiB)\n`);
     for (let run = 1; run <= envNumber('BENCH_RUNS', 3, true); run++) {
       const hop = await freePort();
       const [single, replica] = await Promise.all([
         gateway(procs, dir, `single-${run}`, {}),
-        gateway(procs, dir, `replica-${run}`, {
-          MCP_TUNNEL_CLUSTER_REDIS: `redis://127.0.0.1:${redisPort}/0`,
-          MCP_TUNNEL_CLUSTER_ADVERTISE: `http://127.0.0.1:${hop}`,
-          MCP_TUNNEL_CLUSTER_LISTEN: `127.0.0.1:${hop}`,
-          MCP_TUNNEL_CLUSTER_SECRET_FILE: clusterSecret,
-        }),
+        gateway(procs, dir, `replica-${run}`, shared.replicaEnv(hop)),
       ]);
       await delay(early);
       const first = [MiB(single.pid), MiB(replica.pid)];
