@@ -11,8 +11,9 @@ import { DROP_REPORT_EVERY, FAST_AUDIT_WRITE, safeLog, writeAuditRecord, type Fa
 type SonicBoom = ReturnType<typeof pino.destination>;
 
 /**
- * Bytes an asynchronous (file) destination may buffer before it drops records. Bounds memory when
- * the file cannot be opened or the disk stalls; drops are reported on the operational logger.
+ * Bytes a file destination may buffer before it drops records: asynchronous, what waits for the disk;
+ * synchronous, what failed to write (a full disk). Bounds memory when the file cannot be opened, the
+ * disk stalls or writes fail; drops are reported on the operational logger.
  */
 export const AUDIT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
@@ -268,8 +269,10 @@ class PinoAuditDestination implements AuditDestination {
    * never throws: the process keeps running and the failure is logged (below).
    */
   #openFile(target: string): SonicBoom {
-    const file = { dest: target, mkdir: true, append: true };
-    const asynchronous = (): SonicBoom => pino.destination({ ...file, sync: false, maxLength: AUDIT_MAX_BUFFERED_BYTES });
+    // maxLength bounds both: a synchronous stream buffers only what failed to write (a full disk,
+    // an I/O error), and drops past the bound rather than growing without end.
+    const file = { dest: target, mkdir: true, append: true, maxLength: AUDIT_MAX_BUFFERED_BYTES };
+    const asynchronous = (): SonicBoom => pino.destination({ ...file, sync: false });
     if (!this.#sync) return asynchronous();
     try {
       return pino.destination({ ...file, sync: true });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -7,9 +7,10 @@ import { AUDIT_ERROR } from '../../../src/audit/errors';
 import { AUDIT } from '../../../src/audit/fields';
 import { GATEWAY_RECORD_FIELDS, PROXY_RECORD_FIELDS, type AuditRecord, type GatewayAuditRecord, type ProxyAuditRecord } from '../../../src/audit/records';
 import { RequestAudit } from '../../../src/audit/request-audit';
-import { openAuditDestination, type AuditDestination } from '../../../src/audit/destination';
+import { AUDIT_MAX_BUFFERED_BYTES, openAuditDestination, type AuditDestination } from '../../../src/audit/destination';
 import { AuditTrail, auditSink } from '../../../src/audit/trail';
 import { gatewayAuditRecord } from '../../helpers/audit-record';
+import { waitFor } from '../../helpers';
 
 /** A pino logger writing JSON lines into an array. */
 function memoryLogger(): { log: Logger; lines: () => Record<string, unknown>[] } {
@@ -190,6 +191,19 @@ describe.each([true, false])('openAuditDestination (file destination, sync: %s)'
     await new Promise((resolve) => setTimeout(resolve, 50));
     await audit.close(); // resolves even though the file never opened
     expect(lines().some((l) => l.code === AUDIT_ERROR.destinationFailed && l.level === 50)).toBe(true);
+  });
+
+  // /dev/full fails every write with ENOSPC: what cannot be written is bounded and dropped, not kept.
+  (existsSync('/dev/full') ? it : it.skip)('a disk that fails every write: reported, never thrown, buffered at most 8 MiB then dropped', async () => {
+    const { log, lines } = memoryLogger();
+    const audit = open('/dev/full', log);
+    const big = { ...proxyRecord, upstream: `http://docs.internal/${'x'.repeat(64 * 1024)}` };
+    const records = Math.ceil(AUDIT_MAX_BUFFERED_BYTES / (64 * 1024)) + 16;
+    for (let i = 0; i < records; i++) expect(() => audit.write({ ...big, rid: `r-${i}` })).not.toThrow();
+    // Synchronous: reported at once; asynchronous: when the thread pool's write fails.
+    await waitFor(() => lines().some((l) => l.code === AUDIT_ERROR.destinationFailed && l.level === 50), { message: 'the write error reported' });
+    expect(lines().some((l) => l.code === AUDIT_ERROR.recordsDropped)).toBe(true);
+    await audit.close();
   });
 
   it('reports a record written after close instead of throwing', async () => {
