@@ -8,6 +8,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import type { Recorder } from '../replay';
 
@@ -105,12 +106,16 @@ export function timeStream(url: string): Promise<{ bytes: number; ms: number }> 
   });
 }
 
-/** The drainer: reads the FIFO at `rate` bytes/s (unlimited after SIGUSR2) into the output file. */
+/**
+ * The drainer: reads the FIFO at `rate` bytes/s into the output file; unlimited after SIGUSR2, throttled
+ * again after SIGHUP (it prints `throttled` once it has switched).
+ */
 const DRAINER = `
 const fs = require('node:fs');
 const [fifo, out, rate] = process.argv.slice(1);
 let fast = false;
 process.on('SIGUSR2', () => { fast = true; });
+process.on('SIGHUP', () => { fast = false; console.log('throttled'); });
 const src = fs.createReadStream(fifo, { highWaterMark: 16 * 1024 });
 const dst = fs.createWriteStream(out);
 src.on('data', (c) => {
@@ -128,6 +133,8 @@ export interface ThrottledFile {
   out: string;
   /** Drain at full speed from now on (so closing the recorder does not wait at the throttled rate). */
   unthrottle(): void;
+  /** Drain at the throttled rate again; resolves once the drainer has switched. */
+  throttle(): Promise<void>;
   /** Resolves when the drainer has read to the end (the writer closed) and exited. */
   done: Promise<void>;
   kill(): void;
@@ -136,12 +143,23 @@ export interface ThrottledFile {
 /** Creates a FIFO at `path` and starts a child that drains it at `bytesPerSecond` into `out`. */
 export async function throttledFile(path: string, out: string, bytesPerSecond: number): Promise<ThrottledFile> {
   await promisify(execFile)('mkfifo', ['-m', '600', path]);
-  const child: ChildProcess = spawn(process.execPath, ['-e', DRAINER, path, out, String(bytesPerSecond)], { stdio: 'ignore' });
+  const child: ChildProcess = spawn(process.execPath, ['-e', DRAINER, path, out, String(bytesPerSecond)], { stdio: ['ignore', 'pipe', 'ignore'] });
   const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const lines = createInterface({ input: child.stdout! });
   return {
     path,
     out,
     unthrottle: () => void child.kill('SIGUSR2'),
+    throttle: () =>
+      new Promise<void>((resolve) => {
+        const on = (l: string): void => {
+          if (l !== 'throttled') return;
+          lines.off('line', on);
+          resolve();
+        };
+        lines.on('line', on);
+        child.kill('SIGHUP');
+      }),
     done,
     kill: () => void child.kill('SIGKILL'),
   };

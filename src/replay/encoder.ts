@@ -69,7 +69,16 @@ export class LineEncoder {
 
   /** The lines (possibly none, possibly several) that one queue item produces. */
   encode(it: QueueItem): string {
-    if (it.kind === 'drop') return line({ type: 'drop', seq: this.seq++, t: r(it.t), events: it.events, bytes: it.bytes });
+    return this.encodeLines(it).join('');
+  }
+
+  /**
+   * The same lines, one string each (each ends in `\n`). The writer packs them into a reused buffer
+   * instead of joining them: a batch joined into one ~256 KiB string, then copied into a fresh Buffer,
+   * lands in V8's large-object space and brings on major GCs on the thread that encodes (D73).
+   */
+  encodeLines(it: QueueItem): string[] {
+    if (it.kind === 'drop') return [line({ type: 'drop', seq: this.seq++, t: r(it.t), events: it.events, bytes: it.bytes })];
     const st = this.exchangeState(it);
     const out: WireRecord[] = [];
     this.current = { it, st, out };
@@ -118,9 +127,9 @@ export class LineEncoder {
         break;
     }
     this.events += out.length;
-    const text = out.map(line).join('');
-    this.bytes += text.length;
-    return text;
+    const lines = out.map(line);
+    for (const l of lines) this.bytes += l.length;
+    return lines;
   }
 
   private exchangeState(it: QueueItem): ExchangeState {

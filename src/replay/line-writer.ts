@@ -43,10 +43,16 @@ export interface RecordingWriter {
   counts(): { events: number; bytes: number };
 }
 
+/** The writer's line buffer: one paced batch (~256 KiB raw) encodes to about this much. */
+const SCRATCH_BYTES = 512 * 1024;
+
 /** The writer proper: a {@link LineEncoder} in front of a {@link RotatingSink}. */
 export class LineWriter implements RecordingWriter {
   private counters: FooterCounters = { t: 0, exchanges: 0, droppedEvents: 0, droppedBytes: 0 };
   private sink: RotatingSink | undefined;
+  /** Where {@link write} packs encoded lines; reused once each file write is done. */
+  private readonly scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+  private used = 0;
 
   private constructor(private readonly encoder: LineEncoder) {}
 
@@ -70,10 +76,30 @@ export class LineWriter implements RecordingWriter {
     return w;
   }
 
+  /**
+   * Encodes the items line by line into one reused buffer and appends it (whole lines per file write;
+   * a full buffer is written out and reused once the write is done). No batch-sized string or Buffer
+   * is allocated per batch (D73).
+   */
   async write(items: QueueItem[], counters: FooterCounters): Promise<void> {
     this.counters = counters;
-    const lines = items.map((it) => this.encoder.encode(it)).join('');
-    if (lines.length > 0) await this.sink?.write(lines);
+    for (const it of items) {
+      for (const l of this.encoder.encodeLines(it)) {
+        // A UTF-16 code unit is at most 3 UTF-8 bytes: an upper bound that needs no byteLength pass.
+        const most = l.length * 3;
+        if (this.used > 0 && this.used + most > this.scratch.length) await this.writeScratch();
+        if (most > this.scratch.length) await this.sink?.write(Buffer.from(l, 'utf8'));
+        else this.used += this.scratch.write(l, this.used, 'utf8');
+      }
+    }
+    await this.writeScratch();
+  }
+
+  private async writeScratch(): Promise<void> {
+    if (this.used === 0) return;
+    const bytes = this.scratch.subarray(0, this.used);
+    this.used = 0;
+    await this.sink?.write(bytes);
   }
 
   async close(counters: FooterCounters): Promise<void> {

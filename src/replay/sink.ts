@@ -36,9 +36,11 @@ export class RotatingSink {
     return n === 1 ? file : `${file}.${n - 1}`;
   }
 
-  /** Appends whole lines (each ending in `\n`); rotates first when they would pass the cap. */
-  async write(lines: string): Promise<void> {
-    const buf = Buffer.from(lines, 'utf8');
+  /**
+   * Appends whole lines (each ending in `\n`), UTF-8; rotates first when they would pass the cap.
+   * The caller may reuse `buf` once the returned promise settles.
+   */
+  async write(buf: Buffer): Promise<void> {
     if (this.bytes + buf.length > this.maxBytes && this.bytes > this.headerBytes) await this.rotate();
     await this.append(buf);
   }
