@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /**
  * The hash chain of an audit trail (docs/audit.md "Hash chain"): every line an audit destination writes
@@ -89,7 +89,8 @@ const HASH_AND_SIG: readonly string[] = [CHAIN_FIELDS.hash, CHAIN_FIELDS.sig];
 
 /** `hash` of a record: lower-case hex SHA-256 of the canonical JSON of the record without `hash`. */
 export function recordHash(record: Readonly<Record<string, unknown>>): string {
-  return createHash('sha256').update(canonical(record, HASH_ONLY), 'utf8').digest('hex');
+  // One-shot `crypto.hash`: no Hash stream object per record (D74).
+  return hash('sha256', canonical(record, HASH_ONLY), 'hex');
 }
 
 /** What a checkpoint's `sig` signs: the canonical JSON of the record without `hash` and `sig`. */

@@ -4,6 +4,7 @@ import { F, REDACT_PATHS } from '../log';
 import { AuditChain, type CheckpointSigner } from './chain';
 import { AUDIT_ERROR } from './errors';
 import { fastAuditLine } from './fast-line';
+import { LineBatch } from './line-batch';
 import { AUDIT } from './fields';
 import { sanitizeAuditRecord, type AuditRecord } from './records';
 import { DROP_REPORT_EVERY, FAST_AUDIT_WRITE, safeLog, writeAuditRecord, type FastAuditWrite } from './trail';
@@ -116,12 +117,14 @@ class PinoAuditDestination implements AuditDestination {
   readonly #chain: AuditChain;
   readonly #log: Logger;
   #opened: boolean;
-  /** A file written synchronously: every write has reached the file when it returns. */
+  /** A file written synchronously: every line has reached the file by the end of the turn it was written in (D75). */
   readonly #sync: boolean;
   #failed = false;
   #closing: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
   #dropped = 0;
+  /** The synchronous file's per-turn write coalescing; null for stdout/stderr and `sync: false`. */
+  readonly #batch: LineBatch | null;
 
   constructor(target: string, options: AuditDestinationOptions) {
     this.#log = options.log;
@@ -129,6 +132,7 @@ class PinoAuditDestination implements AuditDestination {
     this.#opened = !this.#file;
     this.#sync = this.#file && options.sync !== false;
     this.#stream = this.#file ? this.#openFile(target) : pino.destination({ fd: target === 'stdout' ? 1 : 2, sync: true });
+    this.#batch = this.#sync ? new LineBatch((lines) => this.#writeBatch(lines)) : null;
     const settings = options.chain ?? {};
     this.#chain = new AuditChain({
       signer: settings.signer ?? null,
@@ -153,7 +157,7 @@ class PinoAuditDestination implements AuditDestination {
       write: (line: string): void => {
         // Refused before sealing, so that a lost line never takes a place in the chain.
         if (this.#closing !== null) throw new TunnelError(AUDIT_ERROR.writeFailed, 'audit destination is closed');
-        this.#stream.write(this.#seal(line));
+        this.#emit(this.#seal(line));
       },
       flush: (cb?: (err?: Error) => unknown): void => {
         void this.flush().then(() => cb?.());
@@ -188,8 +192,14 @@ class PinoAuditDestination implements AuditDestination {
       safeLog(this.#log, 'error', { [F.code]: AUDIT_ERROR.writeFailed, [F.err]: err }, 'audit record could not be sealed');
       line = fast.line;
     }
-    this.#stream.write(line);
+    this.#emit(line);
     return true;
+  }
+
+  /** A sealed line to the file: coalesced per turn when synchronous (D75), else straight to the stream. */
+  #emit(line: string): void {
+    if (this.#batch !== null) this.#batch.add(line);
+    else this.#stream.write(line);
   }
 
   write(record: AuditRecord): boolean {
@@ -198,6 +208,7 @@ class PinoAuditDestination implements AuditDestination {
 
   flush(): Promise<void> {
     if (!this.#file) return Promise.resolve(); // fd 1 / fd 2 are written synchronously
+    this.#batch?.writeNow();
     if (this.#sync) return this.#closing ?? Promise.resolve(); // every write has returned written
     if (this.#closing !== null) return this.#closing;
     if (this.#failed && !this.#opened) return Promise.resolve();
@@ -229,6 +240,7 @@ class PinoAuditDestination implements AuditDestination {
 
   reopen(): void {
     if (!this.#file || this.#closing !== null) return;
+    this.#batch?.writeNow(); // the lines of this turn belong to the file being rotated away
     try {
       this.#stream.reopen();
     } catch (err: unknown) {
@@ -239,6 +251,7 @@ class PinoAuditDestination implements AuditDestination {
   close(): Promise<void> {
     if (this.#closing !== null) return this.#closing;
     this.#stopChain();
+    this.#batch?.writeNow();
     this.#closing = this.#file ? this.#endFile() : Promise.resolve();
     return this.#closing;
   }
@@ -301,6 +314,15 @@ class PinoAuditDestination implements AuditDestination {
     });
   }
 
+  #writeBatch(lines: string): void {
+    try {
+      this.#stream.write(lines);
+    } catch (err: unknown) {
+      // A destroyed stream (a failed file) throws; the lines are lost and reported like a failed record.
+      safeLog(this.#log, 'error', { [F.code]: AUDIT_ERROR.writeFailed, [F.err]: err }, 'audit records could not be written');
+    }
+  }
+
   #seal(line: string): string {
     try {
       return this.#chain.seal(line);
@@ -316,7 +338,7 @@ class PinoAuditDestination implements AuditDestination {
     if (this.#closing !== null || (this.#failed && !this.#opened)) return;
     try {
       const line = this.#chain.checkpoint();
-      if (line !== null) this.#stream.write(line);
+      if (line !== null) this.#emit(line);
     } catch (err: unknown) {
       safeLog(this.#log, 'error', { [F.code]: AUDIT_ERROR.writeFailed, [F.err]: err }, 'audit checkpoint write failed');
     }

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import type { GatewayConfig } from '../../config/types';
 import type { ClientIdentity } from './identity';
 
@@ -24,7 +24,7 @@ export class ApiKeyAuthenticator {
 
   /** The client whose key is `token`, or null. Always compares against every key. */
   match(token: string): ClientIdentity | null {
-    const given = createHash('sha256').update(token, 'utf8').digest();
+    const given = hash('sha256', token, 'buffer');
     let found: ClientIdentity | null = null;
     for (const e of this.entries) {
       if (e.digest.length === given.length && timingSafeEqual(given, e.digest) && !found) found = e.identity;

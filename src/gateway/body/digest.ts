@@ -1,5 +1,19 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, hash, type Hash } from 'node:crypto';
 import { BodyCapture, type BodyCaptureConfig, type GatewayAuditRecord, type RequestAudit } from '../../audit';
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A first chunk is kept until the body ends: by reference when it owns most of its memory (forwarded
+ * chunks are never written to afterwards: D71), else copied when it is at most this size, so a small
+ * body never pins a large batch buffer (one mux message holds many frames), else hashed at once.
+ */
+const KEEP_COPY_BYTES = 16 * 1024;
+
+/** Keeping `chunk` would keep alive memory more than twice its size. */
+function pinsMore(chunk: Buffer): boolean {
+  return chunk.buffer.byteLength > 2 * chunk.length;
+}
 
 /** Which body a digest covers: the audit record names its fields after it. */
 export type BodyDirection = 'request' | 'response';
@@ -11,7 +25,12 @@ export type BodyDirection = 'request' | 'response';
  * `responseSha256`/`responseBody` once the body is complete.
  */
 export class BodyDigest {
-  readonly #hash: Hash = createHash('sha256');
+  /**
+   * Most MCP bodies arrive in one chunk: that chunk is kept and hashed in one shot at the end, and a
+   * Hash (a stream object with its own OpenSSL context) is created only for a second chunk (D74).
+   */
+  #first: Buffer | null = null;
+  #hash: Hash | null = null;
   readonly #capture: BodyCapture | null;
   #recorded = false;
 
@@ -24,7 +43,12 @@ export class BodyDigest {
 
   /** Adds a chunk that was (or is about to be) forwarded. */
   update(chunk: Buffer): void {
-    this.#hash.update(chunk);
+    if (this.#hash !== null) this.#hash.update(chunk);
+    else if (this.#first !== null) {
+      this.#hash = createHash('sha256').update(this.#first).update(chunk);
+      this.#first = null;
+    } else if (pinsMore(chunk) && chunk.length > KEEP_COPY_BYTES) this.#hash = createHash('sha256').update(chunk);
+    else this.#first = pinsMore(chunk) ? Buffer.from(chunk) : chunk;
     this.#capture?.push(chunk);
   }
 
@@ -32,7 +56,8 @@ export class BodyDigest {
   record(audit: RequestAudit<GatewayAuditRecord>, contentType: string | undefined): void {
     if (this.#recorded) return;
     this.#recorded = true;
-    const sha256 = this.#hash.digest('hex');
+    const sha256 = this.#hash !== null ? this.#hash.digest('hex') : hash('sha256', this.#first ?? EMPTY, 'hex');
+    this.#first = null;
     const body = this.#capture?.result(contentType);
     if (this.direction === 'request') audit.annotate({ requestSha256: sha256, ...(this.#capture ? { requestBody: body } : {}) });
     else audit.annotate({ responseSha256: sha256, ...(this.#capture ? { responseBody: body } : {}) });

@@ -117,13 +117,31 @@ describe.each([true, false])('openAuditDestination (file destination, sync: %s)'
   });
 
   // The asynchronous stream writes from the thread pool: its records are checked after flush above.
-  (sync ? it : it.skip)('synchronous: a record is in the file when write returns, before any flush', () => {
+  (sync ? it : it.skip)('synchronous: the records of a turn are in the file at the end of that turn, before any flush, in one write', async () => {
     const file = join(dir, 'audit.log');
     const audit = open(file);
     audit.write(gatewayRecord);
-    expect(readLines(file)).toEqual([expect.objectContaining({ rid: gatewayRecord.rid, seq: 1 })]);
     audit.write(proxyRecord);
-    expect(readLines(file).map((l) => l.seq)).toEqual([1, 2]);
+    expect(readLines(file)).toEqual([]); // coalesced: written once, at the end of this turn (D75)
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(readLines(file).map((l) => [l.rid, l.seq])).toEqual([
+      [gatewayRecord.rid, 1],
+      [proxyRecord.rid, 2],
+    ]);
+    audit.write({ ...gatewayRecord, rid: 'r-later' });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(readLines(file).map((l) => l.seq)).toEqual([1, 2, 3]);
+  });
+
+  (sync ? it : it.skip)('synchronous: a turn that writes more than the batch bound writes as it goes', () => {
+    const file = join(dir, 'audit.log');
+    const audit = open(file);
+    // Each line is a few hundred characters: enough of them pass BATCH_MAX_CHARS within this turn.
+    for (let i = 0; i < 400; i++) audit.write({ ...gatewayRecord, rid: `r-${i}` });
+    const now = readLines(file);
+    expect(now.length).toBeGreaterThan(0);
+    expect(now.length).toBeLessThan(400);
+    expect(now.map((l) => l.seq)).toEqual(now.map((_, i) => i + 1));
   });
 
   it('appends to an existing file', async () => {
