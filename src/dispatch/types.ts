@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { HeaderList } from '../http/headers';
+import type { Cancellation } from './cancellation';
 
 export type { HeaderList } from '../http/headers';
 
@@ -24,8 +25,11 @@ export interface UpstreamRequest {
    * (small requests: cheaper for undici than a stream).
    */
   body: Readable | Buffer | null;
-  /** Aborting cancels the upstream request in any phase: connect, waiting for headers, or body. */
-  signal: AbortSignal;
+  /**
+   * Aborting cancels the upstream request in any phase: connect, waiting for headers, or body. An
+   * AbortSignal, or a {@link Cancellation} (the proxy's, cheaper to create per request).
+   */
+  signal: AbortSignal | Cancellation;
 }
 
 /** The upstream's answer. Any status is a response, not an error (202, 400, 404, 405, 409 …). */

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { RequestAudit, auditUpstream, type AuditTrail, type ProxyAuditRecord } from '../audit';
 import { describeError } from '../errors';
-import type { UpstreamDispatcher, UpstreamResponse } from '../dispatch';
+import { Cancellation, type UpstreamDispatcher, type UpstreamResponse } from '../dispatch';
 import { F, type Logger } from '../log';
 import type { DiscardBudget, MuxStream } from '../mux';
 import { ErrorCode, type RequestHead } from '../protocol';
@@ -43,20 +43,20 @@ function wireCodeFor(code: string | undefined): number {
  * the exchange settled. Once settled, the stream's ordinary close aborts nothing.
  */
 class CancelWhenStreamGone {
-  private readonly ac = new AbortController();
+  private readonly ac = new Cancellation();
   private settled = false;
 
   constructor(stream: MuxStream) {
     const onGone = (): void => {
-      if (!this.settled && !this.ac.signal.aborted) this.ac.abort();
+      if (!this.settled && !this.ac.aborted) this.ac.abort();
     };
     stream.once('error', onGone);
     stream.once('close', onGone);
   }
 
   /** The upstream request's signal. */
-  get signal(): AbortSignal {
-    return this.ac.signal;
+  get signal(): Cancellation {
+    return this.ac;
   }
 
   settle(): void {

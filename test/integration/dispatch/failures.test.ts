@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { silentLogger } from '../../../src/log';
-import { createUpstreamDispatcher, type UpstreamDispatcher, type UpstreamRequest, UpstreamError } from '../../../src/dispatch';
+import { Cancellation, createUpstreamDispatcher, type UpstreamDispatcher, type UpstreamRequest, UpstreamError } from '../../../src/dispatch';
 import {
   deferred,
   freePort,
@@ -108,7 +108,22 @@ describe('dispatch: transport failures', () => {
   });
 });
 
-describe('dispatch: cancellation', () => {
+/** Both kinds of signal the dispatcher takes: an AbortController's, and the proxy's Cancellation (D76). */
+type MakeSignal = () => { signal: AbortSignal | Cancellation; abort(): void };
+const abortSignal: MakeSignal = () => {
+  const c = new AbortController();
+  return { signal: c.signal, abort: () => c.abort() };
+};
+const cancellation: MakeSignal = () => {
+  const c = new Cancellation();
+  return { signal: c, abort: () => c.abort() };
+};
+const SIGNALS: Array<[string, MakeSignal]> = [
+  ['AbortSignal', abortSignal],
+  ['Cancellation', cancellation],
+];
+
+describe.each(SIGNALS)('dispatch: cancellation (%s)', (_kind, makeSignal) => {
   it('abort while waiting for headers -> TUNNEL_UPSTREAM_ABORTED and the upstream sees the close', async () => {
     const arrived = deferred();
     const upstreamSawClose = deferred();
@@ -117,7 +132,7 @@ describe('dispatch: cancellation', () => {
       arrived.resolve();
     });
     dispatcher = createUpstreamDispatcher(upstreamConfig(), silentLogger());
-    const controller = new AbortController();
+    const controller = makeSignal();
     const pending = rejection(dispatcher.request(request(`${upstream.url}/mcp`, { signal: controller.signal })));
     await arrived.promise;
     controller.abort();
@@ -135,7 +150,7 @@ describe('dispatch: cancellation', () => {
       res.write('data: first\n\n');
     });
     dispatcher = createUpstreamDispatcher(upstreamConfig(), silentLogger());
-    const controller = new AbortController();
+    const controller = makeSignal();
     const res = await dispatcher.request(request(`${upstream.url}/mcp`, { signal: controller.signal }));
     expect((await nextChunk(res.body)).toString()).toBe('data: first\n\n');
     const failed = streamError(res.body);
@@ -145,6 +160,9 @@ describe('dispatch: cancellation', () => {
     await upstreamSawClose.promise;
   });
 
+});
+
+describe('dispatch: cancellation', () => {
   it('destroying the response body releases the upstream request', async () => {
     const upstreamSawClose = deferred();
     upstream = await startHttpServer((_req, res) => {
