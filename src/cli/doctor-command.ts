@@ -1,5 +1,6 @@
 import { ENV_PREFIX, describeProxySchema } from '../config';
-import { allPassed, renderSteps, runDoctor, type UpstreamTarget } from '../doctor';
+import type * as DoctorModule from '../doctor';
+import type { UpstreamTarget } from '../doctor';
 import { UsageError, parseFlags, type FlagSpec } from './args';
 import { PROXY_FLAGS, loadProxyFromFlags } from './flags';
 import { PROGRAM, renderCommandHelp } from './help';
@@ -57,6 +58,9 @@ export const doctorCommand: Command = {
     if (timeout !== undefined && !(typeof timeout === 'string' && /^\d{1,6}$/.test(timeout) && Number(timeout) > 0)) {
       throw new UsageError(`--timeout-ms must be a positive number of milliseconds, got ${JSON.stringify(timeout)}`);
     }
+    // Loaded when the command runs, not with the CLI (D77).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy loading, as in src/cli/runners.ts
+    const { allPassed, renderSteps, runDoctor } = require('../doctor') as typeof DoctorModule;
     const results = await runDoctor({
       load: () => loadProxyFromFlags(values, io.env),
       upstreams,

@@ -1,14 +1,23 @@
 import { ENV_PREFIX, LOG_LEVELS } from '../config';
-import { runReplayExport, runReplayRun, runReplayServe } from '../replay';
+import type * as ReplayModule from '../replay';
+import type { ReplayIo } from '../replay';
 import { PROGRAM, renderCommandHelp } from './help';
 import { EXIT, flushLogger } from './lifecycle';
 import type { Command } from './types';
 
-const SUBCOMMANDS = {
-  serve: runReplayServe,
-  run: runReplayRun,
-  export: runReplayExport,
-} as const;
+type RunSub = (args: readonly string[], io: ReplayIo) => Promise<number>;
+
+/**
+ * The replay package loads when a replay subcommand runs, not with the CLI (a gateway or proxy
+ * process does not need its ~30 modules at start-up: D77).
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy loading, as in src/cli/runners.ts
+const replay = (): typeof ReplayModule => require('../replay') as typeof ReplayModule;
+const SUBCOMMANDS: Record<string, RunSub | undefined> = {
+  serve: (args, io) => replay().runReplayServe(args, io),
+  run: (args, io) => replay().runReplayRun(args, io),
+  export: (args, io) => replay().runReplayExport(args, io),
+};
 
 /**
  * `mcp-tunnel replay serve|run|export FILE …` (docs/replay.md): a mock MCP server answering from a
@@ -42,7 +51,7 @@ export const replayCommand: Command = {
       io.stdout.write(renderCommandHelp(replayCommand));
       return sub === undefined ? EXIT.usage : EXIT.ok;
     }
-    const runSub = (SUBCOMMANDS as Record<string, (typeof SUBCOMMANDS)['serve'] | undefined>)[sub];
+    const runSub = Object.hasOwn(SUBCOMMANDS, sub) ? SUBCOMMANDS[sub] : undefined;
     if (runSub === undefined) {
       io.stderr.write(`${PROGRAM} replay: unknown subcommand ${sub} (serve, run or export)\n`);
       return EXIT.usage;

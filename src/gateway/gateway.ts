@@ -20,7 +20,8 @@ import type { GatewaySnapshot, Metrics } from '../ops';
 import { meterCluster } from '../ops/cluster-metrics';
 import { meterGateway } from '../ops/component-metrics';
 import { meterRecorder } from '../ops/record-metrics';
-import { openConfiguredRecorder, type Recorder } from '../replay';
+import { openConfiguredRecorder } from '../replay/open';
+import type { Recorder } from '../replay/recorder';
 import type * as ClusterModule from '../cluster';
 import type { ClusterNode, ClusterSnapshot } from '../cluster';
 

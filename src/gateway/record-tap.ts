@@ -10,7 +10,9 @@
  */
 import { describeError } from '../errors';
 import type { MuxStream } from '../mux';
-import { CLIENT_GONE_REASON, type Recorder } from '../replay';
+// By file, not through '../replay': the replay package (serve, run, HAR, …) stays unloaded (D77).
+import { CLIENT_GONE_REASON } from '../replay/format';
+import type { Recorder } from '../replay/recorder';
 import { observeHead, observeWrites } from '../replay/observe';
 import type { RequestContext } from './request/context';
 

@@ -14,7 +14,10 @@ import { describeError } from '../errors';
 import type { MuxStream } from '../mux';
 import type { RequestHead } from '../protocol';
 import type { Logger } from '../log';
-import { CLIENT_GONE_REASON, openConfiguredRecorder, type ExchangeTap, type Recorder } from '../replay';
+// By file, not through '../replay': the replay package (serve, run, HAR, …) stays unloaded (D77).
+import { CLIENT_GONE_REASON } from '../replay/format';
+import { openConfiguredRecorder } from '../replay/open';
+import type { ExchangeTap, Recorder } from '../replay/recorder';
 import { observeWrites } from '../replay/observe';
 
 /** The two later points of a recorded exchange. */

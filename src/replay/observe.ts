@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
-import { toPairs } from './recorder';
+import { toPairs } from './tap-headers';
 import type { HeaderPairs } from './format';
 
 /**

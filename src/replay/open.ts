@@ -2,7 +2,11 @@ import { readFile } from 'node:fs/promises';
 import type { RecordConfig } from '../config/types';
 import { describeError } from '../errors';
 import { F, type Logger } from '../log';
-import { Recorder, type RecorderOptions } from './recorder';
+import type * as RecorderModule from './recorder';
+import type { Recorder, RecorderOptions } from './recorder';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: the recorder's modules load only when recording (D77)
+const loadRecorder = (): typeof RecorderModule => require('./recorder') as typeof RecorderModule;
 
 /**
  * Opens the recorder a `record` configuration asks for (the gateway's and the proxy's). Never
@@ -12,7 +16,7 @@ import { Recorder, type RecorderOptions } from './recorder';
 export async function openConfiguredRecorder(config: RecordConfig, side: RecorderOptions['side'], logger: Logger): Promise<Recorder | undefined> {
   try {
     const key = config.hmacKeyFile === null ? undefined : (await readFile(config.hmacKeyFile)).toString('utf8').replace(/\s+$/, '');
-    const recorder = await Recorder.open({
+    const recorder = await loadRecorder().Recorder.open({
       file: config.file,
       side,
       ...(config.servers === null ? {} : { servers: config.servers }),

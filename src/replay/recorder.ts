@@ -2,15 +2,15 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log';
 import { F } from '../log';
 import { describeError } from '../errors';
-import type { HeaderPairs, RecorderInfo } from './format';
+import type { RecorderInfo } from './format';
+import { toPairs, type TapHeaders } from './tap-headers';
+
+export { toPairs, type TapHeaders } from './tap-headers';
 import type { RedactionOptions } from './redact';
 import type { ItemBody, QueueItem } from './encoder';
 import { LineWriter, type FooterCounters, type RecordingWriter, type WriterInit } from './line-writer';
 import { ThreadWriter, threadWriterAvailable } from './thread-writer';
 import { batchLength, PACED_BATCH_BYTES } from './paced-writer';
-
-/** Headers as a tap receives them: pairs, Node's flat `rawHeaders`, or a Node headers object. */
-export type TapHeaders = HeaderPairs | string[] | Record<string, string | string[] | number | undefined>;
 
 /** Which exchange a tap records. */
 export interface ExchangeMeta {
@@ -87,23 +87,6 @@ const VERSION = '0.1.0';
 /** `record.queueBytes`' default (docs/replay.md "Overhead": 16 MiB cost +18.7 % on the bench, 2 MiB +3.0 %). */
 export const DEFAULT_QUEUE_BYTES = 2 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
-
-/** Normalises tap headers to pairs (a copy: the caller may reuse its objects). */
-export function toPairs(h: TapHeaders): HeaderPairs {
-  if (Array.isArray(h)) {
-    if (h.length === 0 || Array.isArray(h[0])) return (h as HeaderPairs).map(([n, v]) => [n, v]);
-    const flat = h as string[];
-    const out: HeaderPairs = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
-    return out;
-  }
-  const out: HeaderPairs = [];
-  for (const [n, v] of Object.entries(h)) {
-    if (v === undefined) continue;
-    for (const one of Array.isArray(v) ? v : [v]) out.push([n, String(one)]);
-  }
-  return out;
-}
 
 /**
  * How the inline writer keeps a tap's chunk (docs/replay.md "Overhead", D71): by reference,

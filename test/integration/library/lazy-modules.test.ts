@@ -6,19 +6,32 @@ import { REPO_ROOT } from '../../helpers/process';
 // metrics library (only with an ops listener), nor the Redis client (only with `cluster.redis`), nor
 // the MCP SDK / zod (the demo's), nor the cluster node (src/cluster, only with `cluster.redis`; the
 // proxy uses only spread.ts's header name), nor the whole RxJS bundle (src/rx.ts imports its parts by
-// file). Checked on the built code, in a fresh process, because a single value import through an
+// file), nor the replay package or the recorder (only when recording: D77). Checked on the built code, in a fresh process, because a single value import through an
 // index module (`'../ops'`, `'rxjs'`) is enough to load them all again.
 const CHILD = `
 require(${JSON.stringify(path.join(REPO_ROOT, 'dist', 'gateway'))});
 require(${JSON.stringify(path.join(REPO_ROOT, 'dist', 'proxy'))});
 const loaded = Object.keys(require.cache);
 const has = (part) => loaded.some((f) => f.includes(part));
-console.log(JSON.stringify({ promClient: has('/node_modules/prom-client/'), ioredis: has('/node_modules/ioredis/'), cluster: has('/dist/cluster/node'), sdk: has('/node_modules/@modelcontextprotocol/'), zod: has('/node_modules/zod/'), rxjsBundle: has('/node_modules/rxjs/dist/cjs/index.js') }));
+console.log(JSON.stringify({ promClient: has('/node_modules/prom-client/'), ioredis: has('/node_modules/ioredis/'), cluster: has('/dist/cluster/node'), sdk: has('/node_modules/@modelcontextprotocol/'), zod: has('/node_modules/zod/'), rxjsBundle: has('/node_modules/rxjs/dist/cjs/index.js'), replay: has('/dist/replay/index.js'), recorder: has('/dist/replay/recorder.js') }));
+`;
+
+// The CLI's commands module: every command is registered, but replay and doctor load when they run (D77).
+const CLI_CHILD = `
+require(${JSON.stringify(path.join(REPO_ROOT, 'dist', 'cli', 'commands'))});
+const loaded = Object.keys(require.cache);
+const has = (part) => loaded.some((f) => f.includes(part));
+console.log(JSON.stringify({ replay: has('/dist/replay/'), doctor: has('/dist/doctor/') }));
 `;
 
 describe('modules loaded by the gateway and the proxy', () => {
-  it('loads no prom-client, ioredis, cluster code, MCP SDK, zod or RxJS bundle until a feature asks for them', () => {
+  it('loads no prom-client, ioredis, cluster code, MCP SDK, zod, RxJS bundle or recorder until a feature asks for them', () => {
     const out = execFileSync(process.execPath, ['-e', CHILD], { encoding: 'utf8' });
-    expect(JSON.parse(out.trim())).toEqual({ promClient: false, ioredis: false, cluster: false, sdk: false, zod: false, rxjsBundle: false });
+    expect(JSON.parse(out.trim())).toEqual({ promClient: false, ioredis: false, cluster: false, sdk: false, zod: false, rxjsBundle: false, replay: false, recorder: false });
+  });
+
+  it('the CLI loads the replay package and the doctor only when those commands run', () => {
+    const out = execFileSync(process.execPath, ['-e', CLI_CHILD], { encoding: 'utf8' });
+    expect(JSON.parse(out.trim())).toEqual({ replay: false, doctor: false });
   });
 });
