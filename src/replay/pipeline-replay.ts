@@ -6,7 +6,7 @@ import type { LinkEvent, ServedConnection } from '../proxy/served-connection';
 import { runSlot } from '../proxy/slot';
 import { ConnectionReplay, connectionEventText, type MuxReplayed, type ReplayedConnectionEvent } from './pipeline-connection';
 import { reviveError, type PipelineRecording, type RecordedDecision } from './pipeline-format';
-import { decisionOf } from './pipeline-tap';
+import { DrainNoted, decisionOf } from './pipeline-tap';
 
 type Event = PipelineRecording['events'][number];
 type LifeEvent = Extract<Event, { life: number }>;
@@ -69,14 +69,17 @@ class Inputs {
   private readonly muxLives = new Map<string, MuxReplayed>();
   /** The secret generation when each life's attempt started (its handshake's secret). */
   private readonly generationAt = new Map<string, number>();
-  private readonly noted = new WeakMap<ServedConnection, ServedConnection>();
+  /** Drains of the connections replayed through `serveMux` (the slot's decision). */
+  private readonly noted: DrainNoted;
   /** Inputs whose attempt had not started when they came. */
   private readonly pending = new Map<string, LifeEvent[]>();
   constructor(
     private readonly scheduler: SchedulerLike,
     private readonly out: PipelineReplay,
     private readonly connections: ConnectionReplay,
-  ) {}
+  ) {
+    this.noted = new DrainNoted((conn, reason) => out.drains.push({ at: scheduler.now(), slot: conn.slot, connection: conn.id, reason }));
+  }
 
   /** Delivers one recorded input of a life to the replayed pipeline. */
   deliver(ev: LifeEvent): void {
@@ -115,7 +118,7 @@ class Inputs {
     else if (ev.type === 'idle') m.mux.idle();
     else if (ev.type === 'closed' && (!ev.local || !m.mux.goAwaySent)) m.mux.end(ev.code, 'replayed', ev.local);
     else if (ev.type === 'retire' && !m.mux.isDraining && m.served !== null) {
-      this.lives.get(`${ev.slot}:${ev.life}`)?.next({ type: 'retire', connection: this.note(m.served), reason: ev.reason, gatewayShutdown: ev.gatewayShutdown });
+      this.lives.get(`${ev.slot}:${ev.life}`)?.next({ type: 'retire', connection: this.noted.of(m.served), reason: ev.reason, gatewayShutdown: ev.gatewayShutdown });
     }
     return true;
   }
@@ -123,25 +126,11 @@ class Inputs {
   /** A recorded connection served by the real `serveMux` on a replayed multiplexer. */
   private serve(ev: Extract<LifeEvent, { type: 'connected' }>, key: string, life: Subscriber<LinkEvent>): void {
     const m = this.connections.serve(ev.connection, ev.slot, this.generationAt.get(key) ?? 0, {
-      next: (le) => life.next({ ...le, connection: this.note(le.connection) }),
+      next: (le) => life.next({ ...le, connection: this.noted.of(le.connection) }),
       error: (err) => life.error(err),
     });
     this.muxes.set(ev.connection, m);
     this.muxLives.set(key, m);
-  }
-
-  /** The same connection, its drains noted (the slot's decision). */
-  private note(conn: ServedConnection): ServedConnection {
-    let wrapper = this.noted.get(conn);
-    if (wrapper === undefined) {
-      const drain = (reason: string): void => {
-        this.out.drains.push({ at: this.scheduler.now(), slot: conn.slot, connection: conn.id, reason });
-        conn.drain(reason);
-      };
-      wrapper = Object.create(conn, { drain: { value: drain } }) as ServedConnection;
-      this.noted.set(conn, wrapper);
-    }
-    return wrapper;
   }
 
   /** Inputs never delivered: their attempt never started in the replay. */

@@ -14,6 +14,26 @@ export function decisionOf(u: SlotUpdate): RecordedDecision {
   return s;
 }
 
+/** Connections whose `drain` is noted (`onDrain`) before it is done: one wrapper per connection, everything else read from it. */
+export class DrainNoted {
+  private readonly wrapped = new WeakMap<ServedConnection, ServedConnection>();
+  constructor(private readonly onDrain: (conn: ServedConnection, reason: string) => void) {}
+
+  of(conn: ServedConnection): ServedConnection {
+    let wrapper = this.wrapped.get(conn);
+    if (wrapper === undefined) {
+      const drain = (reason: string): void => {
+        this.onDrain(conn, reason);
+        conn.drain(reason);
+      };
+      // Getters included: everything but `drain` is read from the connection itself.
+      wrapper = Object.create(conn, { drain: { value: drain } }) as ServedConnection;
+      this.wrapped.set(conn, wrapper);
+    }
+    return wrapper;
+  }
+}
+
 /**
  * Records a proxy's connection pipeline (`ProxyDeps.pipelineTap`): wraps `runSlot` so that every
  * input of a slot (each `connect` call and how that life went, the random draws, secret swaps, the
@@ -31,7 +51,8 @@ export class PipelineTap {
   private readonly observed = new Set<string>();
   /** Per slot, its latest life (the one whose connection is being made). */
   private readonly latestLife = new Map<number, number>();
-  private readonly wrapped = new WeakMap<ServedConnection, ServedConnection>();
+  /** The slot drains a replaced connection: a decision, recorded. */
+  private readonly drains = new DrainNoted((conn, reason) => this.push({ type: 'drain', t: this.now(), slot: conn.slot, connection: conn.id, reason }));
 
   constructor(private readonly onLine?: (line: PipelineLine) => void) {}
 
@@ -89,7 +110,7 @@ export class PipelineTap {
   private life(source$: Observable<LinkEvent>, slot: number, life: number): Observable<LinkEvent> {
     const base = { slot, life };
     return source$.pipe(
-      map((ev) => ({ ...ev, connection: this.drainsOf(ev.connection, slot) })),
+      map((ev) => ({ ...ev, connection: this.drains.of(ev.connection) })),
       tap({
         next: (ev) => {
           const connection = ev.connection.id;
@@ -102,20 +123,6 @@ export class PipelineTap {
         error: (err: unknown) => this.push({ type: 'failed', t: this.now(), ...base, error: recordError(err) }),
       }),
     );
-  }
-
-  /** The same connection, its `drain` recorded (the slot drains a replaced connection: a decision). */
-  private drainsOf(conn: ServedConnection, slot: number): ServedConnection {
-    const known = this.wrapped.get(conn);
-    if (known) return known;
-    const drain = (reason: string): void => {
-      this.push({ type: 'drain', t: this.now(), slot, connection: conn.id, reason });
-      conn.drain(reason);
-    };
-    // Everything else (getters included) read from the connection itself.
-    const wrapper = Object.create(conn, { drain: { value: drain } }) as ServedConnection;
-    this.wrapped.set(conn, wrapper);
-    return wrapper;
   }
 
   /** Secret swaps, recorded once however many slots share the source. */
