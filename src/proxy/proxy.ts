@@ -6,8 +6,7 @@ import { DEFAULT_PROXY_HANDSHAKE_TIMEOUT_MS } from '../config/constants';
 import { dial, trustedCas } from '../connection';
 import { createUpstreamDispatcher } from '../dispatch';
 import { F, componentLogger, type Logger } from '../log';
-import { drain } from '../mux';
-import { CloseCode, ErrorCode, FRAME_HEADER_BYTES, receiveSettings, type PeerSettings } from '../protocol';
+import { FRAME_HEADER_BYTES, receiveSettings, type PeerSettings } from '../protocol';
 import { authenticate, tlsExporterBinding } from '../session';
 import { settledWithin } from '../time';
 // The ops parts by file, not through '../ops': prom-client loads only with an ops listener (D34).
@@ -17,7 +16,7 @@ import { meterRecorder } from '../ops/record-metrics';
 import { SOFTWARE } from '../version';
 import { SecretSource } from './secret-source';
 import { InFlightStreams } from './in-flight';
-import { serveConnection, type ConnectionContext, type LinkEvent, type ServedConnection } from './served-connection';
+import { serveConnection, stopDrain, type ConnectionContext, type LinkEvent, type ServedConnection } from './served-connection';
 import { ReplicaSpread } from './replica-spread';
 import { runSlot } from './slot';
 import { proxyRecorder } from './record-tap';
@@ -107,6 +106,7 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
     log: connLog,
     random,
     scheduler,
+    observe: deps.pipelineTap?.observeConnection,
   };
   const connect = connector(config, ctx, randomUUID());
   const run = deps.pipelineTap?.wrap(runSlot) ?? runSlot;
@@ -122,6 +122,7 @@ export function startProxy(config: ProxyConfig, deps: ProxyDeps): RunningProxy {
   /** Drains every connection (GOAWAY, in-flight requests finish within the grace), then stops everything. */
   const stop = async (graceMs: number): Promise<void> => {
     closing = true;
+    deps.pipelineTap?.stopping(graceMs);
     await drainConnections(board.openConnections(), streams, { graceMs, scheduler, logger });
     subs.unsubscribe();
     board.stop();
@@ -157,9 +158,7 @@ function firstConnected(board: ProxyStatusBoard): Promise<void> {
 async function drainConnections(open: ServedConnection[], streams: InFlightStreams, o: { graceMs: number; scheduler: SchedulerLike; logger: Logger }): Promise<void> {
   const { graceMs, scheduler, logger } = o;
   logger.info({ graceMs, [F.inFlight]: streams.size, connections: open.length }, 'proxy draining');
-  const drains = open.map((c) =>
-    drain(c.mux, { graceMs, goAway: { code: ErrorCode.SHUTDOWN, reason: 'proxy shutting down' }, close: { code: CloseCode.GOING_AWAY, reason: 'proxy stopping' }, scheduler }),
-  );
+  const drains = open.map((c) => stopDrain(c, graceMs, scheduler));
   const results = await lastValueFrom(drains.length > 0 ? forkJoin(drains) : of([]));
   const cut = results.reduce((n, r) => n + r.cut, 0);
   const drained = results.every((r) => r.drained);

@@ -1,7 +1,7 @@
-import { Observable, asyncScheduler, filter, map, merge, take, timer, type SchedulerLike, type Subscription } from '../rx';
+import { Observable, asyncScheduler, defer, filter, map, merge, take, timer, type SchedulerLike, type Subscription } from '../rx';
 import { AuthRevokedError, type DialedSocket } from '../connection';
 import { F, type Logger } from '../log';
-import { ConnectionClosedError, Multiplexer, drain, type CloseInfo, type IncomingStream } from '../mux';
+import { ConnectionClosedError, Multiplexer, drain, type CloseInfo, type DrainResult, type IncomingStream } from '../mux';
 import { CloseCode, ErrorCode, closeCodeName, errorCodeName, type PeerSettings } from '../protocol';
 import { ProxyReauth, secretId, type ProxySession } from '../session';
 
@@ -54,6 +54,8 @@ export interface ConnectionContext {
   log: Logger;
   random: () => number;
   scheduler?: SchedulerLike;
+  /** Sees each connection's multiplexer as it is made, before anything uses it (`PipelineTap.observeConnection`). */
+  observe?: (mux: Multiplexer, connectionId: string, slot: number) => void;
 }
 
 /**
@@ -67,10 +69,22 @@ export interface ConnectionContext {
  * slot until it closes, and cleans up after itself then.
  */
 export function serveConnection(ctx: ConnectionContext, slot: number, socket: DialedSocket, session: ProxySession, usedSecret: string): Observable<LinkEvent> {
+  return defer(() => {
+    const log = ctx.log.child({ [F.connection]: session.connectionId, [F.slot]: slot });
+    const mux = new Multiplexer(socket.transport, { role: 'proxy', local: ctx.local, remote: session.remote, logger: log, heartbeatIntervalMs: ctx.heartbeatIntervalMs, scheduler: ctx.scheduler });
+    ctx.observe?.(mux, session.connectionId, slot);
+    return serveMux(ctx, slot, mux, session, usedSecret);
+  });
+}
+
+/**
+ * {@link serveConnection} on a multiplexer made already: everything a connection does after the
+ * handshake. Pipeline replay (src/replay/pipeline-connection.ts) runs it on a replayed multiplexer.
+ */
+export function serveMux(ctx: ConnectionContext, slot: number, mux: Multiplexer, session: Pick<ProxySession, 'connectionId' | 'version' | 'channelBinding'>, usedSecret: string): Observable<LinkEvent> {
   return new Observable<LinkEvent>((subscriber) => {
     const scheduler = ctx.scheduler ?? asyncScheduler;
     const log = ctx.log.child({ [F.connection]: session.connectionId, [F.slot]: slot });
-    const mux = new Multiplexer(socket.transport, { role: 'proxy', local: ctx.local, remote: session.remote, logger: log, heartbeatIntervalMs: ctx.heartbeatIntervalMs, scheduler });
     const reauth = new ProxyReauth({
       channel: mux,
       version: session.version,
@@ -153,4 +167,9 @@ function retirement$(ctx: ConnectionContext, mux: Multiplexer, scheduler: Schedu
     filter(() => !ctx.closing() && !mux.isClosed),
     take(1),
   );
+}
+
+/** How the proxy's stop drains each open connection: GOAWAY (SHUTDOWN), in-flight requests finish within `graceMs`, then it closes. */
+export function stopDrain(conn: Pick<ServedConnection, 'mux'>, graceMs: number, scheduler: SchedulerLike): Observable<DrainResult> {
+  return drain(conn.mux, { graceMs, goAway: { code: ErrorCode.SHUTDOWN, reason: 'proxy shutting down' }, close: { code: CloseCode.GOING_AWAY, reason: 'proxy stopping' }, scheduler });
 }

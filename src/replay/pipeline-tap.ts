@@ -1,7 +1,8 @@
 import { Observable, asyncScheduler, defer, map, tap, type SchedulerLike, type Subscription } from '../rx';
 import type { SlotOptions, SlotUpdate } from '../proxy/slot';
 import type { LinkEvent, ServedConnection } from '../proxy/served-connection';
-import { PIPELINE_FORMAT, PIPELINE_VERSION, recordError, type PipelineLine, type RecordedDecision } from './pipeline-format';
+import type { Multiplexer } from '../mux';
+import { PIPELINE_FORMAT, PIPELINE_VERSION, recordError, recordedControl, recordedControlIn, type PipelineLine, type RecordedDecision } from './pipeline-format';
 
 type SlotRunner = (o: SlotOptions) => Observable<SlotUpdate>;
 
@@ -11,6 +12,26 @@ export function decisionOf(u: SlotUpdate): RecordedDecision {
   const s = u.status;
   if (s.state === 'connected') return { state: 'connected', connection: s.connectionId };
   return s;
+}
+
+/** Connections whose `drain` is noted (`onDrain`) before it is done: one wrapper per connection, everything else read from it. */
+export class DrainNoted {
+  private readonly wrapped = new WeakMap<ServedConnection, ServedConnection>();
+  constructor(private readonly onDrain: (conn: ServedConnection, reason: string) => void) {}
+
+  of(conn: ServedConnection): ServedConnection {
+    let wrapper = this.wrapped.get(conn);
+    if (wrapper === undefined) {
+      const drain = (reason: string): void => {
+        this.onDrain(conn, reason);
+        conn.drain(reason);
+      };
+      // Getters included: everything but `drain` is read from the connection itself.
+      wrapper = Object.create(conn, { drain: { value: drain } }) as ServedConnection;
+      this.wrapped.set(conn, wrapper);
+    }
+    return wrapper;
+  }
 }
 
 /**
@@ -24,7 +45,14 @@ export class PipelineTap {
   private startedAt: number | null = null;
   private scheduler: SchedulerLike = asyncScheduler;
   private secretsWatched = false;
-  private readonly wrapped = new WeakMap<ServedConnection, ServedConnection>();
+  /** `secret` lines so far: the generation of the current secret. */
+  private secrets = 0;
+  /** Connections whose multiplexer {@link observeConnection} saw. */
+  private readonly observed = new Set<string>();
+  /** Per slot, its latest life (the one whose connection is being made). */
+  private readonly latestLife = new Map<number, number>();
+  /** The slot drains a replaced connection: a decision, recorded. */
+  private readonly drains = new DrainNoted((conn, reason) => this.push({ type: 'drain', t: this.now(), slot: conn.slot, connection: conn.id, reason }));
 
   constructor(private readonly onLine?: (line: PipelineLine) => void) {}
 
@@ -58,6 +86,7 @@ export class PipelineTap {
         connect: () =>
           defer(() => {
             life += 1;
+            this.latestLife.set(slot, life);
             this.push({ type: 'attempt', t: this.now(), slot, life });
             return this.life(o.connect(), slot, life);
           }),
@@ -81,12 +110,12 @@ export class PipelineTap {
   private life(source$: Observable<LinkEvent>, slot: number, life: number): Observable<LinkEvent> {
     const base = { slot, life };
     return source$.pipe(
-      map((ev) => ({ ...ev, connection: this.drainsOf(ev.connection, slot) })),
+      map((ev) => ({ ...ev, connection: this.drains.of(ev.connection) })),
       tap({
         next: (ev) => {
           const connection = ev.connection.id;
           if (ev.type === 'connected') {
-            this.push({ type: 'connected', t: this.now(), ...base, connection });
+            this.push({ type: 'connected', t: this.now(), ...base, connection, ...(this.observed.delete(connection) ? { mux: true as const } : {}) });
             // Closes are inputs too (a retired connection's close ends its life); observed until then.
             ev.connection.closed$.subscribe((info) => this.push({ type: 'closed', t: this.now(), ...base, connection, code: info.code, local: info.local }));
           } else this.push({ type: 'retire', t: this.now(), ...base, connection, reason: ev.reason, gatewayShutdown: ev.gatewayShutdown });
@@ -96,25 +125,55 @@ export class PipelineTap {
     );
   }
 
-  /** The same connection, its `drain` recorded (the slot drains a replaced connection: a decision). */
-  private drainsOf(conn: ServedConnection, slot: number): ServedConnection {
-    const known = this.wrapped.get(conn);
-    if (known) return known;
-    const drain = (reason: string): void => {
-      this.push({ type: 'drain', t: this.now(), slot, connection: conn.id, reason });
-      conn.drain(reason);
-    };
-    // Everything else (getters included) read from the connection itself.
-    const wrapper = Object.create(conn, { drain: { value: drain } }) as ServedConnection;
-    this.wrapped.set(conn, wrapper);
-    return wrapper;
-  }
-
   /** Secret swaps, recorded once however many slots share the source. */
   private watchSecrets(changes$: Observable<unknown>): Subscription | undefined {
     if (this.secretsWatched) return undefined;
     this.secretsWatched = true;
-    return changes$.subscribe(() => this.push({ type: 'secret', t: this.now() }));
+    return changes$.subscribe(() => {
+      this.secrets += 1;
+      this.push({ type: 'secret', t: this.now() });
+    });
+  }
+
+  /**
+   * `ConnectionContext.observe`: records what a new connection's multiplexer receives (CONTROL,
+   * GOAWAY) and sends (CONTROL, GOAWAY), and when it is idle after its own GOAWAY. Wraps that one
+   * instance's `sendControl` and `goAway` (recorded, then done as before); the subscriptions end
+   * with the connection (its subjects complete on close).
+   */
+  readonly observeConnection = (mux: Multiplexer, connection: string, slot: number): void => {
+    this.observed.add(connection);
+    const life = this.latestLife.get(slot) ?? 0;
+    const at = (): { t: number; slot: number; life: number; connection: string } => ({ t: this.now(), slot, life, connection });
+    mux.control$.subscribe((payload) => this.push({ type: 'control-in', ...at(), message: recordedControlIn(payload) }));
+    mux.goAway$.subscribe((g) => this.push({ type: 'goaway-in', ...at(), code: g.code, reason: g.reason, inFlight: mux.activeStreams }));
+    const sendControl = mux.sendControl.bind(mux);
+    const goAway = mux.goAway.bind(mux);
+    let goAwaySent = false;
+    const observed: Pick<Multiplexer, 'sendControl' | 'goAway'> = {
+      sendControl: (message) => {
+        if (!mux.isClosed) this.push({ type: 'control-out', ...at(), message: recordedControl(message, this.secrets) });
+        sendControl(message);
+      },
+      goAway: (code = 0, reason = 'going away') => {
+        if (!goAwaySent && !mux.isClosed) {
+          goAwaySent = true;
+          this.push({ type: 'goaway-out', ...at(), code, reason, inFlight: mux.activeStreams });
+          goAway(code, reason);
+          mux.idle$.subscribe(() => {
+            if (!mux.isClosed) this.push({ type: 'idle', ...at() });
+          });
+          return;
+        }
+        goAway(code, reason);
+      },
+    };
+    Object.assign(mux, observed);
+  };
+
+  /** The proxy began to stop (its connections are drained within `graceMs`). */
+  stopping(graceMs: number): void {
+    if (this.startedAt !== null) this.push({ type: 'stop', t: this.now(), graceMs });
   }
 
   private begin(o: SlotOptions): void {

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log';
 import { F } from '../log';
+import { asyncScheduler, type SchedulerLike, type Subscription } from '../rx';
 import { ReplayErrorCode } from './errors';
 import { CLIENT_GONE_REASON } from './format';
 import { announcedSession, liveEndpoint, routeOf } from './legacy';
@@ -25,6 +26,11 @@ export interface ServeOptions {
   /** How long a replayed server-to-client request waits for the client's answer. Default 30 s. */
   answerTimeoutMs?: number;
   logger?: Logger;
+  /**
+   * Time for the paced timing modes and the answer timeout (default `asyncScheduler`, real time); a
+   * virtual-time scheduler in tests (test/unit/replay/serve-virtual-time.test.ts).
+   */
+  scheduler?: SchedulerLike;
 }
 
 /** A running replay server. */
@@ -40,6 +46,28 @@ export interface ReplayServer {
 }
 
 const DROP_RESPONSE_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date']);
+
+/**
+ * Runs `fn` after `ms` on `scheduler`, unless `res` closes first (then `onClose` runs instead, at
+ * once). Either way the timer and the listener are released; returns the cancel function.
+ */
+function afterOrClose(scheduler: SchedulerLike, ms: number, res: ServerResponse, fn: () => void, onClose: () => void): () => void {
+  let timer: Subscription | null = null;
+  const cancel = (): void => {
+    timer?.unsubscribe();
+    res.off('close', closed);
+  };
+  const closed = (): void => {
+    cancel();
+    onClose();
+  };
+  res.once('close', closed);
+  timer = scheduler.schedule(() => {
+    cancel();
+    fn();
+  }, ms);
+  return cancel;
+}
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -65,6 +93,7 @@ class ReplayHandler {
   private readonly recToLive = new Map<string, string>();
   readonly counts = { unmatched: 0, answerMismatches: 0, streams: 0 };
   private readonly timing: Timing;
+  private readonly scheduler: SchedulerLike;
   private readonly log: Logger | undefined;
 
   constructor(
@@ -75,6 +104,7 @@ class ReplayHandler {
     this.triggers = streamTriggers(recording);
     this.bus.setMaxListeners(0);
     this.timing = opts.timing ?? { mode: 'instant' };
+    this.scheduler = opts.scheduler ?? asyncScheduler;
     this.log = opts.logger?.child({ [F.component]: 'replay' });
   }
 
@@ -145,13 +175,7 @@ class ReplayHandler {
     const factor = t.mode === 'instant' ? 0 : t.mode === 'recorded' ? 1 : t.factor;
     const ms = (toT - fromT) * factor;
     if (ms <= 0 || res.destroyed) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      res.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await new Promise<void>((resolve) => afterOrClose(this.scheduler, ms, res, resolve, resolve));
   }
 
   /** The live session of a POST to a legacy message endpoint, when that endpoint was announced. */
@@ -223,16 +247,18 @@ class ReplayHandler {
     return new Promise((resolve) => {
       const key = `${server}\n${JSON.stringify(id)}`;
       const done = (): void => {
-        clearTimeout(timer);
         this.answers.delete(key);
         resolve();
       };
-      const timer = setTimeout(() => {
+      const timeout = (): void => {
         this.log?.warn({ [F.code]: ReplayErrorCode.AnswerTimeout, [F.server]: server }, 'no client answer to a replayed server request');
         done();
-      }, this.opts.answerTimeoutMs ?? 30_000);
-      this.answers.set(key, done);
-      res.once('close', done);
+      };
+      const cancel = afterOrClose(this.scheduler, this.opts.answerTimeoutMs ?? 30_000, res, timeout, done);
+      this.answers.set(key, () => {
+        cancel();
+        done();
+      });
     });
   }
 
