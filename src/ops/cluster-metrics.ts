@@ -1,4 +1,4 @@
-import type * as PromClient from 'prom-client';
+import type * as Prom from './prom';
 import type { Metrics } from './metrics';
 import type { ClusterStatus } from './status-report';
 
@@ -11,7 +11,7 @@ export function meterCluster(metrics: Metrics, snapshot: () => ClusterStatus | n
   // prom-client by require: this module is imported by the gateway whether or not an ops listener
   // runs, and prom-client loads only with one (decisions.md D34).
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: only with metrics
-  const { Gauge } = require('prom-client') as typeof PromClient;
+  const { Gauge } = require('./prom') as typeof Prom;
   const registers = [metrics.registry];
   const up = new Gauge({ name: 'mcp_tunnel_cluster_redis_up', help: 'Whether this replica reaches Redis (1) or runs degraded on its local tunnels only (0).', registers });
   const seen = new Gauge({ name: 'mcp_tunnel_cluster_replicas', help: 'Live gateway replicas this replica sees through Redis, itself included (1 while degraded).', registers });

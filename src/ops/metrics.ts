@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from './prom';
 import { CONNECTION_STATES, type ConnectionState } from './connection-states';
 
 /** Which process the metrics describe; a constant label of `mcp_tunnel_build_info`. */
@@ -177,7 +177,7 @@ export class Metrics {
     };
     this.registerRequestFamilies();
     g('mcp_tunnel_build_info', 'Version and role of this process (always 1).', ['version', 'role']).labels(opts.version, opts.role).set(1);
-    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (opts.defaultMetrics ?? true) collectDefaultMetrics(this.registry);
   }
 
   private readonly collectors = new Set<() => void>();
