@@ -54,6 +54,8 @@ export interface Admission {
   body: RequestBody;
   /** Filter the `tools/list` result(s) of the response. */
   toolsFilter: ToolsListFilterSpec | null;
+  /** The body's one parse (`readRequest`), when it was read whole as JSON: later steps read this, never the bytes again. */
+  value?: unknown;
 }
 
 const NO_BODY_ADMISSION: Admission = Object.freeze({ body: NO_BODY, toolsFilter: null });
@@ -95,7 +97,7 @@ export async function admitRequest(ctx: AdmitContext): Promise<Admission | null>
   if (read === null) return null;
   if (tools === null || !('value' in read)) {
     if (passRule !== null) decide({ decision: 'allow', rule: passRule });
-    return { body: read.body, toolsFilter: null };
+    return 'value' in read ? { body: read.body, toolsFilter: null, value: read.value } : { body: read.body, toolsFilter: null };
   }
   if (!headersAgree(ctx, read.value, decide)) return null;
   return checkTools(ctx, tools, { body: read.body, value: read.value }, decide);
@@ -185,10 +187,10 @@ function checkTools(ctx: AdmitContext, tools: ToolRule, read: { body: Exclude<Re
   }
   if (listIds.size > 0) {
     decide({ decision: 'filtered', rule: tools.name });
-    return { body: read.body, toolsFilter: { ids: listIds, allowed: tools.allows } };
+    return { body: read.body, toolsFilter: { ids: listIds, allowed: tools.allows }, value };
   }
   decide({ decision: 'allow', rule: tools.name });
-  return { body: read.body, toolsFilter: null };
+  return { body: read.body, toolsFilter: null, value };
 }
 
 

@@ -85,19 +85,14 @@ export function classifyResumeHead(status: number, headers: HeaderList): ResumeH
 export type JsonRpcId = string | number;
 
 /**
- * The id of the single JSON-RPC request in `body` (the bytes forwarded), or null when there is none
- * to wait for (a notification, a batch, a body that is not plain UTF-8 JSON).
+ * The id of the single JSON-RPC request in `value`, the body's one parse by the admission (never a
+ * second reading of the bytes), or null when there is none to wait for (a notification, a batch, a
+ * body that was not JSON).
  */
-export function requestIdOf(body: Buffer | null): JsonRpcId | null {
-  if (body === null || body.length === 0) return null;
-  try {
-    const msg: unknown = JSON.parse(body.toString('utf8'));
-    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return null;
-    const { id, method } = msg as { id?: unknown; method?: unknown };
-    return typeof method === 'string' && (typeof id === 'string' || typeof id === 'number') ? id : null;
-  } catch {
-    return null;
-  }
+export function requestIdOf(value: unknown): JsonRpcId | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const { id, method } = value as { id?: unknown; method?: unknown };
+  return typeof method === 'string' && (typeof id === 'string' || typeof id === 'number') ? id : null;
 }
 
 /**

@@ -76,8 +76,8 @@ export class ResumableResponse {
   ) {
     this.#scheduler = deps.scheduler ?? asyncScheduler;
     this.#sessionId = admitted.target.sessionKey;
-    const body = admitted.admission.body;
-    this.#answerId = ctx.req.method === 'POST' && body.kind === 'whole' ? requestIdOf(body.bytes) : null;
+    const { body, value } = admitted.admission;
+    this.#answerId = ctx.req.method === 'POST' && body.kind === 'whole' ? requestIdOf(value) : null;
   }
 
   /**
