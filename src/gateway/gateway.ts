@@ -144,6 +144,7 @@ function createTunnelSide(live: LiveConfig, registry: TunnelRegistry, rootLogger
     graceMs: () => live.config.rotation.graceMs,
     challengeDeadlineMs: () => live.config.limits.handshakeTimeoutMs,
     maxControlBytes: () => live.config.limits.maxHeaderBytes,
+    ...(metrics === undefined ? {} : { onReauthFailed: (code: string) => metrics.authFailure(code) }),
   });
   const admission = new TunnelAdmission(() => live.config.limits);
   const endpoint = new TunnelEndpoint({

@@ -16,6 +16,8 @@ export interface SecretRotationOptions {
   maxControlBytes: () => number;
   /** Time for the grace period and the drain (default `asyncScheduler`; a `TestScheduler` in tests). */
   scheduler?: SchedulerLike;
+  /** An in-band re-authentication failed (metrics: `mcp_tunnel_auth_failures_total`). */
+  onReauthFailed?: (code: string) => void;
 }
 
 /** What rotation needs of the handshake's result (the version, which secret matched, the binding). */
@@ -65,6 +67,7 @@ export class SecretRotation {
       maxControlBytes: this.opts.maxControlBytes(),
       requestedDeadlineMs: this.opts.challengeDeadlineMs,
       logger: log,
+      ...(this.opts.onReauthFailed === undefined ? {} : { onFailed: this.opts.onReauthFailed }),
     });
     const t: Tracked = { conn, reauth, log, state: 'current', grace: null, subs: new Subscription() };
     t.subs.add(reauth.authenticated$.subscribe(() => this.onReauthenticated(t)));

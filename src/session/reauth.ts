@@ -73,6 +73,11 @@ export interface GatewayReauthOptions extends ReauthBinding {
   logger: Logger;
   /** Injectable clock (ms). */
   now?: () => number;
+  /**
+   * A proof failed (expired challenge, or no current secret matches): `TUNNEL_REAUTH_FAILED`, counted
+   * with the handshake failures in `mcp_tunnel_auth_failures_total`. Must not throw.
+   */
+  onFailed?: (code: 'TUNNEL_REAUTH_FAILED') => void;
 }
 
 /** At most this many `reauth_request`s per minute are honoured; more are ignored (logged once). */
@@ -166,6 +171,7 @@ export class GatewayReauth {
     this.pending = null;
     if (this.now() > pending.expiresAt) {
       log.warn({ [F.code]: 'TUNNEL_REAUTH_FAILED', [F.reason]: 'challenge expired' }, 'in-band re-authentication failed');
+      this.opts.onFailed?.('TUNNEL_REAUTH_FAILED');
       return this.result(false, 'challenge expired');
     }
     const secrets = this.opts.secrets();
@@ -178,6 +184,7 @@ export class GatewayReauth {
     const secret = index >= 0 ? secrets[index] : undefined;
     if (secret === undefined) {
       log.warn({ [F.code]: 'TUNNEL_REAUTH_FAILED', [F.reason]: 'proof matches no current secret of the tunnel' }, 'in-band re-authentication failed');
+      this.opts.onFailed?.('TUNNEL_REAUTH_FAILED');
       return this.result(false, 'proof matches no current secret of the tunnel');
     }
     this.current = secretId(secret);

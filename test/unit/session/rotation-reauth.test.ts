@@ -29,7 +29,7 @@ function linkedChannels(scheduler: SchedulerLike) {
 }
 
 /** Rotates OLD → NEW at t=1000 with a 5 s grace; the proxy's secret file follows (or not). */
-function rotate(proxyFollows: boolean): Array<{ at: number; what: string }> {
+function rotate(proxyFollows: boolean, failures: string[] = []): Array<{ at: number; what: string }> {
   const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
   let calls: Array<{ at: number; what: string }> = [];
   scheduler.run(() => {
@@ -37,7 +37,14 @@ function rotate(proxyFollows: boolean): Array<{ at: number; what: string }> {
     let proxySecret = OLD;
     const link = linkedChannels(scheduler);
     calls = link.calls;
-    const rotation = new SecretRotation({ secretsOf: () => gatewaySecrets, graceMs: () => 5000, challengeDeadlineMs: () => 1000, maxControlBytes: () => 65536, scheduler });
+    const rotation = new SecretRotation({
+      secretsOf: () => gatewaySecrets,
+      graceMs: () => 5000,
+      challengeDeadlineMs: () => 1000,
+      maxControlBytes: () => 65536,
+      scheduler,
+      onReauthFailed: (code) => failures.push(`${scheduler.now()} ${code}`),
+    });
     const conn = { id: 'c1', tunnelId: 'corp', mux: link.gatewayMux as unknown as Multiplexer } as TunnelConnection; // a fake: rotation uses only the members above
     const untrack = rotation.track(conn, { version: 1, secretIndex: 0, channelBinding: '' }, silentLogger());
     const proxy = new ProxyReauth({ channel: link.proxyChannel, version: 1, tunnelId: 'corp', channelBinding: '', secret: () => proxySecret, initialSecret: OLD, maxControlBytes: 65536, logger: silentLogger(), scheduler });
@@ -56,7 +63,18 @@ function rotate(proxyFollows: boolean): Array<{ at: number; what: string }> {
 
 describe('secret rotation with in-band re-authentication (virtual time)', () => {
   it('a proxy that re-authenticates with the new secret within the grace keeps its connection', () => {
-    expect(rotate(true)).toEqual([]);
+    const failures: string[] = [];
+    expect(rotate(true, failures)).toEqual([]);
+    expect(failures).toEqual([]);
+  });
+
+  it('a proof with the revoked secret is a failed authentication (counted in mcp_tunnel_auth_failures_total)', () => {
+    const failures: string[] = [];
+    rotate(false, failures);
+    // The challenge goes out at t=1000; the proxy's proof with OLD arrives on the next virtual ticks.
+    expect(failures.length).toBeGreaterThanOrEqual(1);
+    expect(failures.every((f) => f.endsWith(' TUNNEL_REAUTH_FAILED'))).toBe(true);
+    expect(Number(failures[0]!.split(' ')[0])).toBeGreaterThanOrEqual(1000);
   });
 
   it('a proxy still on the revoked secret is drained when the grace is over, then closed 4401 after the linger', () => {
