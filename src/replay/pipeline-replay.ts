@@ -274,18 +274,29 @@ interface Timed {
   slot: number;
 }
 
-/** Compares two timed sequences slot by slot; returns the largest skew of equal entries. */
-function compareSeq<T extends Timed>(what: string, a: T[], b: T[], show: (x: T) => string, differences: string[]): number {
+/**
+ * Compares two timed sequences slot by slot (or by a finer `group`: each connection's own outputs are
+ * ordered, but two connections' outputs a millisecond apart may interleave either way in a real run);
+ * returns the largest skew of equal entries.
+ */
+function compareSeq<T extends Timed>(
+  what: string,
+  a: T[],
+  b: T[],
+  show: (x: T) => string,
+  differences: string[],
+  group: (x: T) => string = (x) => `slot ${x.slot}`,
+): number {
   let skew = 0;
-  for (const slot of new Set([...a, ...b].map((d) => d.slot))) {
-    const ra = a.filter((d) => d.slot === slot);
-    const rb = b.filter((d) => d.slot === slot);
+  for (const g of new Set([...a, ...b].map(group))) {
+    const ra = a.filter((d) => group(d) === g);
+    const rb = b.filter((d) => group(d) === g);
     for (let i = 0; i < Math.max(ra.length, rb.length); i += 1) {
       const x = ra[i];
       const y = rb[i];
       const sx = x === undefined ? 'nothing' : show(x);
       const sy = y === undefined ? 'nothing' : show(y);
-      if (sx !== sy) differences.push(`slot ${slot} ${what} ${i + 1}: recorded ${sx} at ${x?.at ?? '-'} ms, replayed ${sy} at ${y?.at ?? '-'} ms`);
+      if (sx !== sy) differences.push(`${g} ${what} ${i + 1}: recorded ${sx} at ${x?.at ?? '-'} ms, replayed ${sy} at ${y?.at ?? '-'} ms`);
       else if (x !== undefined && y !== undefined) skew = Math.max(skew, Math.abs(x.at - y.at));
     }
   }
@@ -306,6 +317,6 @@ export function comparePipeline(rec: PipelineRecording, replay: PipelineReplay):
   const drains = rec.events.flatMap((e) => (e.type === 'drain' ? [{ at: e.t, slot: e.slot, connection: e.connection, reason: e.reason }] : []));
   const skew = compareSeq('decision', recordedDecisions(rec), replay.decisions, (d) => JSON.stringify(d.decision), differences);
   const drainSkew = compareSeq('drain', drains, replay.drains, (d) => `${d.connection} (${d.reason})`, differences);
-  const connSkew = compareSeq('connection event', recordedConnectionEvents(rec), replay.connections, (d) => `${d.connection}: ${d.event}`, differences);
+  const connSkew = compareSeq('connection event', recordedConnectionEvents(rec), replay.connections, (d) => `${d.connection}: ${d.event}`, differences, (d) => `slot ${d.slot} connection ${d.connection}`);
   return { differences, maxSkewMs: Math.max(skew, drainSkew, connSkew) };
 }
