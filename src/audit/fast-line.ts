@@ -9,8 +9,9 @@ import { AUDIT_MSG } from './fields';
  * object it was made from, so that sealing does not parse the line back.
  *
  * Only for records that redaction cannot touch and that survive a JSON round trip unchanged: every
- * value a string, a finite number, a boolean or null, or a flat object of those whose keys no
- * redaction path names (the `policy` decision). Anything else (captured bodies, odd values) returns
+ * value a string, a finite number, a boolean or null, a flat object of those whose keys no
+ * redaction path names (the `policy` decision), or an array of strings (`conns` of a resumed SSE
+ * response: no redaction path reaches into a string). Anything else (captured bodies, odd values) returns
  * null and takes the pino path, so the bytes are redacted and the hash is exact either way:
  * `JSON.parse(line)` of a line built here equals the object it was built from.
  */
@@ -29,6 +30,8 @@ function isFlatObject(v: unknown): boolean {
   return true;
 }
 
+const isStringArray = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
 export interface FastLine {
   line: string;
   /** What `JSON.parse(line)` returns; the chain adds its fields to it. */
@@ -42,7 +45,7 @@ export function fastAuditLine(record: Readonly<Record<string, unknown>>, pid: nu
     const v = record[k];
     if (v === undefined) continue; // pino leaves undefined fields out too
     if (REDACTED_TOP.has(k) || k in parsed || k === 'msg') return null;
-    if (!isScalar(v) && !isFlatObject(v)) return null;
+    if (!isScalar(v) && !isFlatObject(v) && !isStringArray(v)) return null;
     parsed[k] = v;
   }
   parsed['msg'] = AUDIT_MSG;

@@ -38,6 +38,24 @@ describe('audit fast line', () => {
     expect(Object.keys(fast.parsed).at(-1)).toBe('msg');
   });
 
+  it('takes an array of strings (the conns of a resumed SSE response)', () => {
+    const fast = fastAuditLine({ ...(sanitizeAuditRecord(record) as unknown as Record<string, unknown>), resumptions: 1, conns: ['c-1', 'c-2'] }, 1, new Date(0))!;
+    expect(JSON.parse(fast.line)).toEqual(fast.parsed);
+    expect(fast.parsed['conns']).toEqual(['c-1', 'c-2']);
+  });
+
+  it('writes a resumed response (conns) as the pino path does', async () => {
+    const file = join(dir, 'audit.log');
+    const audit = openAuditDestination(file, { log: quiet });
+    const resumed = { ...record, resumptions: 1, conns: ['c-1', 'c-2'] };
+    audit.write(resumed); // fast path
+    audit.logger.info(sanitizeAuditRecord(resumed), 'audit'); // pino path
+    await audit.close();
+    const [a, b] = lines(file);
+    expect(comparable(a!)).toEqual(comparable(b!));
+    expect(comparable(a!)['conns']).toEqual(['c-1', 'c-2']);
+  });
+
   it('declines what redaction or a JSON round trip could change', () => {
     const base = sanitizeAuditRecord(record) as unknown as Record<string, unknown>;
     for (const odd of [
@@ -45,7 +63,8 @@ describe('audit fast line', () => {
       { policy: { decision: 'allow', key: 'k' } },
       { durationMs: Number.NaN },
       { bytesIn: -0 },
-      { tool: ['a'] },
+      { tool: ['a', 1] },
+      { conns: [{ key: 'k' }] },
       { policy: new Date(0) },
     ]) {
       expect(fastAuditLine({ ...base, ...odd }, 1, new Date(0))).toBeNull();
