@@ -46,7 +46,7 @@ export function collectDefaultMetrics(registry: Registry): void {
  * as prom-client's processCpuTotal.js defines them (same help texts; each scrape adds the CPU time
  * used since the previous one, counted from registration), without its exemplar support.
  */
-export function registerProcessCpu(registry: Registry): void {
+function registerProcessCpu(registry: Registry): void {
   const registers = [registry];
   let last = process.cpuUsage();
   const user: Counter = new Counter({

@@ -67,15 +67,11 @@ export class LineEncoder {
     return this.seq++;
   }
 
-  /** The lines (possibly none, possibly several) that one queue item produces. */
-  encode(it: QueueItem): string {
-    return this.encodeLines(it).join('');
-  }
-
   /**
-   * The same lines, one string each (each ends in `\n`). The writer packs them into a reused buffer
-   * instead of joining them: a batch joined into one ~256 KiB string, then copied into a fresh Buffer,
-   * lands in V8's large-object space and brings on major GCs on the thread that encodes (D73).
+   * The lines (possibly none, possibly several) that one queue item produces, one string each (each
+   * ends in `\n`). The writer packs them into a reused buffer instead of joining them: a batch
+   * joined into one ~256 KiB string, then copied into a fresh Buffer, lands in V8's large-object
+   * space and brings on major GCs on the thread that encodes (D73).
    */
   encodeLines(it: QueueItem): string[] {
     if (it.kind === 'drop') return [line({ type: 'drop', seq: this.seq++, t: r(it.t), events: it.events, bytes: it.bytes })];

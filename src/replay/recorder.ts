@@ -4,13 +4,13 @@ import { F } from '../log';
 import { describeError } from '../errors';
 import type { RecorderInfo } from './format';
 import { toPairs, type TapHeaders } from './tap-headers';
-
-export { toPairs, type TapHeaders } from './tap-headers';
 import type { RedactionOptions } from './redact';
 import type { ItemBody, QueueItem } from './encoder';
 import { LineWriter, type FooterCounters, type RecordingWriter, type WriterInit } from './line-writer';
 import { ThreadWriter, threadWriterAvailable } from './thread-writer';
 import { batchLength, PACED_BATCH_BYTES } from './paced-writer';
+
+export { toPairs, type TapHeaders } from './tap-headers';
 
 /** Which exchange a tap records. */
 export interface ExchangeMeta {

@@ -43,7 +43,7 @@ describe('LineWriter', () => {
     await w.close({ t: 0, exchanges: 3, droppedEvents: 0, droppedBytes: 0 });
 
     const expected = new LineEncoder(new Redactor(undefined), 256 * 1024);
-    const want = [...small, ...huge, ...sseItems('c', 2, 3, 100)].map((it) => expected.encode(it)).join('');
+    const want = [...small, ...huge, ...sseItems('c', 2, 3, 100)].flatMap((it) => expected.encodeLines(it)).join('');
     const text = await readFile(file, 'utf8');
     const lines = text.split('\n');
     // header, the encoded lines, footer
