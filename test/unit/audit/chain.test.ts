@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { AuditChain, CHECKPOINT_TYPE, GENESIS_PREV, canonicalJson, checkpointSigningInput, recordHash } from '../../../src/audit/chain';
+import { AuditChain, CHECKPOINT_TYPE, GENESIS_PREV, canonicalJson, canonicalRecord, checkpointSigningInput, recordHash } from '../../../src/audit/chain';
 import { ed25519Signer, ed25519Verifier, hmacSigner, hmacVerifier } from '../../../src/audit/keys';
 
 const parse = (line: string): Record<string, unknown> => JSON.parse(line) as Record<string, unknown>;
@@ -19,6 +19,69 @@ describe('canonicalJson (RFC 8785 for JSON-parsed values)', () => {
   it('refuses what JSON cannot hold', () => {
     expect(() => canonicalJson(Number.NaN)).toThrow(TypeError);
     expect(() => canonicalJson({ a: undefined })).toThrow(TypeError);
+  });
+});
+
+describe('canonicalRecord (the hash input, D81)', () => {
+  /** Deterministic generator (no Math.random: a failure must reproduce). */
+  function* values(seed: number): Generator<unknown> {
+    let x = seed;
+    const next = (n: number): number => {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      return x % n;
+    };
+    const keys = ['a', 'B', 'é', 'zz', '_x', 'rid', '7', '10', '\u2028', 'a\u0000b', '\ud800', 'Z1', 'x"y', ''];
+    const scalars: unknown[] = [null, true, false, 0, -0, 1e21, 0.1, -12.5, 2 ** 53, '', 'x', 'line\nbreak', '\ud83d\ude00', '\udc00'];
+    const gen = (depth: number): unknown => {
+      const kind = depth > 2 ? 0 : next(4);
+      if (kind === 0 || kind === 1) return scalars[next(scalars.length)];
+      if (kind === 2) return Array.from({ length: next(4) }, () => gen(depth + 1));
+      const o: Record<string, unknown> = {};
+      for (let i = next(6); i > 0; i--) o[keys[next(keys.length)]!] = gen(depth + 1);
+      return o;
+    };
+    for (;;) {
+      const o: Record<string, unknown> = {};
+      for (let i = next(8) + 1; i > 0; i--) o[keys[next(keys.length)]!] = gen(1);
+      if (next(3) === 0) o['hash'] = 'h';
+      yield JSON.parse(JSON.stringify(o));
+    }
+  }
+
+  it('equals the recursive canonical JSON of the record without `hash` on 2,000 generated records', () => {
+    const it = values(7);
+    for (let i = 0; i < 2000; i++) {
+      const record = it.next().value as Record<string, unknown>;
+      const { hash: _skipped, ...rest } = record;
+      expect(canonicalRecord(record, 'hash')).toBe(canonicalJson(rest));
+    }
+  });
+
+  it('orders digit keys by code unit (not as array indices) and hashes a __proto__ member', () => {
+    const record = JSON.parse('{"b":1,"10":2,"2":3,"__proto__":{"x":1},"a":{"1":true,"0":false}}') as Record<string, unknown>;
+    expect(canonicalRecord(record, 'hash')).toBe('{"10":2,"2":3,"__proto__":{"x":1},"a":{"0":false,"1":true},"b":1}');
+    const nested = JSON.parse('{"p":[{"__proto__":1}],"q":2}') as Record<string, unknown>;
+    expect(canonicalRecord(nested, 'hash')).toBe('{"p":[{"__proto__":1}],"q":2}');
+  });
+
+  it("reuses a shape's order only for that shape (more shapes than the cache holds, interleaved)", () => {
+    for (let round = 0; round < 3; round++) {
+      for (let n = 1; n <= 12; n++) {
+        const record: Record<string, unknown> = {};
+        for (let k = n; k > 0; k--) record[`k${k}`] = k * round;
+        const { hash: _none, ...rest } = record;
+        expect(canonicalRecord(record, 'hash')).toBe(canonicalJson(rest));
+        expect(canonicalRecord(record, `k${n}`)).toBe(canonicalJson(Object.fromEntries(Object.entries(record).filter(([k]) => k !== `k${n}`))));
+      }
+    }
+    expect(canonicalRecord({}, 'hash')).toBe('{}');
+    expect(canonicalRecord({ hash: 'only' }, 'hash')).toBe('{}');
+  });
+
+  it('a change inside __proto__ changes the hash (it is hashed, not dropped)', () => {
+    const a = JSON.parse('{"rid":"r","__proto__":{"x":1}}') as Record<string, unknown>;
+    const b = JSON.parse('{"rid":"r","__proto__":{"x":2}}') as Record<string, unknown>;
+    expect(recordHash(a)).not.toBe(recordHash(b));
   });
 });
 
@@ -51,6 +114,14 @@ describe('AuditChain', () => {
     const chain = new AuditChain();
     expect(chain.seal('not json\n')).toBe('not json\n');
     expect(chain.seq).toBe(0);
+  });
+
+  it('rewrites a line whose chain key is spelled with an escape (one `seq` member after parsing)', () => {
+    const out = new AuditChain({ id: 'c' }).seal('{"s\\u0065q":"mine","audit":true}\n');
+    const r = parse(out);
+    expect(r.seq).toBe(1);
+    expect(out).not.toContain('\\u0065');
+    expect(r.hash).toBe(recordHash(r));
   });
 
   it('rewrites a line that already has a chain key instead of duplicating it', () => {
