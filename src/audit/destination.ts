@@ -6,7 +6,7 @@ import { AUDIT_ERROR } from './errors';
 import { fastAuditLine } from './fast-line';
 import { LineBatch } from './line-batch';
 import { AUDIT } from './fields';
-import { sanitizeAuditRecord, type AuditRecord } from './records';
+import { auditFieldsOf, sanitizeAuditRecord, type AuditRecord } from './records';
 import { DROP_REPORT_EVERY, FAST_AUDIT_WRITE, safeLog, writeAuditRecord, type FastAuditWrite } from './trail';
 
 type SonicBoom = ReturnType<typeof pino.destination>;
@@ -123,6 +123,8 @@ class PinoAuditDestination implements AuditDestination {
   #closing: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
   #dropped = 0;
+  #isoMs = -1;
+  #iso = '';
   /** The synchronous file's per-turn write coalescing; null for stdout/stderr and `sync: false`. */
   readonly #batch: LineBatch | null;
 
@@ -182,7 +184,8 @@ class PinoAuditDestination implements AuditDestination {
    * and the caller takes the pino path). Throws like the pino sink does once closing.
    */
   #writeFast(record: AuditRecord): boolean {
-    const fast = fastAuditLine(sanitizeAuditRecord(record) as unknown as Record<string, unknown>, process.pid, new Date());
+    const sanitized = sanitizeAuditRecord(record) as unknown as Record<string, unknown>;
+    const fast = fastAuditLine(sanitized, process.pid, this.#isoNow(), auditFieldsOf(record));
     if (fast === null) return false;
     if (this.#closing !== null) throw new TunnelError(AUDIT_ERROR.writeFailed, 'audit destination is closed');
     let line: string;
@@ -194,6 +197,16 @@ class PinoAuditDestination implements AuditDestination {
     }
     this.#emit(line);
     return true;
+  }
+
+  /** `time` of a line: the ISO string is made once per millisecond (many records share one under load). */
+  #isoNow(): string {
+    const ms = Date.now();
+    if (ms !== this.#isoMs) {
+      this.#isoMs = ms;
+      this.#iso = new Date(ms).toISOString();
+    }
+    return this.#iso;
   }
 
   /** A sealed line to the file: coalesced per turn when synchronous (D75), else straight to the stream. */

@@ -38,10 +38,19 @@ export interface FastLine {
   parsed: Record<string, unknown>;
 }
 
-/** The line for a sanitised record, or null when the record must take the pino path (see above). */
-export function fastAuditLine(record: Readonly<Record<string, unknown>>, pid: number, now: Date): FastLine | null {
-  const parsed: Record<string, unknown> = { level: 30, time: now.toISOString(), [AUDIT.audit]: true, pid };
-  for (const k of Object.keys(record)) {
+/**
+ * The line for a sanitised record, or null when the record must take the pino path (see above).
+ * `keys`: the record's keys in order, when the caller knows them (the side's field list; a record's
+ * absent optional fields are skipped): cheaper than listing them.
+ */
+export function fastAuditLine(
+  record: Readonly<Record<string, unknown>>,
+  pid: number,
+  now: Date | string,
+  keys: readonly string[] = Object.keys(record),
+): FastLine | null {
+  const parsed: Record<string, unknown> = { level: 30, time: typeof now === 'string' ? now : now.toISOString(), [AUDIT.audit]: true, pid };
+  for (const k of keys) {
     const v = record[k];
     if (v === undefined) continue; // pino leaves undefined fields out too
     if (REDACTED_TOP.has(k) || k in parsed || k === 'msg') return null;

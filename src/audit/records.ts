@@ -206,24 +206,39 @@ function truncateSessionId(id: string | null | undefined): string | null {
   return id.length > MAX_SESSION_ID_CHARS ? id.slice(0, MAX_SESSION_ID_CHARS) : id;
 }
 
+/** Marks a record {@link sanitizeAuditRecord} made (a non-enumerable symbol: no JSON, no pino field). */
+const SANITIZED = Symbol('mcp-tunnel.sanitizedAuditRecord');
+
+/** Fields a record carries only when they have a value: never written as null. */
+const OPTIONAL_FIELDS: ReadonlySet<string> = new Set([AUDIT.requestBody, AUDIT.responseBody, AUDIT.resumptions, AUDIT.conns]);
+
+/** The documented fields of a record's side, in the order they are written. */
+export function auditFieldsOf(record: Readonly<AuditRecord>): readonly string[] {
+  return record.side === 'proxy' ? PROXY_RECORD_FIELDS : GATEWAY_RECORD_FIELDS;
+}
+
 /**
  * Returns a copy of `record` holding exactly the fields of its side, in the documented order,
  * with `path`/`upstream` stripped of query strings and `sessionId` cut to 64 characters. Anything
- * else a caller attached (headers, say) is dropped. Idempotent; never throws for a well-typed input.
+ * else a caller attached (headers, say) is dropped. Idempotent: a record this function made and
+ * the caller froze is returned as it is (the request's audit sanitises and freezes once when it
+ * finishes; the destination does not copy it again). Never throws for a well-typed input.
  */
 export function sanitizeAuditRecord<R extends AuditRecord>(record: R): R {
+  if ((record as { [SANITIZED]?: true })[SANITIZED] === true && Object.isFrozen(record)) return record;
   const out: Record<string, unknown> = {};
-  const fields: readonly string[] = record.side === 'proxy' ? PROXY_RECORD_FIELDS : GATEWAY_RECORD_FIELDS;
+  const proxy = record.side === 'proxy';
   const source = record as unknown as Record<string, unknown>;
-  for (const field of fields) out[field] = source[field] ?? null;
-  // Body fields exist only when body capture is on, resumption fields only on resumable SSE
-  // responses; never write them as null otherwise.
-  for (const field of [AUDIT.requestBody, AUDIT.responseBody, AUDIT.resumptions, AUDIT.conns]) if (source[field] === undefined) delete out[field];
-  if (record.side === 'proxy') {
-    out[AUDIT.upstream] = auditUpstream(asText(source[AUDIT.upstream]));
-  } else {
-    out[AUDIT.path] = stripQuery(asText(source[AUDIT.path]));
-    out[AUDIT.sessionId] = truncateSessionId(source[AUDIT.sessionId] as string | null | undefined);
+  for (const field of auditFieldsOf(record)) {
+    const v = source[field];
+    // Body fields exist only when body capture is on, resumption fields only on resumable SSE
+    // responses; never write them as null otherwise.
+    if (v === undefined && OPTIONAL_FIELDS.has(field)) continue;
+    if (proxy && field === AUDIT.upstream) out[field] = auditUpstream(asText(v));
+    else if (!proxy && field === AUDIT.path) out[field] = stripQuery(asText(v));
+    else if (!proxy && field === AUDIT.sessionId) out[field] = truncateSessionId(v as string | null | undefined);
+    else out[field] = v ?? null;
   }
+  Object.defineProperty(out, SANITIZED, { value: true });
   return out as R;
 }

@@ -6,7 +6,9 @@
  * gateway + proxy per 1,000 POSTs (from /proc/<pid>/stat: far less noisy than req/s on a shared
  * machine), the req/s and the p50/p99; then one 200 MiB (`BENCH_MIB`) response. With
  * `BENCH_CPU_PROF=<dir>` both CLI processes run under `node --cpu-prof` and write their profiles
- * there when they stop (read them with `node dist/bench/prof-top.js <file>`).
+ * there when they stop (read them with `node dist/bench/prof-top.js <file>`); with
+ * `BENCH_HEAP_PROF=<dir>` they run under `node --heap-prof` (sampled allocations still live when
+ * the process stops, by call site: what holds its memory; `node dist/bench/prof-top.js <file>.heapprofile`).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +22,11 @@ async function main(): Promise<void> {
   const procs = new Procs();
   const dir = mkdtempSync(join(tmpdir(), 'mcp-tunnel-cpu-'));
   const prof = process.env['BENCH_CPU_PROF'];
-  const nodeArgs = prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`];
+  const heap = process.env['BENCH_HEAP_PROF'];
+  const nodeArgs = [
+    ...(prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`]),
+    ...(heap === undefined ? [] : ['--heap-prof', `--heap-prof-dir=${heap}`]),
+  ];
   try {
     const up = await procs.start('upstream', process.execPath, [join(__dirname, 'upstream.js')], { ready: /^UPSTREAM_URL=(\S+)/ });
     const tunnel = await startTunnel({ procs, upstreamOrigin: up.match![1]!, dir, nodeArgs });
