@@ -87,14 +87,7 @@ function connectionLog(ctx: ConnectionContext, connectionId: string, slot: numbe
  * handshake. Pipeline replay (src/replay/pipeline-connection.ts) runs it on a replayed multiplexer.
  * `connectionLogger`: the connection's logger when the caller made one already (the multiplexer's).
  */
-export function serveMux(
-  ctx: ConnectionContext,
-  slot: number,
-  mux: Multiplexer,
-  session: Pick<ProxySession, 'connectionId' | 'version' | 'channelBinding'>,
-  usedSecret: string,
-  connectionLogger?: Logger,
-): Observable<LinkEvent> {
+export function serveMux(ctx: ConnectionContext, slot: number, mux: Multiplexer, session: Pick<ProxySession, 'connectionId' | 'version' | 'channelBinding'>, usedSecret: string, connectionLogger?: Logger): Observable<LinkEvent> {
   return new Observable<LinkEvent>((subscriber) => {
     const scheduler = ctx.scheduler ?? asyncScheduler;
     const log = connectionLogger ?? connectionLog(ctx, session.connectionId, slot);
