@@ -5,9 +5,10 @@ import { AuditChain, type CheckpointSigner } from './chain';
 import { AUDIT_ERROR } from './errors';
 import { fastAuditLine } from './fast-line';
 import { LineBatch } from './line-batch';
+import { LostRecords } from './lost-records';
 import { AUDIT } from './fields';
 import { auditFieldsOf, sanitizeAuditRecord, type AuditRecord } from './records';
-import { DROP_REPORT_EVERY, FAST_AUDIT_WRITE, safeLog, writeAuditRecord, type FastAuditWrite } from './trail';
+import { AUDIT_LOST_RECORDS, DROP_REPORT_EVERY, FAST_AUDIT_WRITE, safeLog, writeAuditRecord, type FastAuditWrite } from './trail';
 
 type SonicBoom = ReturnType<typeof pino.destination>;
 
@@ -122,9 +123,12 @@ class PinoAuditDestination implements AuditDestination {
   #failed = false;
   #closing: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
+  /** Records (not drop events) the stream dropped. */
   #dropped = 0;
   #isoMs = -1;
   #iso = '';
+  /** Records lost after their write returned: reported like failed writes (lost-records.ts). */
+  readonly #lost: LostRecords;
   /** The synchronous file's per-turn write coalescing; null for stdout/stderr and `sync: false`. */
   readonly #batch: LineBatch | null;
 
@@ -134,7 +138,8 @@ class PinoAuditDestination implements AuditDestination {
     this.#opened = !this.#file;
     this.#sync = this.#file && options.sync !== false;
     this.#stream = this.#file ? this.#openFile(target) : pino.destination({ fd: target === 'stdout' ? 1 : 2, sync: true });
-    this.#batch = this.#sync ? new LineBatch((lines) => this.#writeBatch(lines)) : null;
+    this.#lost = new LostRecords(this.#log);
+    this.#batch = this.#sync ? new LineBatch((lines) => this.#lost.write(this.#stream, lines)) : null;
     const settings = options.chain ?? {};
     this.#chain = new AuditChain({
       signer: settings.signer ?? null,
@@ -177,6 +182,7 @@ class PinoAuditDestination implements AuditDestination {
     // The fast path writeAuditRecord takes for this logger (fast-line.ts); a pino logger otherwise.
     const fast: FastAuditWrite = (record) => this.#writeFast(record);
     Object.defineProperty(this.logger, FAST_AUDIT_WRITE, { value: fast });
+    Object.defineProperty(this.logger, AUDIT_LOST_RECORDS, { value: this.#lost.listen });
   }
 
   /**
@@ -318,22 +324,16 @@ class PinoAuditDestination implements AuditDestination {
       this.#failed = true;
       safeLog(this.#log, 'error', { [F.code]: AUDIT_ERROR.destinationFailed, [F.err]: err }, 'audit destination failed');
     });
-    this.#stream.on('drop', () => {
-      this.#dropped++;
-      if (this.#dropped === 1 || this.#dropped % DROP_REPORT_EVERY === 0) {
+    this.#stream.on('drop', (lines: unknown) => {
+      const before = this.#dropped;
+      this.#dropped += this.#lost.dropped(String(lines));
+      if (this.#dropped === before) return; // a checkpoint line alone
+      // The first drop, then each time the count passes another DROP_REPORT_EVERY.
+      if (before === 0 || Math.floor(before / DROP_REPORT_EVERY) !== Math.floor(this.#dropped / DROP_REPORT_EVERY)) {
         const fields = { [F.code]: AUDIT_ERROR.recordsDropped, dropped: this.#dropped };
         safeLog(this.#log, 'warn', fields, 'audit destination is not keeping up; records dropped');
       }
     });
-  }
-
-  #writeBatch(lines: string): void {
-    try {
-      this.#stream.write(lines);
-    } catch (err: unknown) {
-      // A destroyed stream (a failed file) throws; the lines are lost and reported like a failed record.
-      safeLog(this.#log, 'error', { [F.code]: AUDIT_ERROR.writeFailed, [F.err]: err }, 'audit records could not be written');
-    }
   }
 
   #seal(line: string): string {

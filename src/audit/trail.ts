@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Subject, ignoreElements, tap, type Observable } from '../rx';
+import { Subject, defer, finalize, ignoreElements, tap, type Observable } from '../rx';
 import { F } from '../log';
 import { AUDIT_ERROR } from './errors';
 import { AUDIT_MSG } from './fields';
@@ -19,6 +19,15 @@ import type { RequestAuditOptions } from './request-audit';
  */
 export const FAST_AUDIT_WRITE = Symbol('mcp-tunnel.fastAuditWrite');
 export type FastAuditWrite = (record: AuditRecord) => boolean;
+
+/**
+ * Also found on a destination's logger: registers a listener called once per record the destination
+ * lost after its write had returned true (a failed per-turn batch, lines dropped past the buffer;
+ * lost-records.ts) and returns its removal. `auditSink` registers its `onWriteFailed` for as long as
+ * it is subscribed, so such records count like a failed write.
+ */
+export const AUDIT_LOST_RECORDS = Symbol('mcp-tunnel.auditLostRecords');
+export type LostRecordsHook = (listener: () => void) => () => void;
 
 /**
  * Sees every request's audit record as it starts and as it finishes, on the request path itself
@@ -66,15 +75,24 @@ export function auditSink(
   records$: Observable<AuditRecord>,
   audit: Logger,
   log: Logger,
-  /** Called after each record that could not be written (metrics); must not throw. */
+  /**
+   * Called after each record that could not be written (metrics), also for one the destination
+   * loses later (`AUDIT_LOST_RECORDS`); must not throw.
+   */
   onWriteFailed?: () => void,
 ): Observable<never> {
-  return records$.pipe(
+  const write = records$.pipe(
     tap((record) => {
       if (!writeAuditRecord(audit, record, log)) onWriteFailed?.();
     }),
     ignoreElements(),
   );
+  const lost = (audit as { [AUDIT_LOST_RECORDS]?: LostRecordsHook })[AUDIT_LOST_RECORDS];
+  if (onWriteFailed === undefined || lost === undefined) return write;
+  return defer(() => {
+    const remove = lost(onWriteFailed);
+    return write.pipe(finalize(remove));
+  });
 }
 
 /**

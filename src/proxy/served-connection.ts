@@ -70,21 +70,27 @@ export interface ConnectionContext {
  */
 export function serveConnection(ctx: ConnectionContext, slot: number, socket: DialedSocket, session: ProxySession, usedSecret: string): Observable<LinkEvent> {
   return defer(() => {
-    const log = ctx.log.child({ [F.connection]: session.connectionId, [F.slot]: slot });
+    const log = connectionLog(ctx, session.connectionId, slot);
     const mux = new Multiplexer(socket.transport, { role: 'proxy', local: ctx.local, remote: session.remote, logger: log, heartbeatIntervalMs: ctx.heartbeatIntervalMs, scheduler: ctx.scheduler });
     ctx.observe?.(mux, session.connectionId, slot);
-    return serveMux(ctx, slot, mux, session, usedSecret);
+    return serveMux(ctx, slot, mux, session, usedSecret, log);
   });
+}
+
+/** The logger of everything about one connection: its life, its multiplexer and its streams. */
+function connectionLog(ctx: ConnectionContext, connectionId: string, slot: number): Logger {
+  return ctx.log.child({ [F.connection]: connectionId, [F.slot]: slot });
 }
 
 /**
  * {@link serveConnection} on a multiplexer made already: everything a connection does after the
  * handshake. Pipeline replay (src/replay/pipeline-connection.ts) runs it on a replayed multiplexer.
+ * `connectionLogger`: the connection's logger when the caller made one already (the multiplexer's).
  */
-export function serveMux(ctx: ConnectionContext, slot: number, mux: Multiplexer, session: Pick<ProxySession, 'connectionId' | 'version' | 'channelBinding'>, usedSecret: string): Observable<LinkEvent> {
+export function serveMux(ctx: ConnectionContext, slot: number, mux: Multiplexer, session: Pick<ProxySession, 'connectionId' | 'version' | 'channelBinding'>, usedSecret: string, connectionLogger?: Logger): Observable<LinkEvent> {
   return new Observable<LinkEvent>((subscriber) => {
     const scheduler = ctx.scheduler ?? asyncScheduler;
-    const log = ctx.log.child({ [F.connection]: session.connectionId, [F.slot]: slot });
+    const log = connectionLogger ?? connectionLog(ctx, session.connectionId, slot);
     const reauth = new ProxyReauth({
       channel: mux,
       version: session.version,

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log';
 import { F } from '../log';
 import { describeError } from '../errors';
+import { pinsMore } from '../chunk-memory';
 import type { RecorderInfo } from './format';
 import { toPairs, type TapHeaders } from './tap-headers';
 import type { RedactionOptions } from './redact';
@@ -99,7 +100,7 @@ const EMPTY = Buffer.alloc(0);
  */
 export function keptChunk(c: Uint8Array): { bytes: Buffer; size: number } {
   const parent = c.buffer.byteLength;
-  if (c.buffer instanceof SharedArrayBuffer || parent > 2 * c.byteLength) return { bytes: Buffer.from(c), size: c.byteLength };
+  if (c.buffer instanceof SharedArrayBuffer || pinsMore(c)) return { bytes: Buffer.from(c), size: c.byteLength };
   return { bytes: Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength), size: parent };
 }
 

@@ -1,5 +1,6 @@
 import { createHash, hash, type Hash } from 'node:crypto';
 import { BodyCapture, type BodyCaptureConfig, type GatewayAuditRecord, type RequestAudit } from '../../audit';
+import { pinsMore } from '../../chunk-memory';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -9,11 +10,6 @@ const EMPTY = Buffer.alloc(0);
  * body never pins a large batch buffer (one mux message holds many frames), else hashed at once.
  */
 const KEEP_COPY_BYTES = 16 * 1024;
-
-/** Keeping `chunk` would keep alive memory more than twice its size. */
-function pinsMore(chunk: Buffer): boolean {
-  return chunk.buffer.byteLength > 2 * chunk.length;
-}
 
 /** Which body a digest covers: the audit record names its fields after it. */
 export type BodyDirection = 'request' | 'response';
