@@ -22,7 +22,7 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/rx.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: 'rxjs', message: "Import from src/rx.ts (deep imports; the 'rxjs' bundle loads every operator)." }] }],
+      'no-restricted-imports': ['error', { paths: [{ name: 'rxjs', message: "Import from src/rx.ts (one file, RxJS's bundle: the 'rxjs' package entry loads 224 CommonJS files, D84)." }] }],
     },
   },
   {

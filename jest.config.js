@@ -8,6 +8,12 @@ module.exports = {
   // Suite-wide check that no configured secret or API key appears in any captured log line.
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
+  // One RxJS in a test process: the bundle src/rx.ts loads (decisions.md D84), also for tests that
+  // import 'rxjs' or 'rxjs/testing'.
+  moduleNameMapper: {
+    '^rxjs$': '<rootDir>/node_modules/rxjs/dist/bundles/rxjs.umd.js',
+    '^rxjs/testing$': '<rootDir>/test/helpers/rxjs-testing.ts',
+  },
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
   },

@@ -1,45 +1,68 @@
 /**
- * The RxJS parts this codebase uses, imported by file. `import … from 'rxjs'` loads the whole
- * CommonJS bundle (224 modules, ~11 MiB of RSS, 200-350 ms on this machine); these deep imports load
- * ~90 modules (−2.4 MiB, −70 to −150 ms at every start; decisions.md D34). Same files as the
- * bundle's (`rxjs/dist/cjs/internal/…`), so classes, `instanceof` and `TestScheduler` (which
- * patches the internal providers) behave exactly as with the bundle. Import RxJS from here in
- * src/; tests may import 'rxjs'.
+ * The RxJS this codebase uses: the package's single-file bundle (`rxjs/dist/bundles/rxjs.umd.js`),
+ * loaded by path (decisions.md D84; D34 before it). `import … from 'rxjs'` loads the CommonJS build,
+ * 224 files; the deep imports this module used before loaded 91 of them, 43 ms and 7 MiB of RSS at
+ * every start on this machine. The bundle is one file, the same ES5 code, compiled lazily by V8:
+ * 12-18 ms and 40 MiB of RSS for a bare process against 48. Import RxJS from here in src/.
+ *
+ * There must be one copy of RxJS in a process: `TestScheduler.run` patches the time providers of
+ * its own copy, and `instanceof` compares classes of one copy. jest maps `rxjs` and `rxjs/testing`
+ * to this same bundle (jest.config.js), so tests that import 'rxjs' share it.
  */
-export { Observable } from 'rxjs/internal/Observable';
-export { Subject } from 'rxjs/internal/Subject';
-export { BehaviorSubject } from 'rxjs/internal/BehaviorSubject';
-export { AsyncSubject } from 'rxjs/internal/AsyncSubject';
-export { Subscriber } from 'rxjs/internal/Subscriber';
-export { Subscription } from 'rxjs/internal/Subscription';
-export { firstValueFrom } from 'rxjs/internal/firstValueFrom';
-export { lastValueFrom } from 'rxjs/internal/lastValueFrom';
-export type { SchedulerLike } from 'rxjs/internal/types';
-export { asyncScheduler } from 'rxjs/internal/scheduler/async';
-export { EMPTY } from 'rxjs/internal/observable/empty';
-export { NEVER } from 'rxjs/internal/observable/never';
-export { defer } from 'rxjs/internal/observable/defer';
-export { forkJoin } from 'rxjs/internal/observable/forkJoin';
-export { from } from 'rxjs/internal/observable/from';
-export { fromEvent } from 'rxjs/internal/observable/fromEvent';
-export { interval } from 'rxjs/internal/observable/interval';
-export { merge } from 'rxjs/internal/observable/merge';
-export { of } from 'rxjs/internal/observable/of';
-export { race } from 'rxjs/internal/observable/race';
-export { timer } from 'rxjs/internal/observable/timer';
-export { catchError } from 'rxjs/internal/operators/catchError';
-export { debounceTime } from 'rxjs/internal/operators/debounceTime';
-export { delay } from 'rxjs/internal/operators/delay';
-export { exhaustMap } from 'rxjs/internal/operators/exhaustMap';
-export { filter } from 'rxjs/internal/operators/filter';
-export { finalize } from 'rxjs/internal/operators/finalize';
-export { ignoreElements } from 'rxjs/internal/operators/ignoreElements';
-export { map } from 'rxjs/internal/operators/map';
-export { observeOn } from 'rxjs/internal/operators/observeOn';
-export { retry } from 'rxjs/internal/operators/retry';
-export { startWith } from 'rxjs/internal/operators/startWith';
-export { switchMap } from 'rxjs/internal/operators/switchMap';
-export { take } from 'rxjs/internal/operators/take';
-export { takeUntil } from 'rxjs/internal/operators/takeUntil';
-export { tap } from 'rxjs/internal/operators/tap';
-export { timeout } from 'rxjs/internal/operators/timeout';
+import { dirname, join } from 'node:path';
+import type * as Rx from 'rxjs';
+
+/** The bundle's file (not in the package's `exports` map, so by path from the package's main entry). */
+export const RXJS_BUNDLE = join(dirname(require.resolve('rxjs')), '..', 'bundles', 'rxjs.umd.js');
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a file the package does not export
+const rx = require(RXJS_BUNDLE) as typeof Rx;
+
+export type { SchedulerLike } from 'rxjs';
+
+// Classes: a value and a type of the same name, as `export { X } from 'rxjs'` gives.
+export const Observable = rx.Observable;
+export type Observable<T> = Rx.Observable<T>;
+export const Subject = rx.Subject;
+export type Subject<T> = Rx.Subject<T>;
+export const BehaviorSubject = rx.BehaviorSubject;
+export type BehaviorSubject<T> = Rx.BehaviorSubject<T>;
+export const AsyncSubject = rx.AsyncSubject;
+export type AsyncSubject<T> = Rx.AsyncSubject<T>;
+export const Subscriber = rx.Subscriber;
+export type Subscriber<T> = Rx.Subscriber<T>;
+export const Subscription = rx.Subscription;
+export type Subscription = Rx.Subscription;
+
+export const {
+  firstValueFrom,
+  lastValueFrom,
+  asyncScheduler,
+  EMPTY,
+  NEVER,
+  defer,
+  forkJoin,
+  from,
+  fromEvent,
+  interval,
+  merge,
+  of,
+  race,
+  timer,
+  catchError,
+  debounceTime,
+  delay,
+  exhaustMap,
+  filter,
+  finalize,
+  ignoreElements,
+  map,
+  observeOn,
+  retry,
+  startWith,
+  switchMap,
+  take,
+  takeUntil,
+  tap,
+  timeout,
+} = rx;

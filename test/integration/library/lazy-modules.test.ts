@@ -13,7 +13,7 @@ require(${JSON.stringify(path.join(REPO_ROOT, 'dist', 'gateway'))});
 require(${JSON.stringify(path.join(REPO_ROOT, 'dist', 'proxy'))});
 const loaded = Object.keys(require.cache);
 const has = (part) => loaded.some((f) => f.includes(part));
-console.log(JSON.stringify({ promClient: has('/node_modules/prom-client/'), ioredis: has('/node_modules/ioredis/'), cluster: has('/dist/cluster/node'), sdk: has('/node_modules/@modelcontextprotocol/'), zod: has('/node_modules/zod/'), rxjsBundle: has('/node_modules/rxjs/dist/cjs/index.js'), replay: has('/dist/replay/index.js'), recorder: has('/dist/replay/recorder.js') }));
+console.log(JSON.stringify({ promClient: has('/node_modules/prom-client/'), ioredis: has('/node_modules/ioredis/'), cluster: has('/dist/cluster/node'), sdk: has('/node_modules/@modelcontextprotocol/'), zod: has('/node_modules/zod/'), rxjsCommonJs: has('/node_modules/rxjs/dist/cjs/'), rxjsFiles: loaded.filter((f) => f.includes('/node_modules/rxjs/')).map((f) => f.slice(f.indexOf('/node_modules/rxjs/'))), replay: has('/dist/replay/index.js'), recorder: has('/dist/replay/recorder.js') }));
 `;
 
 // The CLI's commands module: every command is registered, but replay and doctor load when they run (D77).
@@ -25,9 +25,9 @@ console.log(JSON.stringify({ replay: has('/dist/replay/'), doctor: has('/dist/do
 `;
 
 describe('modules loaded by the gateway and the proxy', () => {
-  it('loads no prom-client, ioredis, cluster code, MCP SDK, zod, RxJS bundle or recorder until a feature asks for them', () => {
+  it('loads no prom-client, ioredis, cluster code, MCP SDK, zod, RxJS CommonJS file or recorder until a feature asks for them', () => {
     const out = execFileSync(process.execPath, ['-e', CHILD], { encoding: 'utf8' });
-    expect(JSON.parse(out.trim())).toEqual({ promClient: false, ioredis: false, cluster: false, sdk: false, zod: false, rxjsBundle: false, replay: false, recorder: false });
+    expect(JSON.parse(out.trim())).toEqual({ promClient: false, ioredis: false, cluster: false, sdk: false, zod: false, rxjsCommonJs: false, rxjsFiles: ['/node_modules/rxjs/dist/bundles/rxjs.umd.js'], replay: false, recorder: false });
   });
 
   it('the CLI loads the replay package and the doctor only when those commands run', () => {
