@@ -125,8 +125,8 @@ class PinoAuditDestination implements AuditDestination {
   #timer: NodeJS.Timeout | null = null;
   /** Records (not drop events) the stream dropped. */
   #dropped = 0;
-  #isoMs = -1;
-  #iso = '';
+  #isoSecond = -1;
+  #isoPrefix = '';
   /** Records lost after their write returned: reported like failed writes (lost-records.ts). */
   readonly #lost: LostRecords;
   /** The synchronous file's per-turn write coalescing; null for stdout/stderr and `sync: false`. */
@@ -205,14 +205,19 @@ class PinoAuditDestination implements AuditDestination {
     return true;
   }
 
-  /** `time` of a line: the ISO string is made once per millisecond (many records share one under load). */
+  /**
+   * `time` of a line, as `new Date().toISOString()` gives it: the part up to the seconds is made once
+   * per second, the milliseconds appended (many records share a second under load).
+   */
   #isoNow(): string {
     const ms = Date.now();
-    if (ms !== this.#isoMs) {
-      this.#isoMs = ms;
-      this.#iso = new Date(ms).toISOString();
+    const second = Math.floor(ms / 1000);
+    if (second !== this.#isoSecond) {
+      this.#isoSecond = second;
+      this.#isoPrefix = new Date(second * 1000).toISOString().slice(0, 20); // "2026-12-06T18:50:01."
     }
-    return this.#iso;
+    const milli = ms - second * 1000;
+    return `${this.#isoPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
   }
 
   /** A sealed line to the file: coalesced per turn when synchronous (D75), else straight to the stream. */

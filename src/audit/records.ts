@@ -187,6 +187,24 @@ export function stripQuery(path: string): string {
  * with anything that looks like userinfo removed.
  */
 export function auditUpstream(url: string | URL): string {
+  if (typeof url !== 'string') return reduceUpstream(url);
+  // A proxy calls the same few upstream URLs over and over, and each request's record reduces its
+  // URL twice (when the request starts and when the record is sanitised): remember the answers
+  // instead of parsing the URL every time (the function is pure).
+  let reduced = upstreamMemo.get(url);
+  if (reduced === undefined) {
+    reduced = reduceUpstream(url);
+    if (upstreamMemo.size >= UPSTREAM_MEMO_SIZE) upstreamMemo.clear();
+    upstreamMemo.set(url, reduced);
+  }
+  return reduced;
+}
+
+/** Distinct upstream URLs remembered by {@link auditUpstream} (cleared when full: a bound, not an LRU). */
+const UPSTREAM_MEMO_SIZE = 256;
+const upstreamMemo = new Map<string, string>();
+
+function reduceUpstream(url: string | URL): string {
   try {
     const u = typeof url === 'string' ? new URL(url) : url;
     // `origin` is the string "null" for non-special schemes; fall back to protocol + host.

@@ -5,7 +5,7 @@ import pino, { type Logger } from 'pino';
 import { Subject, lastValueFrom, of, throwError, concat } from 'rxjs';
 import { AUDIT_ERROR } from '../../../src/audit/errors';
 import { AUDIT } from '../../../src/audit/fields';
-import { GATEWAY_RECORD_FIELDS, PROXY_RECORD_FIELDS, type AuditRecord, type GatewayAuditRecord, type ProxyAuditRecord } from '../../../src/audit/records';
+import { GATEWAY_RECORD_FIELDS, PROXY_RECORD_FIELDS, auditUpstream, sanitizeAuditRecord, type AuditRecord, type GatewayAuditRecord, type ProxyAuditRecord } from '../../../src/audit/records';
 import { RequestAudit } from '../../../src/audit/request-audit';
 import { AUDIT_MAX_BUFFERED_BYTES, openAuditDestination, type AuditDestination } from '../../../src/audit/destination';
 import { AuditTrail, auditSink } from '../../../src/audit/trail';
@@ -198,6 +198,33 @@ describe.each([true, false])('openAuditDestination (file destination, sync: %s)'
     expect(gw!.path).toBe('/mcp/docs');
     expect(gw!.sessionId).toBe('s'.repeat(64));
     expect(px!.upstream).toBe('https://docs.internal/mcp');
+  });
+
+  it('reduces upstream URLs the same way when it remembers them (more distinct URLs than it keeps, each twice)', () => {
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 300; i++) {
+        expect(auditUpstream(`https://u${i}:pw@host${i}.internal:8${i}/mcp/${i}?token=t${i}#f`)).toBe(`https://host${i}.internal:8${i}/mcp/${i}`);
+      }
+    }
+    expect(auditUpstream(new URL('http://a:b@x.internal/p?q'))).toBe('http://x.internal/p');
+    expect(auditUpstream('not a url?secret=1')).toBe('not a url');
+  });
+
+  it('writes `time` exactly as Date#toISOString around millisecond and second boundaries', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'clearImmediate', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'nextTick', 'queueMicrotask', 'hrtime', 'performance'] });
+    try {
+      const file = join(dir, 'audit.log');
+      const audit = open(file);
+      const times = ['2026-01-02T03:04:05.007Z', '2026-01-02T03:04:05.045Z', '2026-01-02T03:04:05.999Z', '2026-01-02T03:04:06.000Z', '2026-01-02T03:04:06.100Z', '2027-12-31T23:59:59.999Z'];
+      for (const t of times) {
+        jest.setSystemTime(new Date(t));
+        audit.write(Object.freeze(sanitizeAuditRecord(proxyRecord)));
+      }
+      await audit.close();
+      expect(readLines(file).map((l) => l.time)).toEqual(times);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('reports a destination that cannot be opened on the operational logger and never throws', async () => {
