@@ -2,6 +2,7 @@ import { BehaviorSubject, type Observable } from '../rx';
 import type { Cluster, Redis } from 'ioredis';
 import { F, type Logger } from '../log';
 import { parseClusterUrl, parseSentinelUrl } from '../config/redis-url';
+import { ClusterChannelSubscriber, duplicateSubscriber, type Backoff, type ChannelSubscriber } from './channel-subscriber';
 import { CLUSTER_CODES } from './errors';
 import { CONFIG_CHANNEL, CONFIG_KEY, REPLICAS_KEY, attemptsKey, rateKey, slotKey, parseReplicaEntry, replicaKey, sessionKey, type ReplicaEntry, type SessionEntry } from './keys';
 
@@ -133,7 +134,7 @@ type Client = Redis | Cluster;
  * backoff; {@link ClusterStore.health$} follows the connection.
  */
 export async function openRedisStore(url: string, logger: Logger): Promise<ClusterStore> {
-  const redis = await newClient(url);
+  const { redis, subscriber } = await newClient(url);
   const health$ = new BehaviorSubject<StoreHealth>('down');
   redis.on('ready', () => {
     if (health$.value !== 'ready') logger.info('cluster: Redis connected');
@@ -149,39 +150,36 @@ export async function openRedisStore(url: string, logger: Logger): Promise<Clust
   });
   // The first connection may fail: the replica starts degraded and ioredis keeps trying.
   await redis.connect().catch((err: unknown) => logger.warn({ [F.code]: CLUSTER_CODES.redisUnavailable, [F.reason]: (err as Error).message }, 'cluster: Redis not reachable at start; serving local tunnels only'));
-  // Pub/sub needs a connection of its own; ioredis resubscribes it after every reconnect.
-  const subscriber: Client = redis.isCluster ? (redis as Cluster).duplicate() : (redis as Redis).duplicate();
-  subscriber.on('error', () => undefined); // the main connection reports Redis being down
-  await subscriber.connect().catch(() => undefined);
   return redisStore(redis, subscriber, health$);
 }
 
+/** The store's reconnect backoff: 200 ms doubling to 2 s. */
+const retry: Backoff = (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000);
+
 /**
  * The ioredis client for `url`, loaded lazily: `redis://`/`rediss://` unchanged, Sentinel and Redis
- * Cluster through ioredis's own support (`src/config/redis-url.ts` only turns our URL form into its options).
+ * Cluster through ioredis's own support (`src/config/redis-url.ts` only turns our URL form into its
+ * options), and the pub/sub connection for configuration changes (its own: channel-subscriber.ts).
  */
-async function newClient(url: string): Promise<Client> {
+async function newClient(url: string): Promise<{ redis: Client; subscriber: ChannelSubscriber }> {
   const { Redis: RedisClient, Cluster: ClusterClient } = await import('ioredis');
   const perNode = { maxRetriesPerRequest: 1, connectTimeout: 2000 };
-  const retry = (times: number): number => Math.min(100 * 2 ** Math.min(times, 5), 2000);
   const cluster = parseClusterUrl(url);
   if (cluster) {
     const { nodes, username, password, tls } = cluster;
+    const redisOptions = { ...perNode, username, password, ...(tls ? { tls: {} } : {}) };
     // Redirections (MOVED/ASK) and slot-map refreshes are ioredis's; a whole-cluster outage is degraded mode.
-    return new ClusterClient(nodes, {
-      enableOfflineQueue: false,
-      lazyConnect: true,
-      clusterRetryStrategy: retry,
-      redisOptions: { ...perNode, username, password, ...(tls ? { tls: {} } : {}) },
-    });
+    const redis = new ClusterClient(nodes, { enableOfflineQueue: false, lazyConnect: true, clusterRetryStrategy: retry, redisOptions });
+    return { redis, subscriber: new ClusterChannelSubscriber(redis, nodes, redisOptions, CONFIG_CHANNEL, retry, RedisClient) };
   }
   const common = { ...perNode, enableOfflineQueue: false, retryStrategy: retry, lazyConnect: true };
   const sentinel = parseSentinelUrl(url);
   // Sentinel: ioredis asks the sentinels for the primary and follows its failovers.
-  return sentinel ? new RedisClient({ ...common, ...sentinel }) : new RedisClient(url, common);
+  const redis = sentinel ? new RedisClient({ ...common, ...sentinel }) : new RedisClient(url, common);
+  return { redis, subscriber: duplicateSubscriber(redis, CONFIG_CHANNEL) };
 }
 
-function redisStore(redis: Client, subscriber: Client, health$: BehaviorSubject<StoreHealth>): ClusterStore {
+function redisStore(redis: Client, subscriber: ChannelSubscriber, health$: BehaviorSubject<StoreHealth>): ClusterStore {
   return {
     health$: health$.asObservable(),
     async publishPresence(entry, ttlMs, now) {
@@ -236,17 +234,11 @@ function redisStore(redis: Client, subscriber: Client, health$: BehaviorSubject<
       return redis.get(CONFIG_KEY);
     },
     onConfig(handler) {
-      subscriber.on('message', (channel: string, message: string) => {
-        if (channel === CONFIG_CHANNEL) handler(message);
-      });
-      // enableOfflineQueue is off: subscribe once connected (ioredis re-subscribes after that).
-      const subscribe = (): void => void subscriber.subscribe(CONFIG_CHANNEL).catch(() => undefined);
-      if (subscriber.status === 'ready') subscribe();
-      else subscriber.once('ready', subscribe);
+      subscriber.listen(handler);
     },
     async close() {
       health$.complete();
-      await subscriber.quit().catch(() => subscriber.disconnect());
+      await subscriber.close();
       await redis.quit().catch(() => redis.disconnect());
     },
   };
