@@ -126,6 +126,8 @@ export interface Cluster {
   replicas: RunningGateway[];
   redis: RedisChild;
   upstream: StreamableUpstreamHandle;
+  /** The cluster secret file every replica reads. */
+  secretFile: string;
 }
 
 /**
@@ -157,7 +159,7 @@ export async function startCluster(res: Resources, opts: ClusterOptions = {}): P
     replicas.push(g);
   }
   await waitFor(() => replicas.every((g) => g.clusterSnapshot()?.redis === 'ok' && g.clusterSnapshot()?.replicas.length === replicas.length), { message: 'every replica sees every other one' });
-  return Object.assign(cluster, { h, replicas, upstream }) as Cluster;
+  return Object.assign(cluster, { h, replicas, upstream, secretFile: secret.file }) as Cluster;
 }
 
 /** One `tools/call` of `echo` on replica `g` (for a stateless upstream: no session needed); resolves with the HTTP status. */

@@ -4,12 +4,17 @@
  * `{presence}` slot), the hop, a shared rate limit (a Lua script on one key) and a configuration
  * change (pub/sub) all work across shards.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { CONFIG_KEY } from '../../../src/cluster/keys';
+import { sealChange, sharedPart } from '../../../src/cluster/shared-config';
+import { readSecretFile } from '../../../src/config/secret-file';
 import { Resources, waitFor } from '../../helpers';
 import type { Harness } from '../../helpers/tunnel-harness';
 import type { RunningGateway } from '../../../src/gateway';
 import { postEcho, rateLimitedCluster, startCluster, type Cluster } from './cluster-harness';
-import { redisClusterAvailable, startRedisCluster } from './redis-cluster';
+import { redisClusterAvailable, startRedisCluster, type RedisClusterChild } from './redis-cluster';
 
 const run = redisClusterAvailable() ? describe : describe.skip;
 const BURST = 4;
@@ -32,6 +37,8 @@ run('cluster: replicas sharing a Redis Cluster', () => {
   }, 60_000);
 
   afterEach(() => res.closeAll());
+
+  const applied = (): number => h.logs.lines.filter((l) => l.msg === 'cluster: applying a configuration change from another replica').length;
 
   const post = (g: RunningGateway, id: number): Promise<number> => postEcho(g, h.apiKey, id);
 
@@ -64,4 +71,16 @@ run('cluster: replicas sharing a Redis Cluster', () => {
     expect(await post(replicas[0]!, 1)).toBe(200);
     expect(await post(replicas[1]!, 2)).toBe(200);
   });
+
+  it('reads a change stored while it was cut off once the whole cluster is back (no publish needed)', async () => {
+    // Stored, not published: only a re-read after the outage can bring it to the replicas.
+    const next = structuredClone(h.gatewayConfig);
+    next.tunnels = [{ id: 'corp', secrets: [...next.tunnels[0]!.secrets, randomBytes(32).toString('base64url')] }];
+    const sealed = sealChange({ from: 'replica-elsewhere', at: Date.now() + 60_000, shared: sharedPart(next) }, readSecretFile(cluster.secretFile));
+    await promisify(execFile)('redis-cli', ['-c', '-p', String(cluster.redis.port), 'set', CONFIG_KEY, sealed]);
+    const before = applied();
+    await (cluster.redis as RedisClusterChild).outage(async () => void (await waitFor(() => replicas.every((g) => g.clusterSnapshot()?.redis === 'degraded'), { message: 'every replica degraded' })));
+    await waitFor(() => applied() >= before + 2, { timeoutMs: 30_000, message: 'both replicas applied the stored change after the cluster came back' });
+  }, 90_000);
 });
+

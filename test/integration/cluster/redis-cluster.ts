@@ -29,6 +29,12 @@ export function redisClusterAvailable(): boolean {
 /** The cluster's nodes; `url` is the `redis-cluster://` URL naming them all, `port`/`proc` the first node's. */
 export interface RedisClusterChild extends RedisChild {
   nodes: RedisChild[];
+  /**
+   * Saves every node's data (`SAVE`), kills every node, then starts them again on the same ports
+   * with the same cluster configuration and data; resolves once the cluster is `ok` again.
+   * `whileDown` runs with every node gone.
+   */
+  outage(whileDown?: () => Promise<void>): Promise<void>;
 }
 
 /** Starts `count` (3: the fewest masters Redis Cluster accepts) nodes and creates the cluster; resolves once every node reports `cluster_state:ok`. */
@@ -48,12 +54,26 @@ export async function startRedisCluster(count = 3): Promise<RedisClusterChild> {
     await close();
     throw err;
   }
-  return { url: `redis-cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`, port: nodes[0]!.port, proc: nodes[0]!.proc, nodes, close };
+  const ports = nodes.map((n) => n.port);
+  const busPorts = ports.map((p) => busPortOf.get(p)!);
+  const outage = async (whileDown?: () => Promise<void>): Promise<void> => {
+    for (const port of ports) await run('redis-cli', ['-p', String(port), 'save']);
+    await Promise.all(nodes.map((n) => n.close()));
+    await whileDown?.();
+    for (let i = 0; i < ports.length; i++) nodes[i] = await startNode(dir, ports[i]!, busPorts[i]!);
+    await waitFor(async () => (await Promise.all(nodes.map((n) => clusterState(n.port)))).every((s) => s === 'ok'), { timeoutMs: 30_000, intervalMs: 100, message: 'Redis Cluster state ok again on every node' });
+  };
+  return { url: `redis-cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`, port: nodes[0]!.port, proc: nodes[0]!.proc, nodes, close, outage };
 }
 
+/** Each node's cluster bus port, by node port (a restarted node needs the same one). */
+const busPortOf = new Map<number, number>();
+
 async function startNode(dir: string, port: number, busPort: number): Promise<RedisChild> {
+  busPortOf.set(port, busPort);
   const args = ['--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1', '--cluster-enabled', 'yes'];
-  args.push('--cluster-config-file', path.join(dir, `nodes-${port}.conf`), '--dir', dir, '--save', '', '--appendonly', 'no');
+  // Each node its own data file (they share `dir`): `outage` saves them and loads them back.
+  args.push('--cluster-config-file', path.join(dir, `nodes-${port}.conf`), '--dir', dir, '--dbfilename', `dump-${port}.rdb`, '--save', '', '--appendonly', 'no');
   const proc = spawnProcess('redis-server', args);
   await proc.waitForLine(/Ready to accept connections/);
   return { url: `redis://127.0.0.1:${port}/0`, port, proc, close: async () => void (await proc.stop({ signal: 'SIGKILL' })) };
