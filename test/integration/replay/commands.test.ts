@@ -1,10 +1,10 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Subject } from 'rxjs';
 import { connectClient, waitFor } from '../../helpers';
 import { runReplayExport, runReplayServe } from '../../../src/replay';
+import { tempDirEach } from '../../helpers/temp-dir';
 
 const FIXTURE = join(__dirname, '../../fixtures/recordings/sdk-suite.jsonl');
 
@@ -18,13 +18,7 @@ function io(): { stdout: PassThrough; stderr: PassThrough; text: () => string; s
 }
 
 describe('replay commands', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'replay-cmd-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = tempDirEach('replay-cmd-');
 
   it('replay serve prints MCP_URL, answers an unmatched call with the closest candidate and a diff, and exits 1 on SIGTERM', async () => {
     const s = io();
@@ -55,7 +49,7 @@ describe('replay commands', () => {
   });
 
   it('replay export writes HAR 1.2 with SSE events under _eventSource', async () => {
-    const out = join(dir, 'suite.har');
+    const out = join(tmp.path, 'suite.har');
     expect(await runReplayExport([FIXTURE, '--har', out], io())).toBe(0);
     const har = JSON.parse(await readFile(out, 'utf8')) as {
       log: { version: string; entries: Array<{ request: { method: string }; response: { status: number }; _eventSource?: Array<{ data?: string }> }> };

@@ -1,10 +1,10 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LineEncoder, type QueueItem } from '../../../src/replay/encoder';
 import { LineWriter } from '../../../src/replay/line-writer';
 import { parseLines } from '../../../src/replay';
 import { Redactor } from '../../../src/replay/redact';
+import { tempDirEach } from '../../helpers/temp-dir';
 
 /** A response exchange: head, SSE chunks of `events` events each `size` characters of (multi-byte) text, end. */
 function sseItems(x: string, chunks: number, events: number, size: number): QueueItem[] {
@@ -21,16 +21,10 @@ function sseItems(x: string, chunks: number, events: number, size: number): Queu
 }
 
 describe('LineWriter', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'line-writer-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = tempDirEach('line-writer-');
 
   it('packs lines into its reused buffer across several file writes and writes lines larger than it on their own, byte for byte what the encoder yields', async () => {
-    const file = join(dir, 'r.jsonl');
+    const file = join(tmp.path, 'r.jsonl');
     const init = { file, side: 'test' as const, version: 't', startedAt: new Date(0).toISOString(), maxFileBytes: 1024 ** 3, smallBodyBytes: 256 * 1024, redaction: undefined };
     const w = await LineWriter.open(init);
     // ~1.6 MiB of small lines (more than the 512 KiB buffer, so it is written out and reused mid-batch)

@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import { loadRecording, parseLines, Recorder, RECORDING_LINE_SCHEMA, type ExchangeTap } from '../../../src/replay';
+import { tempDirEach } from '../../helpers/temp-dir';
 
 const ROOT = join(__dirname, '../../..');
 
@@ -45,17 +45,11 @@ function exchange(tap: ExchangeTap, opts: { auth?: string; body?: string; sse?: 
 }
 
 describe('Recorder', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'recorder-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = tempDirEach('recorder-');
 
   it('docs/replay.md embeds the schema the code exports, and recordings (the fixtures too) validate against it', async () => {
     expect(await docSchema()).toEqual(RECORDING_LINE_SCHEMA);
-    const file = join(dir, 'r.jsonl');
+    const file = join(tmp.path, 'r.jsonl');
     const rec = await Recorder.open({ file, side: 'gateway' });
     exchange(rec.exchange({ id: 'r1', server: 'notes' }));
     await rec.close();
@@ -66,7 +60,7 @@ describe('Recorder', () => {
   });
 
   it('never writes a configured secret or key: keyed-HMAC placeholders, the same for the same secret, each marked', async () => {
-    const file = join(dir, 'r.jsonl');
+    const file = join(tmp.path, 'r.jsonl');
     const key = 'RECORDING-HMAC-KEY-0123456789';
     const rec = await Recorder.open({
       file,
@@ -95,7 +89,7 @@ describe('Recorder', () => {
   });
 
   it('keeps JSON-RPC bytes exact and parses SSE into fields (split events and characters, comments, retry, empty data)', async () => {
-    const file = join(dir, 'r.jsonl');
+    const file = join(tmp.path, 'r.jsonl');
     const rec = await Recorder.open({ file, side: 'test' });
     const body = '{ "jsonrpc":"2.0", "id":7,\n "method":"ping" }';
     const tap = rec.exchange({ id: 'r1', server: 's', session: null });
@@ -120,7 +114,7 @@ describe('Recorder', () => {
   });
 
   it('never blocks: when the queue is full it drops and counts (footer, drop record, stats)', async () => {
-    const file = join(dir, 'r.jsonl');
+    const file = join(tmp.path, 'r.jsonl');
     const rec = await Recorder.open({ file, side: 'test', queueLimitEvents: 20 });
     const tap = rec.exchange({ id: 'big', server: 's' });
     tap.requestHead({ method: 'GET', path: '/mcp', headers: [] });
@@ -138,27 +132,27 @@ describe('Recorder', () => {
   });
 
   it('rotates at the size cap; the reader follows the parts', async () => {
-    const file = join(dir, 'r.jsonl');
+    const file = join(tmp.path, 'r.jsonl');
     const rec = await Recorder.open({ file, side: 'test', maxFileBytes: 4000 });
     for (let i = 0; i < 20; i++) {
       exchange(rec.exchange({ id: `r${i}`, server: 's' }));
       await rec.drain();
     }
     await rec.close();
-    expect((await readdir(dir)).length).toBeGreaterThan(3);
+    expect((await readdir(tmp.path)).length).toBeGreaterThan(3);
     const recording = await loadRecording(file);
     expect(recording.exchanges.map((e) => e.id)).toEqual(Array.from({ length: 20 }, (_, i) => `r${i}`));
     expect(recording.exchanges.every((e) => e.end.type === 'end')).toBe(true);
   });
 
   it('a recording cut mid-line (killed recorder) reads up to its last complete line', async () => {
-    const file = join(dir, 'r.jsonl');
+    const file = join(tmp.path, 'r.jsonl');
     const rec = await Recorder.open({ file, side: 'test' });
     exchange(rec.exchange({ id: 'r1', server: 's' }));
     await rec.drain(); // lines are on disk before close: no footer needed to read them
     const text = await readFile(file, 'utf8');
-    await writeFile(join(dir, 'cut.jsonl'), text + '{"type":"request-head","seq":99,"t":1,"x":"r2","ser');
-    const recording = await loadRecording(join(dir, 'cut.jsonl'));
+    await writeFile(join(tmp.path, 'cut.jsonl'), text + '{"type":"request-head","seq":99,"t":1,"x":"r2","ser');
+    const recording = await loadRecording(join(tmp.path, 'cut.jsonl'));
     expect(recording.truncated).toBe(true);
     expect(recording.footers).toEqual([]);
     expect(recording.exchanges.map((e) => e.id)).toEqual(['r1']);

@@ -3,11 +3,10 @@
  * on the traffic's thread, the byte bound charged with the memory the chunk keeps alive, and copies
  * only where keeping the reference is unsafe (shared memory) or pins much more than the chunk.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadRecording, Recorder } from '../../../src/replay';
 import { keptChunk } from '../../../src/replay/recorder';
+import { tempDirEach } from '../../helpers/temp-dir';
 
 describe('keptChunk', () => {
   it('keeps a chunk that is (most of) its own memory by reference, charged at its parent size', () => {
@@ -42,16 +41,10 @@ describe('keptChunk', () => {
 });
 
 describe('Recorder (inline writer) without copies', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'zero-copy-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = tempDirEach('zero-copy-');
 
   it('bounds the queue by the memory its chunks pin, and writes the bytes as they were handed over', async () => {
-    const file = join(dir, 'r.jsonl');
+    const file = join(tmp.path, 'r.jsonl');
     const rec = await Recorder.open({ file, side: 'test', thread: false, queueLimitBytes: 150 * 1024 });
     const tap = rec.exchange({ id: 'x', server: 's' });
     tap.requestHead({ method: 'GET', path: '/mcp', headers: [] });
