@@ -97,15 +97,16 @@ export function recordHash(record: Readonly<Record<string, unknown>>): string {
  * same bytes, about 40 % cheaper for the audit records written and verified: the top level's sorted
  * member order and each member's `"key":` prefix are worked out once per record shape (the records
  * of one process have a handful of shapes) instead of sorting and escaping the keys every time.
- * Nested values take the recursive form. Values parsed from JSON hold no undefined, function or
- * non-finite number, so `JSON.stringify` of a top-level value is its canonical form.
+ * Values take the recursive form (strings directly), so it refuses what JSON cannot hold exactly
+ * as {@link canonicalJson} does.
  */
 export function canonicalRecord(record: Readonly<Record<string, unknown>>, skip: string): string {
   const plan = planFor(Object.keys(record), skip);
   let out = '';
   for (let i = 0; i < plan.keys.length; i++) {
     const v = record[plan.keys[i]!];
-    out += plan.prefixes[i]! + (typeof v === 'object' && v !== null ? canonical(v, null) : JSON.stringify(v));
+    // Strings (most values) directly; anything else through `canonical`, which refuses what JSON cannot hold.
+    out += plan.prefixes[i]! + (typeof v === 'string' ? JSON.stringify(v) : canonical(v, null));
   }
   return out === '' ? '{}' : `${out}}`;
 }

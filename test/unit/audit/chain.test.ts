@@ -78,6 +78,12 @@ describe('canonicalRecord (the hash input, D81)', () => {
     expect(canonicalRecord({ hash: 'only' }, 'hash')).toBe('{}');
   });
 
+  it('refuses what JSON cannot hold, as canonicalJson does', () => {
+    expect(() => canonicalRecord({ a: undefined }, 'hash')).toThrow(TypeError);
+    expect(() => canonicalRecord({ a: Number.NaN }, 'hash')).toThrow(TypeError);
+    expect(() => canonicalRecord({ a: 1n }, 'hash')).toThrow(TypeError);
+  });
+
   it('a change inside __proto__ changes the hash (it is hashed, not dropped)', () => {
     const a = JSON.parse('{"rid":"r","__proto__":{"x":1}}') as Record<string, unknown>;
     const b = JSON.parse('{"rid":"r","__proto__":{"x":2}}') as Record<string, unknown>;
