@@ -66,6 +66,11 @@ interface Attempt {
   logUrl: string | undefined;
 }
 
+/** The fields every log line about an upstream attempt starts with. */
+function attemptFields({ req, logUrl }: Attempt): Record<string, unknown> {
+  return { [F.requestId]: req.rid, [F.server]: req.server, [F.method]: req.method, [F.url]: logUrl };
+}
+
 /** The first error a request body stream emitted; undici fails the request with that very error. */
 interface BodyErrorWatch {
   error: unknown;
@@ -154,10 +159,7 @@ class PooledDispatcher implements UpstreamDispatcher {
     if (this.log.isLevelEnabled('debug')) {
       this.log.debug(
         {
-          [F.requestId]: req.rid,
-          [F.server]: req.server,
-          [F.method]: req.method,
-          [F.url]: attempt.logUrl,
+          ...attemptFields(attempt),
           [F.status]: res.statusCode,
           [F.durationMs]: Math.round(performance.now() - attempt.started),
         },
@@ -200,12 +202,8 @@ class PooledDispatcher implements UpstreamDispatcher {
   }
 
   private logFailure(e: UpstreamError, attempt: Attempt, phase: 'headers' | 'body'): void {
-    const { req } = attempt;
     const fields = {
-      [F.requestId]: req.rid,
-      [F.server]: req.server,
-      [F.method]: req.method,
-      [F.url]: attempt.logUrl,
+      ...attemptFields(attempt),
       [F.code]: e.code,
       [F.reason]: e.message,
       [F.durationMs]: Math.round(performance.now() - attempt.started),
