@@ -107,16 +107,17 @@ export function timeStream(url: string): Promise<{ bytes: number; ms: number }> 
 }
 
 /**
- * The drainer: reads the FIFO at `rate` bytes/s into the output file; unlimited after SIGUSR2, throttled
- * again after SIGHUP (it prints `throttled` once it has switched).
+ * The drainer: reads the FIFO at `rate` bytes/s into the output file, at most `read` bytes per read
+ * (64 KiB, a Linux pipe's capacity: what `cat` would take in one go); unlimited after SIGUSR2,
+ * throttled again after SIGHUP (it prints `throttled` once it has switched).
  */
 const DRAINER = `
 const fs = require('node:fs');
-const [fifo, out, rate] = process.argv.slice(1);
+const [fifo, out, rate, read] = process.argv.slice(1);
 let fast = false;
 process.on('SIGUSR2', () => { fast = true; });
 process.on('SIGHUP', () => { fast = false; console.log('throttled'); });
-const src = fs.createReadStream(fifo, { highWaterMark: 16 * 1024 });
+const src = fs.createReadStream(fifo, { highWaterMark: Number(read) });
 const dst = fs.createWriteStream(out);
 src.on('data', (c) => {
   dst.write(c);
@@ -140,10 +141,15 @@ export interface ThrottledFile {
   kill(): void;
 }
 
-/** Creates a FIFO at `path` and starts a child that drains it at `bytesPerSecond` into `out`. */
-export async function throttledFile(path: string, out: string, bytesPerSecond: number): Promise<ThrottledFile> {
+/**
+ * Creates a FIFO at `path` and starts a child that drains it at `bytesPerSecond` into `out`, taking at
+ * most `readBytes` per read (the destination's granularity: how often it wakes the writer).
+ */
+export async function throttledFile(path: string, out: string, bytesPerSecond: number, readBytes = 64 * 1024): Promise<ThrottledFile> {
   await promisify(execFile)('mkfifo', ['-m', '600', path]);
-  const child: ChildProcess = spawn(process.execPath, ['-e', DRAINER, path, out, String(bytesPerSecond)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child: ChildProcess = spawn(process.execPath, ['-e', DRAINER, path, out, String(bytesPerSecond), String(readBytes)], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const lines = createInterface({ input: child.stdout! });
   return {

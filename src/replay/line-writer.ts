@@ -31,8 +31,11 @@ export interface RecordingWriter {
    * {@link pending} until the worker reports them written.
    */
   write(items: QueueItem[], counters: FooterCounters): Promise<void>;
-  /** Items taken by `write` and not yet written, with their queue sizes (part of the recorder's bound). */
-  pending(): { events: number; bytes: number };
+  /**
+   * Items taken by `write` and not yet written, with their queue sizes (part of the recorder's bound).
+   * The writer's own live counts, read on every chunk a tap offers: read them, never keep or change them.
+   */
+  pending(): Readonly<{ events: number; bytes: number }>;
   /** Resolves when everything taken so far is written. */
   flush(): Promise<void>;
   /** Where chunk bytes go (thread writer): the recorder copies them in instead of allocating a copy. */
@@ -42,6 +45,9 @@ export interface RecordingWriter {
   /** Events and bytes written so far. */
   counts(): { events: number; bytes: number };
 }
+
+/** The inline writer holds nothing once `write` has resolved. */
+const NOTHING_PENDING: Readonly<{ events: number; bytes: number }> = Object.freeze({ events: 0, bytes: 0 });
 
 /** The writer's line buffer: one paced batch (~256 KiB raw) encodes to about this much. */
 const SCRATCH_BYTES = 512 * 1024;
@@ -107,8 +113,8 @@ export class LineWriter implements RecordingWriter {
     await this.sink?.close();
   }
 
-  pending(): { events: number; bytes: number } {
-    return { events: 0, bytes: 0 };
+  pending(): Readonly<{ events: number; bytes: number }> {
+    return NOTHING_PENDING;
   }
 
   flush(): Promise<void> {

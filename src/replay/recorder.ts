@@ -125,6 +125,8 @@ export class Recorder {
   private readonly now: () => number;
   private readonly servers: Set<string> | undefined;
   private readonly lossy = new Set<string>();
+  /** The exchange last marked lossy: a run of drops on one stream adds it to {@link lossy} once. */
+  private lastLossy: string | undefined;
   /** The queue's bounds (`queueLimitBytes`, `queueLimitEvents`). */
   private readonly lim: { bytes: number; events: number };
 
@@ -257,7 +259,10 @@ export class Recorder {
     this.counters.droppedBytes += size;
     this.pendingDrop.events += 1;
     this.pendingDrop.bytes += size;
-    this.lossy.add(x);
+    if (this.lastLossy !== x) {
+      this.lossy.add(x);
+      this.lastLossy = x;
+    }
   }
 
   private enqueue(item: QueueItem, size: number): void {
@@ -276,6 +281,7 @@ export class Recorder {
       this.pendingDrop = { events: 0, bytes: 0 };
     }
     if (this.lossy.delete(item.x)) item.lossy = true;
+    if (this.lastLossy === item.x) this.lastLossy = undefined;
     item.size = size;
     this.queue.push(item);
     this.queuedBytes += size;

@@ -24,6 +24,8 @@ export class ThreadWriter implements RecordingWriter {
   private written = { events: 0, bytes: 0 };
   private readonly taken = { events: 0, bytes: 0 };
   private done = { events: 0, bytes: 0 };
+  /** `taken` − `done`, kept up to date as both change (the taps read it on every chunk). */
+  private readonly held = { events: 0, bytes: 0 };
   private failure: string | undefined;
 
   private constructor(
@@ -56,13 +58,19 @@ export class ThreadWriter implements RecordingWriter {
     if (this.failure !== undefined) return Promise.reject(new Error(this.failure));
     this.taken.events += items.length;
     for (const it of items) this.taken.bytes += it.size ?? 0;
+    this.updateHeld();
     const msg: WorkerRequest = { op: 'write', items, counters };
     this.worker.postMessage(msg);
     return Promise.resolve();
   }
 
-  pending(): { events: number; bytes: number } {
-    return { events: this.taken.events - this.done.events, bytes: this.taken.bytes - this.done.bytes };
+  pending(): Readonly<{ events: number; bytes: number }> {
+    return this.held;
+  }
+
+  private updateHeld(): void {
+    this.held.events = this.taken.events - this.done.events;
+    this.held.bytes = this.taken.bytes - this.done.bytes;
   }
 
   flush(): Promise<void> {
@@ -84,6 +92,7 @@ export class ThreadWriter implements RecordingWriter {
   private onMessage(r: WorkerReply): void {
     if (r.type === 'progress') {
       this.done = r.done;
+      this.updateHeld();
       this.written = r.written;
       this.ring.release(r.released);
     } else if (r.type === 'failed') this.failed(r.error);
@@ -94,6 +103,7 @@ export class ThreadWriter implements RecordingWriter {
   private failed(error: string): void {
     this.failure ??= error;
     this.done = { ...this.taken };
+    this.updateHeld();
     this.ring.release(Number.MAX_SAFE_INTEGER);
   }
 
