@@ -11,7 +11,7 @@ module.exports = {
   // One RxJS in a test process: the bundle src/rx.ts loads (decisions.md D84), also for tests that
   // import 'rxjs' or 'rxjs/testing'.
   moduleNameMapper: {
-    '^rxjs$': '<rootDir>/node_modules/rxjs/dist/bundles/rxjs.umd.js',
+    '^rxjs$': '<rootDir>/node_modules/rxjs/dist/bundles/rxjs.umd.min.js',
     '^rxjs/testing$': '<rootDir>/test/helpers/rxjs-testing.ts',
   },
   transform: {

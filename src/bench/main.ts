@@ -63,7 +63,8 @@ async function startTargets(o: BenchOptions, procs: Procs, dir: string, skipped:
 const turn = <T>(list: T[], round: number): T[] => list.map((_, i) => list[(i + round) % list.length]!);
 
 async function measure(o: BenchOptions, procs: Procs, targets: Target[], tunnel: TunnelTarget, r: Results): Promise<void> {
-  for (const t of targets) await idleRss(t, r);
+  progress(`idle RSS: 1 s after start-up and ${o.idleSettleMs / 1000} s later`);
+  await idleRss(targets, o.idleSettleMs, r);
   progress('RSS per idle tunnel connection');
   await tunnelConnectionBytes(tunnel, procs, r);
   for (const t of targets) {

@@ -15,6 +15,12 @@ export interface BenchOptions {
   /** Seconds of each POST run (after a 0.5 s warm-up). */
   postSeconds: number;
   /**
+   * When idle RSS is read the second time, in ms after the first (BENCH_IDLE_SETTLE_MS): by then V8's
+   * memory reducer (8 s after start-up goes quiet) has returned the young generation start-up grew,
+   * which is what an idle process holds for the rest of its life.
+   */
+  idleSettleMs: number;
+  /**
    * Seconds of unmeasured POSTs (c=16) each target gets once before the first round: a process that
    * serves for months runs JIT-compiled code; a fresh Node process spends its first thousands of
    * requests in V8's compilers (the C peers have nothing to warm).
@@ -57,6 +63,7 @@ export function benchOptions(): BenchOptions {
     quick,
     rounds: envNumber('BENCH_ROUNDS', q(1, 2)),
     postSeconds: envNumber('BENCH_SECONDS', q(1, 3)),
+    idleSettleMs: envNumber('BENCH_IDLE_SETTLE_MS', q(1_000, 12_000)),
     warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', q(1, 5)),
     streamBytes: envNumber('BENCH_MIB', q(16, 200)) * 1024 * 1024,
     sse: {

@@ -106,11 +106,17 @@ export async function capacityRun(t: Target, o: SseOptions, r: Results): Promise
   note(r, t, `${o.streams} SSE streams (capacity)`, s);
 }
 
-/** RSS of each side after start-up and a few requests, once things settle. */
-export async function idleRss(t: Target, r: Results): Promise<void> {
-  for (let i = 0; i < 3; i++) await postOnce(t);
+/**
+ * RSS of each side after start-up and a few requests: 1 s later (`idle`), and again `settleMs` after
+ * that (`idleSettled`), once V8's memory reducer has shrunk the young generation start-up grew (it
+ * runs ~8 s after a process goes quiet). All targets are read in each pass, so the wait is paid once.
+ */
+export async function idleRss(targets: Target[], settleMs: number, r: Results): Promise<void> {
+  for (const t of targets) for (let i = 0; i < 3; i++) await postOnce(t);
   await delay(1_000);
-  for (const [g, pids] of Object.entries(t.pids())) r.add(`idle:${g}`, t.name, rssBytes(pids));
+  for (const t of targets) for (const [g, pids] of Object.entries(t.pids())) r.add(`idle:${g}`, t.name, rssBytes(pids));
+  await delay(settleMs);
+  for (const t of targets) for (const [g, pids] of Object.entries(t.pids())) r.add(`idleSettled:${g}`, t.name, rssBytes(pids));
 }
 
 /**

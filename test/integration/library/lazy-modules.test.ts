@@ -27,7 +27,7 @@ console.log(JSON.stringify({ replay: has('/dist/replay/'), doctor: has('/dist/do
 describe('modules loaded by the gateway and the proxy', () => {
   it('loads no prom-client, ioredis, cluster code, MCP SDK, zod, RxJS CommonJS file or recorder until a feature asks for them', () => {
     const out = execFileSync(process.execPath, ['-e', CHILD], { encoding: 'utf8' });
-    expect(JSON.parse(out.trim())).toEqual({ promClient: false, ioredis: false, cluster: false, sdk: false, zod: false, rxjsCommonJs: false, rxjsFiles: ['/node_modules/rxjs/dist/bundles/rxjs.umd.js'], replay: false, recorder: false });
+    expect(JSON.parse(out.trim())).toEqual({ promClient: false, ioredis: false, cluster: false, sdk: false, zod: false, rxjsCommonJs: false, rxjsFiles: ['/node_modules/rxjs/dist/bundles/rxjs.umd.min.js'], replay: false, recorder: false });
   });
 
   it('the CLI loads the replay package and the doctor only when those commands run', () => {
