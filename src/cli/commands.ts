@@ -1,14 +1,11 @@
 import { Subject, Subscription, type Observable } from '../rx';
-import {
-  CONFIG_INVALID,
-  ConfigError,
-  ENV_PREFIX,
-  LOG_LEVELS,
-  describeGatewaySchema,
-  type AuditConfig,
-  describeProxySchema,
-  loadGatewayConfig,
-} from '../config';
+// The configuration by file, and the gateway's schema and reloads only when a gateway runs: a proxy
+// started by this CLI does not load the gateway's configuration code (decisions.md D88).
+import type * as GatewayConfigModule from '../config/gateway';
+import { CONFIG_INVALID, ConfigError } from '../config/errors';
+import { ENV_PREFIX, LOG_LEVELS } from '../config/constants';
+import { describeProxySchema } from '../config/proxy';
+import type { AuditConfig } from '../config/types';
 import { hasCode } from '../errors';
 import { F, componentLogger, type Logger } from '../log';
 import { parseFlags, type FlagSpec } from './args';
@@ -27,6 +24,9 @@ import { startGatewayReloads } from './reload';
 import { logGatewayStartup, logProxyStartup, reloadProxyLogLevel, warnExpiringProxyCertificates } from './startup';
 import { secretCommand } from './secret-command';
 import type { AuditHandle, CliIo, Closable, Command } from './types';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy loading, as in src/cli/runners.ts
+const gatewayConfig = (): typeof GatewayConfigModule => require('../config/gateway') as typeof GatewayConfigModule;
 
 
 
@@ -125,7 +125,7 @@ export const gatewayCommand: Command = {
     'dial in over WebSocket and carry the requests to the internal MCP servers.',
   flags: GATEWAY_FLAGS,
   get options() {
-    return describeGatewaySchema();
+    return gatewayConfig().describeGatewaySchema();
   },
   notes: [`Example: ${PROGRAM} gateway --config /etc/mcp-tunnel/gateway.json`],
 
@@ -137,7 +137,7 @@ export const gatewayCommand: Command = {
     }
     const file = configFile(values, io.env);
     const overrides = { 'ops.listen': values['ops-listen'], 'log.format': values['log-format'], 'record.file': values.record };
-    const config = loadOrReport(io, () => loadGatewayConfig({ file, env: io.env, overrides }));
+    const config = loadOrReport(io, () => gatewayConfig().loadGatewayConfig({ file, env: io.env, overrides }));
     if (config === null) return EXIT.usage;
 
     const root = io.createLogger({ level: config.log.level, stream: 'stdout', format: config.log.format });

@@ -1,4 +1,5 @@
-import { ENV_PREFIX, describeProxySchema } from '../config';
+import { ENV_PREFIX } from '../config/constants';
+import { describeProxySchema } from '../config/proxy';
 import type * as DoctorModule from '../doctor';
 import type { UpstreamTarget } from '../doctor';
 import { UsageError, parseFlags, type FlagSpec } from './args';

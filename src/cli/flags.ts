@@ -1,9 +1,6 @@
-import {
-  CONFIG_FILE_ENV,
-  ENV_PREFIX,
-  loadProxyConfig,
-  type ProxyConfig,
-} from '../config';
+import { CONFIG_FILE_ENV, ENV_PREFIX } from '../config/constants';
+import { loadProxyConfig } from '../config/proxy';
+import type { ProxyConfig } from '../config/types';
 import type { FlagSpec } from './args';
 
 /** Flags shared by the commands that run or check a component (gateway, proxy, doctor). */

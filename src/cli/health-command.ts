@@ -1,5 +1,5 @@
 import { HEALTH_USAGE, runHealth } from '../ops/health-command';
-import { ENV_PREFIX } from '../config';
+import { ENV_PREFIX } from '../config/constants';
 import { PROGRAM, renderCommandHelp } from './help';
 import { EXIT } from './lifecycle';
 import type { Command } from './types';

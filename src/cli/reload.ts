@@ -1,6 +1,11 @@
 import * as fs from 'node:fs';
 import { EMPTY, fromEvent, map, merge, type Observable, type Subscription } from '../rx';
-import { CONFIG_INVALID, loadGatewayConfig, watchFileChanges, type GatewayConfig } from '../config';
+// By file: every process takes its SIGHUP from here, but only a gateway loads its configuration code
+// (on its first reload's start, below; decisions.md D88).
+import type * as GatewayConfigModule from '../config/gateway';
+import { CONFIG_INVALID } from '../config/errors';
+import type { GatewayConfig } from '../config/types';
+import { watchFileChanges } from '../config/watch';
 import { describeError, hasCode } from '../errors';
 import { F, type Logger } from '../log';
 
@@ -38,6 +43,8 @@ export interface GatewayReloadOptions {
  * @returns the subscription; unsubscribing stops the watcher and the signal handler.
  */
 export function startGatewayReloads(opts: GatewayReloadOptions): Subscription {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy loading, see the imports
+  const { loadGatewayConfig } = require('../config/gateway') as typeof GatewayConfigModule;
   const { file, logger } = opts;
   let current = opts.initial;
   let lastText: string | null = file === undefined ? null : readText(file);

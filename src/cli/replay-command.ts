@@ -1,4 +1,4 @@
-import { ENV_PREFIX, LOG_LEVELS } from '../config';
+import { ENV_PREFIX, LOG_LEVELS } from '../config/constants';
 import type * as ReplayModule from '../replay';
 import type { ReplayIo } from '../replay';
 import { PROGRAM, renderCommandHelp } from './help';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { MIN_SECRET_BYTES } from '../config';
+import { MIN_SECRET_BYTES } from '../config/constants';
 import { UsageError, parseFlags } from './args';
 import type { Command } from './types';
 import { PROGRAM, renderCommandHelp } from './help';

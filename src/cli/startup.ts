@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
-import { CONFIG_INVALID, certificateExpiry, type GatewayConfig, type ProxyConfig } from '../config';
+import { certificateExpiry } from '../config/certificates';
+import { CONFIG_INVALID } from '../config/errors';
+import type { GatewayConfig, ProxyConfig } from '../config/types';
 import { hasCode } from '../errors';
 import { F, type Logger } from '../log';
 import { VERSION } from '../version';

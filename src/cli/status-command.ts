@@ -1,6 +1,12 @@
-import { CONFIG_FILE_ENV, CONFIG_INVALID, ENV_PREFIX, loadGatewayConfig } from '../config';
+import type * as GatewayConfigModule from '../config/gateway';
+import { CONFIG_FILE_ENV, ENV_PREFIX } from '../config/constants';
+import { CONFIG_INVALID } from '../config/errors';
 import { hasCode } from '../errors';
-import { OPS_CODES, OpsError, getOps, opsBaseUrl, parseStatusReport, renderStatusTable } from '../ops';
+// By file, not through '../ops': its index loads the metrics and prom-client, which a gateway or proxy
+// started by this CLI needs only with an ops listener (decisions.md D34, D88).
+import { OPS_CODES, OpsError } from '../ops/errors';
+import { getOps, opsBaseUrl } from '../ops/ops-client';
+import { parseStatusReport, renderStatusTable } from '../ops/status-table';
 import { parseFlags, type FlagSpec } from './args';
 import { PROGRAM, renderCommandHelp } from './help';
 import { EXIT } from './lifecycle';
@@ -74,6 +80,8 @@ function statusTarget(values: Record<string, string | boolean | undefined>, io: 
   const file = typeof values.config === 'string' ? values.config : io.env[CONFIG_FILE_ENV] || undefined;
   let listen: string | undefined;
   if (url === undefined && file !== undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the gateway's configuration code loads only for `status --config` (D88)
+    const { loadGatewayConfig } = require('../config/gateway') as typeof GatewayConfigModule;
     const config = loadGatewayConfig({ file, env: io.env, overrides: {} });
     if (config.ops?.listen == null) {
       throw new OpsError(OPS_CODES.statusUsage, `${file} has no ops.listen (the gateway runs no ops listener): set it, or give --url`);

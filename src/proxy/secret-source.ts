@@ -1,5 +1,6 @@
 import { Subject, Subscription, type Observable } from '../rx';
-import { readSecretFile, watchFileChanges } from '../config';
+import { readSecretFile } from '../config/secret-file';
+import { watchFileChanges } from '../config/watch';
 import { describeError } from '../errors';
 import { F, type Logger } from '../log';
 

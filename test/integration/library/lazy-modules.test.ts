@@ -16,12 +16,13 @@ const has = (part) => loaded.some((f) => f.includes(part));
 console.log(JSON.stringify({ promClient: has('/node_modules/prom-client/'), ioredis: has('/node_modules/ioredis/'), cluster: has('/dist/cluster/node'), sdk: has('/node_modules/@modelcontextprotocol/'), zod: has('/node_modules/zod/'), rxjsCommonJs: has('/node_modules/rxjs/dist/cjs/'), rxjsFiles: loaded.filter((f) => f.includes('/node_modules/rxjs/')).map((f) => f.slice(f.indexOf('/node_modules/rxjs/'))), replay: has('/dist/replay/index.js'), recorder: has('/dist/replay/recorder.js') }));
 `;
 
-// The CLI's commands module: every command is registered, but replay and doctor load when they run (D77).
+// The CLI's commands module: every command is registered, but replay and doctor load when they run
+// (D77), and the metrics (prom-client) only with an ops listener (D88: `status` imports the ops client by file).
 const CLI_CHILD = `
 require(${JSON.stringify(path.join(REPO_ROOT, 'dist', 'cli', 'commands'))});
 const loaded = Object.keys(require.cache);
 const has = (part) => loaded.some((f) => f.includes(part));
-console.log(JSON.stringify({ replay: has('/dist/replay/'), doctor: has('/dist/doctor/') }));
+console.log(JSON.stringify({ replay: has('/dist/replay/'), doctor: has('/dist/doctor/'), promClient: has('/node_modules/prom-client/'), metrics: has('/dist/ops/metrics.js') }));
 `;
 
 describe('modules loaded by the gateway and the proxy', () => {
@@ -30,8 +31,8 @@ describe('modules loaded by the gateway and the proxy', () => {
     expect(JSON.parse(out.trim())).toEqual({ promClient: false, ioredis: false, cluster: false, sdk: false, zod: false, rxjsCommonJs: false, rxjsFiles: ['/node_modules/rxjs/dist/bundles/rxjs.umd.min.js'], replay: false, recorder: false });
   });
 
-  it('the CLI loads the replay package and the doctor only when those commands run', () => {
+  it('the CLI loads the replay package, the doctor and the metrics only when they are used', () => {
     const out = execFileSync(process.execPath, ['-e', CLI_CHILD], { encoding: 'utf8' });
-    expect(JSON.parse(out.trim())).toEqual({ replay: false, doctor: false });
+    expect(JSON.parse(out.trim())).toEqual({ replay: false, doctor: false, promClient: false, metrics: false });
   });
 });
