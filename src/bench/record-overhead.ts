@@ -7,7 +7,7 @@
  * process, so the recorder falls behind at once and must drop (and count) instead of slowing traffic.
  * Rounds alternate the two variants; the figure is the ratio of the medians.
  *
- * Options (env): RECORD_BENCH_MB (stream size, default 200), RECORD_BENCH_ROUNDS (default 31),
+ * Options (env): RECORD_BENCH_MB (stream size, default 200), RECORD_BENCH_ROUNDS (default 61),
  * RECORD_BENCH_RATE_KB (destination drain rate in KiB/s, default 1024), RECORD_BENCH_READ_KB (the most it
  * takes per read, default 64), RECORD_BENCH_MAX_PCT
  * (exit 1 above it, default 5), RECORD_BENCH_QUEUE_MB (the recorder's queue bound; default its own), RECORD_BENCH_THREAD (0: the inline writer, 1: the worker thread; default the recorder's own). Modes used internally: `--source`, `--client` (streams each URL it reads on stdin).
@@ -23,7 +23,7 @@ import { DEFAULT_QUEUE_BYTES } from '../replay/recorder';
 import { startHop, startSseSource, throttledFile, timeStream, type ThrottledFile } from './record-hop';
 
 const MB = Number(process.env['RECORD_BENCH_MB'] ?? 200);
-const ROUNDS = Number(process.env['RECORD_BENCH_ROUNDS'] ?? 31);
+const ROUNDS = Number(process.env['RECORD_BENCH_ROUNDS'] ?? 61);
 const RATE = Number(process.env['RECORD_BENCH_RATE_KB'] ?? 1024) * 1024;
 /** The most the destination takes per read (KiB). */
 const READ = Number(process.env['RECORD_BENCH_READ_KB'] ?? 64) * 1024;

@@ -15,9 +15,12 @@ export function threadWriterAvailable(): boolean {
 
 /**
  * A {@link RecordingWriter} in a worker thread. Chunk bytes are copied into a shared {@link ByteRing}
- * (the byte bound) and items carry only their slice; `write` posts the items and returns. The thread
+ * (the byte bound) and items carry only their slice; `write` takes the items and returns. The thread
  * holds them raw and encodes them at the destination's pace; until it reports them written (one
  * `progress` message per batch, which also frees their ring space) they count in {@link pending}.
+ * One `write` message is in flight at a time: what is taken meanwhile goes in the next, posted when
+ * the thread reports the last one written (each message wakes the thread, and each of its replies
+ * this one; with a slow destination that is a few messages per stream instead of one per turn).
  */
 export class ThreadWriter implements RecordingWriter {
   private readonly waiting: Array<(r: { ok: boolean; error?: string }) => void> = [];
@@ -27,6 +30,11 @@ export class ThreadWriter implements RecordingWriter {
   /** `taken` − `done`, kept up to date as both change (the taps read it on every chunk). */
   private readonly held = { events: 0, bytes: 0 };
   private failure: string | undefined;
+  /** Items taken and not posted yet (one write message is in flight: see the class comment). */
+  private unsent: QueueItem[] = [];
+  private unsentCounters: FooterCounters | undefined;
+  /** `taken.events` when the write message in flight was posted; undefined when none is. */
+  private inFlightUpTo: number | undefined;
 
   private constructor(
     private readonly worker: Worker,
@@ -59,9 +67,19 @@ export class ThreadWriter implements RecordingWriter {
     this.taken.events += items.length;
     for (const it of items) this.taken.bytes += it.size ?? 0;
     this.updateHeld();
-    const msg: WorkerRequest = { op: 'write', items, counters };
-    this.worker.postMessage(msg);
+    for (const it of items) this.unsent.push(it);
+    this.unsentCounters = counters;
+    if (this.inFlightUpTo === undefined) this.postUnsent();
     return Promise.resolve();
+  }
+
+  /** Posts what was taken since the last post, as one write message. */
+  private postUnsent(): void {
+    if (this.unsent.length === 0 || this.unsentCounters === undefined) return;
+    const msg: WorkerRequest = { op: 'write', items: this.unsent, counters: this.unsentCounters };
+    this.unsent = [];
+    this.inFlightUpTo = this.taken.events;
+    this.worker.postMessage(msg);
   }
 
   pending(): Readonly<{ events: number; bytes: number }> {
@@ -74,10 +92,12 @@ export class ThreadWriter implements RecordingWriter {
   }
 
   flush(): Promise<void> {
+    this.postUnsent();
     return this.call({ op: 'flush' });
   }
 
   async close(counters: FooterCounters): Promise<void> {
+    this.postUnsent();
     try {
       await this.call({ op: 'close', counters });
     } finally {
@@ -95,6 +115,10 @@ export class ThreadWriter implements RecordingWriter {
       this.updateHeld();
       this.written = r.written;
       this.ring.release(r.released);
+      if (this.inFlightUpTo !== undefined && this.done.events >= this.inFlightUpTo) {
+        this.inFlightUpTo = undefined;
+        if (this.failure === undefined) this.postUnsent();
+      }
     } else if (r.type === 'failed') this.failed(r.error);
     else this.waiting.shift()?.(r);
   }
@@ -102,6 +126,7 @@ export class ThreadWriter implements RecordingWriter {
   /** What the thread held is lost: it no longer counts against the bound; further writes reject. */
   private failed(error: string): void {
     this.failure ??= error;
+    this.unsent = [];
     this.done = { ...this.taken };
     this.updateHeld();
     this.ring.release(Number.MAX_SAFE_INTEGER);
