@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { startStreamableUpstream, type StreamableUpstreamHandle } from '../../fixtures/mcp-upstream';
-import { spawnCli, stopAllProcesses, type SpawnedProcess } from '../../helpers/process';
+import { startStreamableUpstream } from '../../fixtures/mcp-upstream';
+import { cliTestEach } from '../../helpers/cli-test';
+import { spawnCli, type SpawnedProcess } from '../../helpers/process';
 
 /**
  * Issue 4 item 5, "done when": `mcp-tunnel audit verify` passes an untouched trail written by a
@@ -14,19 +14,7 @@ import { spawnCli, stopAllProcesses, type SpawnedProcess } from '../../helpers/p
  * rotated once with SIGHUP on the way, as logrotate would.
  */
 
-let dir: string;
-let upstream: StreamableUpstreamHandle | null = null;
-
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-tunnel-audit-it-'));
-});
-
-afterEach(async () => {
-  await stopAllProcesses();
-  await upstream?.close();
-  upstream = null;
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const t = cliTestEach('mcp-tunnel-audit-it-');
 
 async function mcpSession(gatewayUrl: string, apiKey: string, calls: number): Promise<void> {
   const client = new Client({ name: 'audit-it', version: '1' });
@@ -54,19 +42,19 @@ function lines(file: string): string[] {
 }
 
 function copyWith(name: string, content: string[]): string {
-  const file = path.join(dir, name);
+  const file = path.join(t.dir, name);
   fs.writeFileSync(file, `${content.join('\n')}\n`);
   return file;
 }
 
 describe('audit trail of a real gateway and proxy', () => {
   it('verify passes the untouched trail (across a SIGHUP rotation) and catches an edited, a deleted and a reordered record', async () => {
-    upstream = await startStreamableUpstream();
+    const upstream = (t.upstream = await startStreamableUpstream());
     const secret = randomBytes(32).toString('base64url');
     const apiKey = randomBytes(24).toString('base64url');
-    const keyFile = path.join(dir, 'audit.key');
+    const keyFile = path.join(t.dir, 'audit.key');
     fs.writeFileSync(keyFile, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
-    const configFile = path.join(dir, 'gateway.json');
+    const configFile = path.join(t.dir, 'gateway.json');
     fs.writeFileSync(
       configFile,
       JSON.stringify({
@@ -77,12 +65,12 @@ describe('audit trail of a real gateway and proxy', () => {
         audit: { destination: 'gateway-audit.log', hmacKeyFile: 'audit.key', checkpoint: { every: 4 } },
       }),
     );
-    const gatewayAudit = path.join(dir, 'gateway-audit.log');
-    const proxyAudit = path.join(dir, 'proxy-audit.log');
-    const secretFile = path.join(dir, 'secret');
+    const gatewayAudit = path.join(t.dir, 'gateway-audit.log');
+    const proxyAudit = path.join(t.dir, 'proxy-audit.log');
+    const secretFile = path.join(t.dir, 'secret');
     fs.writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
 
-    const gateway: SpawnedProcess = spawnCli(['gateway'], { cleanEnv: true, cwd: dir, env: { MCP_TUNNEL_CONFIG: configFile } });
+    const gateway: SpawnedProcess = spawnCli(['gateway'], { cleanEnv: true, cwd: t.dir, env: { MCP_TUNNEL_CONFIG: configFile } });
     const listening = await gateway.waitForJson((e) => e.msg === 'gateway listening');
     const gatewayUrl = String(listening.url);
     const proxy = spawnCli(['proxy', '--url', `${gatewayUrl.replace(/^http/, 'ws')}/tunnel/corp`, '--secret-file', secretFile], {
@@ -134,7 +122,7 @@ describe('audit trail of a real gateway and proxy', () => {
     edited[i] = JSON.stringify({ ...parsed[i], status: 403, outcome: 'error' });
     const e = await verify([copyWith('edited.log', edited)], keyFile);
     expect(e.code).toBe(1);
-    expect(e.out).toBe(`TUNNEL_AUDIT_RECORD_EDITED: edited record: hash mismatch at seq ${String(parsed[i]?.seq)}, line ${i + 1} of ${path.join(dir, 'edited.log')}`);
+    expect(e.out).toBe(`TUNNEL_AUDIT_RECORD_EDITED: edited record: hash mismatch at seq ${String(parsed[i]?.seq)}, line ${i + 1} of ${path.join(t.dir, 'edited.log')}`);
 
     // Deleted.
     const deleted = records.filter((_, j) => j !== i);

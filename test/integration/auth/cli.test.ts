@@ -6,40 +6,28 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { startStreamableUpstream, type StreamableUpstreamHandle } from '../../fixtures/mcp-upstream';
+import { startStreamableUpstream } from '../../fixtures/mcp-upstream';
+import { cliTestEach } from '../../helpers/cli-test';
 import { waitFor } from '../../helpers';
 import { claimsFor, jwks, makeKey, signJwt } from '../../helpers/jwt';
-import { spawnCli, stopAllProcesses, type SpawnedProcess } from '../../helpers/process';
+import { spawnCli, type SpawnedProcess } from '../../helpers/process';
 
-let dir: string;
-let upstream: StreamableUpstreamHandle | null = null;
-
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-tunnel-auth-cli-'));
-});
-
-afterEach(async () => {
-  await stopAllProcesses();
-  await upstream?.close();
-  upstream = null;
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const t = cliTestEach('mcp-tunnel-auth-cli-');
 
 const allOutput = (proc: SpawnedProcess): string => proc.lines.map((l) => l.line).join('\n');
 
 describe('mcp-tunnel gateway with auth (child process)', () => {
   it('a JWT and a hashed API key carry calls; plain keys are warned about by name; nothing secret is logged', async () => {
-    upstream = await startStreamableUpstream();
+    const upstream = (t.upstream = await startStreamableUpstream());
     const secret = randomBytes(32).toString('base64url');
     const plainKey = randomBytes(24).toString('base64url');
     const hashedKey = randomBytes(24).toString('base64url');
     const key = makeKey('ES256', 'cli-key');
-    fs.writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify(jwks(key)));
-    const configFile = path.join(dir, 'gateway.json');
+    fs.writeFileSync(path.join(t.dir, 'jwks.json'), JSON.stringify(jwks(key)));
+    const configFile = path.join(t.dir, 'gateway.json');
     fs.writeFileSync(
       configFile,
       JSON.stringify({
@@ -53,7 +41,7 @@ describe('mcp-tunnel gateway with auth (child process)', () => {
         auth: { jwt: { issuer: 'https://idp.test/', audience: 'gw', jwksFile: 'jwks.json', servers: [{ scope: 'mcp:notes', servers: ['notes'] }] } },
       }),
     );
-    const secretFile = path.join(dir, 'secret');
+    const secretFile = path.join(t.dir, 'secret');
     fs.writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
 
     const gateway = spawnCli(['gateway'], { cleanEnv: true, env: { MCP_TUNNEL_CONFIG: configFile, MCP_TUNNEL_AUDIT: 'stderr' } });

@@ -1,27 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { startStreamableUpstream, type StreamableUpstreamHandle } from '../../fixtures/mcp-upstream';
-import { spawnCli, stopAllProcesses, type SpawnedProcess } from '../../helpers/process';
+import { startStreamableUpstream } from '../../fixtures/mcp-upstream';
+import { cliTestEach } from '../../helpers/cli-test';
+import { spawnCli, type SpawnedProcess } from '../../helpers/process';
 
 /** The built `mcp-tunnel` binary as a child process (run `npm run build` first). */
 
-let dir: string;
-let upstream: StreamableUpstreamHandle | null = null;
-
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-tunnel-cli-it-'));
-});
-
-afterEach(async () => {
-  await stopAllProcesses();
-  await upstream?.close();
-  upstream = null;
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const t = cliTestEach('mcp-tunnel-cli-it-');
 
 function allOutput(proc: SpawnedProcess): string {
   return proc.lines.map((l) => l.line).join('\n');
@@ -55,10 +43,10 @@ describe('mcp-tunnel (child process)', () => {
   });
 
   it('gateway and proxy processes carry an MCP call, then exit 0 on SIGTERM with their logs flushed', async () => {
-    upstream = await startStreamableUpstream();
+    const upstream = (t.upstream = await startStreamableUpstream());
     const secret = randomBytes(32).toString('base64url');
     const apiKey = randomBytes(24).toString('base64url');
-    const configFile = path.join(dir, 'gateway.json');
+    const configFile = path.join(t.dir, 'gateway.json');
     fs.writeFileSync(
       configFile,
       JSON.stringify({
@@ -68,7 +56,7 @@ describe('mcp-tunnel (child process)', () => {
         clients: [{ name: 'alice', apiKey, servers: ['*'] }],
       }),
     );
-    const secretFile = path.join(dir, 'secret');
+    const secretFile = path.join(t.dir, 'secret');
     fs.writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
 
     const gateway = spawnCli(['gateway'], { cleanEnv: true, env: { MCP_TUNNEL_CONFIG: configFile, MCP_TUNNEL_AUDIT: 'stderr' } });
@@ -105,7 +93,7 @@ describe('mcp-tunnel (child process)', () => {
   });
 
   it('a proxy that cannot reach its gateway still stops cleanly on SIGINT', async () => {
-    const secretFile = path.join(dir, 'secret');
+    const secretFile = path.join(t.dir, 'secret');
     fs.writeFileSync(secretFile, `${randomBytes(32).toString('base64url')}\n`);
     // Port 9 (discard) on loopback: nothing listens there in CI; the proxy keeps retrying.
     const proxy = spawnCli(['proxy'], {
