@@ -1,7 +1,7 @@
 /**
  * The RxJS this codebase uses: the package's minified single-file bundle
- * (`rxjs/dist/bundles/rxjs.umd.min.js`), loaded by path (decisions.md D84, D87; D34 before it). `import … from 'rxjs'` loads the CommonJS build,
- * 224 files; the deep imports this module used before loaded 91 of them, 43 ms and 7 MiB of RSS at
+ * (`rxjs/dist/bundles/rxjs.umd.min.js`), loaded by path (decisions.md D84, D87; D34 before it).
+ * `import … from 'rxjs'` loads the CommonJS build, 224 files; the deep imports this module used before loaded 91 of them, 43 ms and 7 MiB of RSS at
  * every start on this machine. The bundle is one file, the same ES5 code, compiled lazily by V8:
  * 12-18 ms and 40 MiB of RSS for a bare process against 48. Its minified form (88 KB against 284)
  * is the same build: V8 keeps every loaded file's source in the heap for as long as the process

@@ -17,7 +17,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
+import { createInterface, type Interface } from 'node:readline';
 import { Recorder, type FooterRecord } from '../replay';
 import { DEFAULT_QUEUE_BYTES } from '../replay/recorder';
 import { startHop, startSseSource, throttledFile, timeStream, type ThrottledFile } from './record-hop';
@@ -33,15 +33,18 @@ const QUEUE_MB = process.env['RECORD_BENCH_QUEUE_MB'];
 /** Which writer: '0' inline, '1' the worker thread; unset: the recorder's default. */
 const THREAD = process.env['RECORD_BENCH_THREAD'];
 
-/** Starts this script in `mode` and resolves with the first stdout line matching `ready`. */
-function child(args: string[], ready: RegExp): Promise<{ proc: ChildProcess; line: string }> {
+/**
+ * Starts this script in `mode` and resolves with the first stdout line matching `ready`, and the
+ * reader of the lines after it.
+ */
+function child(args: string[], ready: RegExp): Promise<{ proc: ChildProcess; line: string; lines: Interface }> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [__filename, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: proc.stdout });
     const on = (line: string): void => {
       if (!ready.test(line)) return;
       lines.off('line', on);
-      resolve({ proc, line });
+      resolve({ proc, line, lines });
     };
     lines.on('line', on);
     proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${String(code)} before it was ready`)));
@@ -56,21 +59,19 @@ function child(args: string[], ready: RegExp): Promise<{ proc: ChildProcess; lin
  * recorder's ring alone, which a deployed gateway or proxy (they never fork) does not pay.
  */
 class Client {
-  private readonly results: string[] = [];
-  private wake: (() => void) | undefined;
+  /** The client's stdout after `READY`, line by line; it ends when the client exits. */
+  private readonly out: AsyncIterator<string>;
 
-  private constructor(private readonly proc: ChildProcess) {
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      if (!line.startsWith('RESULT ')) return;
-      this.results.push(line.slice('RESULT '.length));
-      this.wake?.();
-    });
-    proc.once('exit', () => this.wake?.());
+  private constructor(
+    private readonly proc: ChildProcess,
+    lines: Interface,
+  ) {
+    this.out = lines[Symbol.asyncIterator]();
   }
 
   static async start(): Promise<Client> {
-    const { proc } = await child(['--client'], /^READY$/);
-    return new Client(proc);
+    const { proc, lines } = await child(['--client'], /^READY$/);
+    return new Client(proc, lines);
   }
 
   /**
@@ -81,13 +82,13 @@ class Client {
     const elu = performance.eventLoopUtilization();
     const cpu = process.cpuUsage();
     this.proc.stdin!.write(`${url}\n`);
-    while (this.results.length === 0) {
-      if (this.proc.exitCode !== null) throw new Error(`the client exited with ${this.proc.exitCode}`);
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
+    let line: IteratorResult<string>;
+    do line = await this.out.next();
+    while (line.done !== true && !line.value.startsWith('RESULT '));
+    if (line.done === true) throw new Error(`the client exited with ${String(this.proc.exitCode)}`);
     const busyMs = performance.eventLoopUtilization(elu).active;
     const used = process.cpuUsage(cpu);
-    return { ...(JSON.parse(this.results.shift()!) as { bytes: number; ms: number }), busyMs, cpuMs: (used.user + used.system) / 1000 };
+    return { ...(JSON.parse(line.value.slice('RESULT '.length)) as { bytes: number; ms: number }), busyMs, cpuMs: (used.user + used.system) / 1000 };
   }
 
   stop(): void {

@@ -15,6 +15,13 @@ export interface ChannelSubscriber {
 /** Delay before the subscriber's `failures`-th reconnect in a row (the store's backoff). */
 export type Backoff = (failures: number) => number;
 
+/** A connection's `message` listener that hands each message of `channel` to every handler. */
+function deliverTo(channel: string, handlers: ReadonlyArray<(message: string) => void>): (ch: string, message: string) => void {
+  return (ch, message) => {
+    if (ch === channel) for (const h of handlers) h(message);
+  };
+}
+
 /**
  * A single Redis or a Sentinel-managed primary: a connection of the client's own (`duplicate()`
  * keeps its capped reconnect backoff, and ioredis subscribes again after every reconnect).
@@ -29,9 +36,7 @@ export function duplicateSubscriber(client: Redis, channel: string): ChannelSubs
       handlers.push(handler);
       if (started) return;
       started = true;
-      subscriber.on('message', (ch: string, message: string) => {
-        if (ch === channel) for (const h of handlers) h(message);
-      });
+      subscriber.on('message', deliverTo(channel, handlers));
       // enableOfflineQueue is off: subscribe once connected (ioredis re-subscribes after that).
       const subscribe = (): void => void subscriber.subscribe(channel).catch(() => undefined);
       subscriber.once('ready', subscribe);
@@ -104,9 +109,7 @@ export class ClusterChannelSubscriber implements ChannelSubscriber {
     const client = new this.RedisClient({ ...this.options, host: node.host, port: node.port, lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null });
     this.#client = client;
     client.on('error', () => undefined); // the cluster client reports Redis being down
-    client.on('message', (ch: string, message: string) => {
-      if (ch === this.channel) for (const h of this.#handlers) h(message);
-    });
+    client.on('message', deliverTo(this.channel, this.#handlers));
     client.once('ready', () => {
       this.#failures = 0;
       client.subscribe(this.channel).catch(() => client.disconnect());

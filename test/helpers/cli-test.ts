@@ -1,8 +1,6 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { StreamableUpstreamHandle } from '../fixtures/mcp-upstream';
 import { stopAllProcesses } from './process';
+import { tempDirEach } from './temp-dir';
 
 /** What a test that runs the built CLI against a real upstream works with (see {@link cliTestEach}). */
 export interface CliTest {
@@ -14,28 +12,23 @@ export interface CliTest {
 
 /**
  * The hooks of a test file that runs the built CLI as child processes against a real upstream: a
- * fresh folder under the temp directory for each test, and after it, in this order, every CLI child
- * stopped, the upstream closed and the folder removed (a child may still write there while it stops).
- * Call it in the file's or a `describe`'s body.
+ * fresh folder under the temp directory for each test ({@link tempDirEach}), and after it, in this
+ * order, every CLI child stopped, the upstream closed and the folder removed (a child may still
+ * write there while it stops). Call it in the file's or a `describe`'s body.
  */
 export function cliTestEach(prefix: string): CliTest {
-  let dir: string | null = null;
-  const t: CliTest = {
-    get dir(): string {
-      if (dir === null) throw new Error('cliTestEach: no test is running');
-      return dir;
-    },
-    upstream: null,
-  };
-  beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  });
+  // Declared before tempDirEach's hooks: jest (circus) runs afterEach hooks in declaration order.
   afterEach(async () => {
     await stopAllProcesses();
     await t.upstream?.close();
     t.upstream = null;
-    if (dir !== null) fs.rmSync(dir, { recursive: true, force: true });
-    dir = null;
   });
+  const tmp = tempDirEach(prefix);
+  const t: CliTest = {
+    get dir(): string {
+      return tmp.path;
+    },
+    upstream: null,
+  };
   return t;
 }

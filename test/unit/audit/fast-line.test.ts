@@ -32,14 +32,14 @@ const comparable = (line: string): Record<string, unknown> => {
 
 describe('audit fast line', () => {
   it('parses back to exactly the object it was built from', () => {
-    const fast = fastAuditLine(sanitizeAuditRecord(record) as unknown as Record<string, unknown>, 42, new Date(0))!;
+    const fast = fastAuditLine(sanitizeAuditRecord(record) as unknown as Record<string, unknown>, 42, new Date(0).toISOString())!;
     expect(JSON.parse(fast.line)).toEqual(fast.parsed);
     expect(Object.keys(fast.parsed).slice(0, 4)).toEqual(['level', 'time', 'audit', 'pid']);
     expect(Object.keys(fast.parsed).at(-1)).toBe('msg');
   });
 
   it('takes an array of strings (the conns of a resumed SSE response)', () => {
-    const fast = fastAuditLine({ ...(sanitizeAuditRecord(record) as unknown as Record<string, unknown>), resumptions: 1, conns: ['c-1', 'c-2'] }, 1, new Date(0))!;
+    const fast = fastAuditLine({ ...(sanitizeAuditRecord(record) as unknown as Record<string, unknown>), resumptions: 1, conns: ['c-1', 'c-2'] }, 1, new Date(0).toISOString())!;
     expect(JSON.parse(fast.line)).toEqual(fast.parsed);
     expect(fast.parsed['conns']).toEqual(['c-1', 'c-2']);
   });
@@ -67,7 +67,7 @@ describe('audit fast line', () => {
       { conns: [{ key: 'k' }] },
       { policy: new Date(0) },
     ]) {
-      expect(fastAuditLine({ ...base, ...odd }, 1, new Date(0))).toBeNull();
+      expect(fastAuditLine({ ...base, ...odd }, 1, new Date(0).toISOString())).toBeNull();
     }
   });
 
