@@ -15,8 +15,10 @@
  *   incomplete block is held back (at most `maxHeldBytes`), never a complete one;
  * - `resumeFrom` is non-null only at a point where every event after that id is exactly what the
  *   client has not received: no partial block forwarded, no event without id since that id;
- * - a block whose id was already forwarded is dropped, unless part of it was forwarded before its
- *   `id` line was read (an id after more than `maxHeldBytes` of the block: counted, not hidden).
+ * - after a {@link SseCursor.restart} (a resumed response), a block whose id was already forwarded is
+ *   dropped, unless part of it was forwarded before its `id` line was read (an id after more than
+ *   `maxHeldBytes` of the block: counted, not hidden). Before any restart nothing is dropped: the
+ *   first response is the upstream's own, passed through byte for byte even when it repeats an id.
  */
 
 const LF = 0x0a;
@@ -61,6 +63,8 @@ export class SseCursor {
   /** An event without id was forwarded after the last id: the client's position is not addressable. */
   #dirty = false;
   readonly #seen = new Set<string>();
+  /** A resumed response is being read: replays of forwarded ids are dropped (set by {@link restart}). */
+  #resumed = false;
   // Line state.
   #lineLen = 0;
   #prevCR = false;
@@ -165,6 +169,7 @@ export class SseCursor {
     this.#crOf = null;
     this.#resetLine();
     this.#atAttemptStart = true;
+    this.#resumed = true;
   }
 
   #lineByte(b: number): void {
@@ -236,7 +241,7 @@ export class SseCursor {
   /** A block ended with `last` (its bytes in this chunk): forward it (true), or drop it as a duplicate. */
   #endBlock(last: Buffer, out: Buffer[]): boolean {
     const id = this.#blockId;
-    const duplicate = id !== undefined && id !== '' && this.#seen.has(id);
+    const duplicate = this.#resumed && id !== undefined && id !== '' && this.#seen.has(id);
     const dropped = duplicate && !this.#partial;
     if (dropped) {
       this.stats.duplicates++;

@@ -92,6 +92,20 @@ describe('passthrough: streaming', () => {
     expect(received).toBe(pieces.join(''));
   });
 
+  it.each(['GET', 'POST'])('#6 an upstream that repeats event ids gets every event through, byte for byte (%s)', async (method) => {
+    // Ids are the upstream's business: the gateway drops a replayed id only in a response it resumed
+    // itself (src/gateway/resume/), never in the upstream's own first response.
+    const t = await startTunnelled(res);
+    const body = ['id: 1\ndata: a\n\n', 'id: 1\ndata: b\n\n', 'id: 2\ndata: c\n\n', 'id: 1\ndata: d\n\n'].join('').repeat(50);
+    t.upstream.route('/repeats', ({ res: out }) => {
+      out.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      out.end(body);
+    });
+    const r = await fetch(t.viaTunnel('/repeats'), { method, headers: t.auth, ...(method === 'POST' ? { body: '{}' } : {}) });
+    expect(r.status).toBe(200);
+    expect(await r.text()).toBe(body);
+  });
+
   it('#6 the SDK server’s priming event (id + retry, empty data) reaches the client first', async () => {
     const t = await startTunnelled(res, { upstream: { eventStore: true, retryInterval: 250 } });
     const r = await fetch(t.mcpUrl, { method: 'POST', headers: { ...t.auth, ...POST_HEADERS }, body: initializeBody(1, '2025-11-25') });

@@ -158,6 +158,14 @@ describe('SseCursor rules', () => {
     expect(c.lastId).toBeNull();
   });
 
+  it('drops nothing before a restart: the upstream’s own response may repeat an id', () => {
+    const c = cursor();
+    const body = 'id: 1\ndata: a\n\nid: 1\ndata: b\n\nid: 2\ndata: c\n\nid: 1\ndata: d\n\n';
+    expect(text(c.push(Buffer.from(body)))).toBe(body);
+    expect(c.stats.duplicates).toBe(0);
+    expect(c.resumeFrom).toBe('1');
+  });
+
   it('drops a replayed event already forwarded, and a byte-order mark at the start of a resumed response', () => {
     const c = cursor();
     c.push(Buffer.from('id: 1\ndata: a\n\nid: 2\ndata: b\n\n'));
