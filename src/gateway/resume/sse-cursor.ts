@@ -241,7 +241,7 @@ export class SseCursor {
   /** A block ended with `last` (its bytes in this chunk): forward it (true), or drop it as a duplicate. */
   #endBlock(last: Buffer, out: Buffer[]): boolean {
     const id = this.#blockId;
-    const duplicate = this.#resumed && id !== undefined && id !== '' && this.#seen.has(id);
+    const duplicate = this.#isReplay(id);
     const dropped = duplicate && !this.#partial;
     if (dropped) {
       this.stats.duplicates++;
@@ -277,6 +277,11 @@ export class SseCursor {
     }
   }
 
+  /** A block with this id in a resumed response repeats one the client has (dropped, D90). */
+  #isReplay(id: string | undefined): boolean {
+    return this.#resumed && id !== undefined && id !== '' && this.#seen.has(id);
+  }
+
   #remember(id: string): void {
     this.#seen.add(id);
     if (this.#seen.size > this.opts.maxRememberedIds) {
@@ -294,8 +299,7 @@ export class SseCursor {
 
   /** The chunk ended inside a block: hold the tail while that keeps the stream resumable. */
   #tail(rest: Buffer, out: Buffer[]): void {
-    const id = this.#blockId;
-    if (!this.#partial && id !== undefined && id !== '' && this.#seen.has(id)) {
+    if (!this.#partial && this.#isReplay(this.#blockId)) {
       // A replayed event the client has: its id came first, so its bytes are dropped as they come.
       this.#held = [];
       this.#heldBytes = 0;

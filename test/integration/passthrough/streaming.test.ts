@@ -97,9 +97,15 @@ describe('passthrough: streaming', () => {
     // itself (src/gateway/resume/), never in the upstream's own first response.
     const t = await startTunnelled(res);
     const body = ['id: 1\ndata: a\n\n', 'id: 1\ndata: b\n\n', 'id: 2\ndata: c\n\n', 'id: 1\ndata: d\n\n'].join('').repeat(50);
-    t.upstream.route('/repeats', ({ res: out }) => {
+    t.upstream.route('/repeats', async ({ res: out }) => {
       out.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-      out.end(body);
+      // In pieces that cut events anywhere (each its own write, a turn apart): a block is held or
+      // dropped per piece, so this is what found the cursor dropping the first piece of a repeat.
+      for (let at = 0; at < body.length; at += 7) {
+        out.write(body.slice(at, at + 7));
+        await new Promise<void>((r) => setImmediate(r));
+      }
+      out.end();
     });
     const r = await fetch(t.viaTunnel('/repeats'), { method, headers: t.auth, ...(method === 'POST' ? { body: '{}' } : {}) });
     expect(r.status).toBe(200);

@@ -101,6 +101,25 @@ describe('SseCursor against a model', () => {
     );
   });
 
+  it.each([0, 32])('forwards the upstream’s first response byte for byte, repeated ids included, however it is cut (hold %i bytes)', (maxHeldBytes) => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ id: fc.constantFrom(null, '1', '2', '3'), data: eventArb.map((e) => e.data) }), { minLength: 1, maxLength: 30 }),
+        attemptArb,
+        (log, a) => {
+          const body = Buffer.from(log.map((e) => serialize(e, a.eol)).join(''), 'utf8');
+          const cursor = new SseCursor({ maxHeldBytes, maxRememberedIds: 16 });
+          const out: Buffer[] = [];
+          for (const c of chunk(body, a.cuts)) out.push(...cursor.push(c));
+          out.push(...cursor.flush());
+          expect(Buffer.concat(out).equals(body)).toBe(true);
+          expect(cursor.stats.duplicates).toBe(0);
+        },
+      ),
+      { seed: 1315, numRuns: 400 },
+    );
+  });
+
   it('is resumable after every complete event when all events carry ids and fit the hold limit', () => {
     fc.assert(
       fc.property(fc.array(fc.string({ maxLength: 40 }).map((s) => s.replace(/[\r\n]/g, '')), { minLength: 1, maxLength: 20 }), fc.array(fc.nat(), { maxLength: 8 }), (datas, cuts) => {
