@@ -34,6 +34,26 @@ const T = 0x74;
 /** Longest `id` value kept; a longer one makes the stream not resumable (ids are short in practice). */
 export const MAX_EVENT_ID_BYTES = 1024;
 
+/** The index of `byte` in `chunk` from `from` on, or `chunk.length` when there is none. */
+function indexOrEnd(chunk: Buffer, byte: number, from: number): number {
+  const at = chunk.indexOf(byte, from);
+  return at < 0 ? chunk.length : at;
+}
+
+/**
+ * Adds `b` to the slices to forward, joined to the last one when they are adjacent in memory (two
+ * parts of one chunk): a stream of small events goes out as one slice per chunk, i.e. one write to
+ * the client per upstream read, not one per event.
+ */
+function append(out: Buffer[], b: Buffer): void {
+  const prev = out[out.length - 1];
+  if (prev !== undefined && prev.buffer === b.buffer && prev.byteOffset + prev.length === b.byteOffset) {
+    out[out.length - 1] = Buffer.from(prev.buffer, prev.byteOffset, prev.length + b.length);
+  } else {
+    out.push(b);
+  }
+}
+
 export interface SseCursorOptions {
   /**
    * Most bytes of one incomplete event block held back while the stream is resumable. Past it the
@@ -118,13 +138,16 @@ export class SseCursor {
       if (chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) start = 3;
     }
     let segStart = start;
+    // Where the next LF and CR are in this chunk (chunk.length: none); looked up only when passed.
+    let nextLF = -1;
+    let nextCR = -1;
     for (let i = start; i < chunk.length; i++) {
       const b = chunk[i]!;
       if (b === LF && this.#prevCR) {
         this.#prevCR = false;
         // The LF of a CRLF that ended the last block belongs to that block: never hold it back.
         if (i === segStart && this.#crOf !== null && this.#held.length === 0) {
-          if (this.#crOf === 'forwarded') out.push(chunk.subarray(i, i + 1));
+          if (this.#crOf === 'forwarded') append(out, chunk.subarray(i, i + 1));
           segStart = i + 1;
         }
         this.#crOf = null;
@@ -141,6 +164,16 @@ export class SseCursor {
         continue;
       }
       this.#prevCR = false;
+      const f = this.#field;
+      if (f === 'data' || f === 'other' || f === 'comment') {
+        // The rest of this line cannot change the cursor: jump to its end (most bytes are data).
+        if (nextLF < i) nextLF = indexOrEnd(chunk, LF, i);
+        if (nextCR < i) nextCR = indexOrEnd(chunk, CR, i);
+        const eol = nextLF < nextCR ? nextLF : nextCR;
+        this.#lineLen += eol - i;
+        i = eol - 1;
+        continue;
+      }
       this.#lineByte(b);
     }
     if (segStart < chunk.length) this.#tail(chunk.subarray(segStart), out);
@@ -248,8 +281,8 @@ export class SseCursor {
     } else {
       // A duplicate that was already partly forwarded cannot be taken back (counted, not hidden).
       if (duplicate) this.stats.duplicatesForwarded++;
-      for (const b of this.#held) out.push(b);
-      out.push(last);
+      for (const b of this.#held) append(out, b);
+      append(out, last);
       this.stats.blocks++;
       this.#applyBlock(id);
     }
@@ -310,8 +343,8 @@ export class SseCursor {
       this.#heldBytes += rest.length;
       return;
     }
-    for (const b of this.#held) out.push(b);
-    out.push(rest);
+    for (const b of this.#held) append(out, b);
+    append(out, rest);
     this.#held = [];
     this.#heldBytes = 0;
     this.#partial = true;
