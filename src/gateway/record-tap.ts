@@ -4,8 +4,8 @@
  * body bytes the client got (after the legacy endpoint rewrite and the tools filter), then how the
  * exchange ended. The exchange id is the tunnel's `rid`.
  *
- * Hooked by one line in ./forward.ts. With no recorder it returns at once: an unrecorded request
- * pays one comparison, no closure per chunk. With one, every observation runs after the bytes were
+ * Hooked by one line in ./forward.ts. With no recorder, or one that does not record this server
+ * (`record.servers`), it returns at once: an unrecorded request pays one comparison, no closure per chunk. With one, every observation runs after the bytes were
  * handed on, and the recorder only copies into its bounded queue (it never blocks or throws).
  */
 import { describeError } from '../errors';
@@ -18,7 +18,7 @@ import type { RequestContext } from './request/context';
 
 /** Starts recording one exchange of `ctx` on its open tunnel `stream`; a no-op without a recorder. */
 export function recordGatewayExchange(recorder: Recorder | undefined, ctx: RequestContext, stream: MuxStream): void {
-  if (recorder === undefined) return;
+  if (recorder === undefined || !recorder.records(ctx.route.server)) return;
   const { req, res } = ctx;
   const sid = req.headers['mcp-session-id'];
   const tap = recorder.exchange({ id: ctx.rid, server: ctx.route.server, session: typeof sid === 'string' ? sid : null });

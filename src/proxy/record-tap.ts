@@ -4,8 +4,8 @@
  * and body bytes it wrote into the tunnel stream), then how the exchange ended. The exchange id is
  * the tunnel's `rid`; paths are the upstream's.
  *
- * Hooked by small lines in ./serve-stream.ts. Without a recorder it returns undefined at once: an
- * unrecorded request pays one comparison. Observations run after the bytes were handed on.
+ * Hooked by small lines in ./serve-stream.ts. Without a recorder, or one that does not record this
+ * server, it returns undefined at once: an unrecorded request pays one comparison. Observations run after the bytes were handed on.
  */
 import type { PassThrough } from 'node:stream';
 import type { ProxyConfig } from '../config/types';
@@ -44,7 +44,7 @@ export function recordProxyExchange(
   head: RequestHead,
   body: { body: unknown; view: PassThrough | null },
 ): ProxyTap | undefined {
-  if (recorder === undefined) return undefined;
+  if (recorder === undefined || !recorder.records(head.server)) return undefined;
   const sid = head.headers.find(([n]) => n.toLowerCase() === 'mcp-session-id')?.[1];
   const tap: ExchangeTap = recorder.exchange({ id: head.rid, server: head.server, session: sid ?? null });
   tap.requestHead({ method: head.method, path: pathOf(head.url), headers: head.headers });

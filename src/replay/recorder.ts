@@ -158,9 +158,17 @@ export class Recorder {
     return new Recorder(opts, writer, now);
   }
 
+  /**
+   * Whether an exchange of `server` would be recorded now: the taps ask first, so an exchange of a
+   * server that is not recorded pays no tap and no observers on its streams.
+   */
+  records(server: string): boolean {
+    return !this.closed && (this.servers === undefined || this.servers.has(server));
+  }
+
   /** A tap for one exchange; a no-op tap when the server is not recorded or the recorder is closed. */
   exchange(meta: ExchangeMeta): ExchangeTap {
-    if (this.closed || (this.servers !== undefined && !this.servers.has(meta.server))) return NOOP_TAP;
+    if (!this.records(meta.server)) return NOOP_TAP;
     this.counters.exchanges += 1;
     const m = { x: meta.id, server: meta.server, session: meta.session ?? null };
     const push = (item: ItemBody, size: number): void => this.enqueue({ ...m, t: this.now(), ...item }, size);

@@ -113,6 +113,15 @@ describe('Recorder', () => {
     ]);
   });
 
+  it('records only its servers: records() says so before any tap exists, and nothing after close', async () => {
+    const rec = await Recorder.open({ file: join(tmp.path, 'only.jsonl'), side: 'gateway', servers: ['notes'] });
+    expect([rec.records('notes'), rec.records('files')]).toEqual([true, false]);
+    exchange(rec.exchange({ id: 'r1', server: 'files' })); // a no-op tap: nothing recorded
+    await rec.close();
+    expect(rec.records('notes')).toBe(false);
+    expect(rec.stats()).toMatchObject({ exchanges: 0, events: 0 });
+  });
+
   it('never blocks: when the queue is full it drops and counts (footer, drop record, stats)', async () => {
     const file = join(tmp.path, 'r.jsonl');
     const rec = await Recorder.open({ file, side: 'test', queueLimitEvents: 20 });
