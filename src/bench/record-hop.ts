@@ -91,12 +91,12 @@ export function startHop(upstream: string, recorder: Recorder | undefined): Prom
   );
 }
 
-/** GETs `url` and reads it to the end; resolves with the bytes read and the time taken (ms). */
-export function timeStream(url: string): Promise<{ bytes: number; ms: number }> {
+/** GETs `url` (with `headers`) and reads it to the end; resolves with the bytes read and the time taken (ms). */
+export function timeStream(url: string, headers: Record<string, string> = {}): Promise<{ bytes: number; ms: number }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     let bytes = 0;
-    request(url, (res) => {
+    request(url, { headers }, (res) => {
       res.on('data', (c: Buffer) => (bytes += c.length));
       res.on('end', () => resolve({ bytes, ms: performance.now() - t0 }));
       res.on('error', reject);

@@ -21,6 +21,13 @@ export interface TunnelOptions {
   dir: string;
   /** Node flags for the gateway and the proxy (e.g. `--cpu-prof`; `npm run bench:cpu`). */
   nodeArgs?: readonly string[];
+  /** More servers on the tunnel: name → upstream URL (`npm run bench:record`'s big SSE stream). */
+  servers?: Readonly<Record<string, string>>;
+  /**
+   * Recording on both sides (`npm run bench:record`): the gateway's `record.file` and the proxy's
+   * `MCP_TUNNEL_RECORD_FILE`, of `servers` only (`record.servers`, `MCP_TUNNEL_RECORD_SERVERS`; all when absent).
+   */
+  record?: { gateway: string; proxy: string; servers?: readonly string[] };
 }
 
 /** The tunnel as a {@link Target}, plus extra proxies for the per-connection memory figure. */
@@ -29,20 +36,29 @@ export interface TunnelTarget extends Target {
   extraProxy(connections: number): Promise<Started>;
 }
 
-/** Writes the bench gateway's config (tunnel `bench`, its three servers, one client) to `file`; returns `file`. */
-export function writeBenchGatewayConfig(file: string, c: { port: number; secret: string; apiKey: string; upstreamOrigin: string }): string {
+/**
+ * Writes the bench gateway's config (tunnel `bench`, its three servers and any `extra` ones, one
+ * client allowed all of them, `record` when set) to `file`; returns `file`.
+ */
+export function writeBenchGatewayConfig(
+  file: string,
+  c: { port: number; secret: string; apiKey: string; upstreamOrigin: string; extra?: Readonly<Record<string, string>>; record?: { file: string; servers?: readonly string[] } },
+): string {
+  // The gateway routes only to configured URLs (decisions.md D8): each upstream route is a server.
+  const servers = [
+    { name: 'bench', tunnel: 'bench', url: `${c.upstreamOrigin}/mcp` },
+    { name: 'bench-bytes', tunnel: 'bench', url: `${c.upstreamOrigin}/bytes` },
+    { name: 'bench-sse', tunnel: 'bench', url: `${c.upstreamOrigin}/sse` },
+    ...Object.entries(c.extra ?? {}).map(([name, url]) => ({ name, tunnel: 'bench', url })),
+  ];
   writeFileSync(
     file,
     JSON.stringify({
       listen: { host: '127.0.0.1', port: c.port },
       tunnels: [{ id: 'bench', secrets: [c.secret] }],
-      // The gateway routes only to configured URLs (decisions.md D8): each upstream route is a server.
-      servers: [
-        { name: 'bench', tunnel: 'bench', url: `${c.upstreamOrigin}/mcp` },
-        { name: 'bench-bytes', tunnel: 'bench', url: `${c.upstreamOrigin}/bytes` },
-        { name: 'bench-sse', tunnel: 'bench', url: `${c.upstreamOrigin}/sse` },
-      ],
-      clients: [{ name: 'bench', apiKey: c.apiKey, servers: ['bench', 'bench-bytes', 'bench-sse'] }],
+      servers,
+      clients: [{ name: 'bench', apiKey: c.apiKey, servers: servers.map((s) => s.name) }],
+      ...(c.record === undefined ? {} : { record: c.record }),
     }),
   );
   return file;
@@ -54,7 +70,14 @@ export async function startTunnel(opts: TunnelOptions): Promise<TunnelTarget> {
   const apiKey = randomBytes(24).toString('base64url');
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
-  const cfg = writeBenchGatewayConfig(join(dir, 'gateway.json'), { port, secret, apiKey, upstreamOrigin: opts.upstreamOrigin });
+  const cfg = writeBenchGatewayConfig(join(dir, 'gateway.json'), {
+    port,
+    secret,
+    apiKey,
+    upstreamOrigin: opts.upstreamOrigin,
+    ...(opts.servers === undefined ? {} : { extra: opts.servers }),
+    ...(opts.record === undefined ? {} : { record: { file: opts.record.gateway, ...(opts.record.servers ? { servers: opts.record.servers } : {}) } }),
+  });
   const hmacKey = join(dir, 'audit-hmac.key');
   writeFileSync(hmacKey, randomBytes(32).toString('base64url'), { mode: 0o600 });
   const common = { MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT_HMAC_KEY_FILE: hmacKey };
@@ -66,6 +89,8 @@ export async function startTunnel(opts: TunnelOptions): Promise<TunnelTarget> {
     MCP_TUNNEL_AUDIT: join(dir, 'log', 'audit-proxy.log'),
     MCP_TUNNEL_URL: `ws://127.0.0.1:${port}/tunnel/bench`,
     MCP_TUNNEL_SECRET: secret,
+    ...(opts.record === undefined ? {} : { MCP_TUNNEL_RECORD_FILE: opts.record.proxy }),
+    ...(opts.record?.servers === undefined ? {} : { MCP_TUNNEL_RECORD_SERVERS: opts.record.servers.join(',') }),
   };
 
   const nodeArgs = opts.nodeArgs ?? [];
