@@ -35,6 +35,11 @@ LABEL org.opencontainers.image.title="mcp-tunnel" \
       org.opencontainers.image.source="https://github.com/mcp-tunnel/mcp-tunnel" \
       org.opencontainers.image.documentation="https://github.com/mcp-tunnel/mcp-tunnel/blob/main/docs/operations.md"
 ENV NODE_ENV=production \
+    # glibc's allocator: buffers up to 1 MiB from the heap, and up to 16 MiB of free heap kept
+    # instead of handed back and faulted in again for the next body (docs/operations.md "Memory
+    # allocator", decisions.md D92; the same values as the systemd units and src/bench/shipped-env.ts).
+    MALLOC_MMAP_THRESHOLD_=1048576 \
+    MALLOC_TRIM_THRESHOLD_=16777216 \
     # The ops listener on the container's own loopback: the HEALTHCHECK below reads /readyz there;
     # nothing outside the container can reach it. Set 0.0.0.0:9464 for Kubernetes probes.
     MCP_TUNNEL_OPS_LISTEN=127.0.0.1:9464

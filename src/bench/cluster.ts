@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findProgram } from './peers';
 import { delay, freePort, type Procs, type Started } from './procs';
+import { MALLOC_ENV } from './shipped-env';
 import { postOnce, type Target } from './target';
 import { writeBenchGatewayConfig } from './tunnel';
 
@@ -58,6 +59,7 @@ export async function startClusterTarget(procs: Procs, upstreamOrigin: string, d
     const hop = await freePort();
     const cfg = writeBenchGatewayConfig(join(dir, `cluster-gateway-${i}.json`), { port, secret, apiKey, upstreamOrigin });
     const env = {
+      ...MALLOC_ENV,
       MCP_TUNNEL_LOG_LEVEL: 'info',
       MCP_TUNNEL_AUDIT: join(dir, 'log', `audit-cluster-${i}.log`),
       ...shared.replicaEnv(hop),
@@ -66,7 +68,7 @@ export async function startClusterTarget(procs: Procs, upstreamOrigin: string, d
     ports.push(port);
   }
   const proxy = await procs.start('cluster-proxy', process.execPath, [CLI, 'proxy'], {
-    env: { MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT: join(dir, 'log', 'audit-cluster-proxy.log'), MCP_TUNNEL_URL: `ws://127.0.0.1:${ports[0]!}/tunnel/bench`, MCP_TUNNEL_SECRET: secret, MCP_TUNNEL_CONNECTIONS: '2' },
+    env: { ...MALLOC_ENV, MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT: join(dir, 'log', 'audit-cluster-proxy.log'), MCP_TUNNEL_URL: `ws://127.0.0.1:${ports[0]!}/tunnel/bench`, MCP_TUNNEL_SECRET: secret, MCP_TUNNEL_CONNECTIONS: '2' },
     ready: /tunnel connected and authenticated/,
     readyCount: 2,
   });

@@ -10,6 +10,7 @@ import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, type Procs, type Started } from './procs';
+import { MALLOC_ENV } from './shipped-env';
 import type { Results } from './scenarios';
 
 const CLI = join(__dirname, '..', 'cli', 'main.js');
@@ -85,7 +86,7 @@ async function startTunnel(procs: Procs, upstreamOrigin: string, dir: string): P
     }),
   );
   // Info: the readiness lines ("gateway listening", "tunnel connected and authenticated") are info.
-  const env = { MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT: join(dir, 'log', 'continuity-audit.log') };
+  const env = { ...MALLOC_ENV, MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT: join(dir, 'log', 'continuity-audit.log') };
   await procs.start('cont-gateway', process.execPath, [CLI, 'gateway', '--config', cfg], { env, ready: /gateway listening/ });
   const replica = (name: string): Promise<Started> =>
     procs.start(name, process.execPath, [CLI, 'proxy'], {

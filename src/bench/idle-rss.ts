@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { envNumber } from './options';
 import { startBenchRedis } from './cluster';
 import { Procs, delay, freePort, rssBytes, type Started } from './procs';
+import { MALLOC_ENV } from './shipped-env';
 import { writeBenchGatewayConfig } from './tunnel';
 
 const CLI = join(__dirname, '..', 'cli', 'main.js');
@@ -22,7 +23,7 @@ const MiB = (pid: number): number => rssBytes([pid]) / 2 ** 20;
 async function gateway(procs: Procs, dir: string, name: string, env: Record<string, string>): Promise<Started> {
   const secret = randomBytes(32).toString('base64url');
   const cfg = writeBenchGatewayConfig(join(dir, `${name}.json`), { port: await freePort(), secret, apiKey: randomBytes(24).toString('base64url'), upstreamOrigin: 'http://127.0.0.1:9' });
-  return procs.start(name, process.execPath, [CLI, 'gateway', '--config', cfg], { env: { MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT: join(dir, `audit-${name}.log`), ...env }, ready: /gateway listening/ });
+  return procs.start(name, process.execPath, [CLI, 'gateway', '--config', cfg], { env: { ...MALLOC_ENV, MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT: join(dir, `audit-${name}.log`), ...env }, ready: /gateway listening/ });
 }
 
 async function main(): Promise<void> {

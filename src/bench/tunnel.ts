@@ -1,6 +1,6 @@
 /**
  * The tunnel under test: the real CLI (`dist/cli/main.js gateway …` and `… proxy`) as two child
- * processes, configured as in production: info logs, the audit trail hash-chained into a file on each
+ * processes, configured and launched as in production (the shipped allocator settings, ./shipped-env.ts): info logs, the audit trail hash-chained into a file on each
  * side with HMAC checkpoints. The gateway listens on a fixed free port so that a restarted gateway is
  * found again by the proxy.
  */
@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, type Procs, type Started } from './procs';
+import { MALLOC_ENV } from './shipped-env';
 import { untilServed, type Target } from './target';
 
 const CLI = join(__dirname, '..', 'cli', 'main.js');
@@ -80,7 +81,7 @@ export async function startTunnel(opts: TunnelOptions): Promise<TunnelTarget> {
   });
   const hmacKey = join(dir, 'audit-hmac.key');
   writeFileSync(hmacKey, randomBytes(32).toString('base64url'), { mode: 0o600 });
-  const common = { MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT_HMAC_KEY_FILE: hmacKey };
+  const common = { ...MALLOC_ENV, MCP_TUNNEL_LOG_LEVEL: 'info', MCP_TUNNEL_AUDIT_HMAC_KEY_FILE: hmacKey };
   // The trails in their own folder, as in production (/var/log, not next to the config in /etc): the
   // gateway watches its config's folder, and every audit line written there would be an event.
   const gatewayEnv = { ...common, MCP_TUNNEL_AUDIT: join(dir, 'log', 'audit-gateway.log') };

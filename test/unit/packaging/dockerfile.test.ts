@@ -1,12 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { MALLOC_ENV } from '../../../src/bench/shipped-env';
 
 // No Docker engine runs on CI machines, so the image cannot be built here; pin its contract instead.
 const dockerfile = readFileSync(join(__dirname, '../../../Dockerfile'), 'utf8');
 const lines = dockerfile.split('\n').filter((l) => !l.trim().startsWith('#'));
 
 describe('Dockerfile', () => {
+  it('sets the allocator settings the bench runs with (src/bench/shipped-env.ts, D92)', () => {
+    const runtime = lines.slice(lines.findIndex((l) => /^FROM .* AS runtime/.test(l))).join('\n');
+    for (const [k, v] of Object.entries(MALLOC_ENV)) expect(runtime).toMatch(new RegExp(`^\\s*(ENV\\s+)?${k}=${v}\\b`, 'm'));
+  });
+
   it('is multi-stage', () => {
     expect(lines.filter((l) => /^FROM\s/.test(l)).length).toBeGreaterThanOrEqual(2);
   });

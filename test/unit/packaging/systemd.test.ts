@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MALLOC_ENV } from '../../../src/bench/shipped-env';
 
 const dir = join(__dirname, '../../../config/systemd');
 const UNITS = ['mcp-tunnel-proxy.service', 'mcp-tunnel-gateway.service'];
@@ -51,6 +52,10 @@ describe.each(UNITS)('config/systemd/%s', (unit) => {
       expect([k, one(k)]).toEqual([k, v]);
     }
     expect(d.get('SystemCallFilter')?.[0]).toBe('@system-service');
+  });
+
+  it('sets the allocator settings the bench runs with (src/bench/shipped-env.ts, D92)', () => {
+    for (const [k, v] of Object.entries(MALLOC_ENV)) expect(d.get('Environment')).toContain(`${k}=${v}`);
   });
 
   it('gets its secrets through LoadCredential=, never Environment=', () => {
