@@ -18,7 +18,7 @@ import { startClusterTarget } from './cluster';
 import { startNginx, startSsh } from './peers';
 import { Procs } from './procs';
 import { render, writeReport, type Context } from './report';
-import { postLoad } from './load';
+import { postLoad, streamOnce } from './load';
 import { capacityRun, idleRss, postRound, restarts, Results, sseRound, streamRound, tunnelConnectionBytes } from './scenarios';
 import { directTarget, type Target } from './target';
 import { startTunnel, type TunnelTarget } from './tunnel';
@@ -68,8 +68,10 @@ async function measure(o: BenchOptions, procs: Procs, targets: Target[], tunnel:
   progress('RSS per idle tunnel connection');
   await tunnelConnectionBytes(tunnel, procs, r);
   for (const t of targets) {
-    progress(`warm-up ${t.name}: ${o.warmupSeconds} s of POSTs at c=16, not measured`);
+    const warmBytes = Math.min(o.streamBytes, 64 * 2 ** 20);
+    progress(`warm-up ${t.name}: ${o.warmupSeconds} s of POSTs at c=16 and one ${warmBytes / 2 ** 20} MiB response, not measured`);
     await postLoad(t, 16, o.warmupSeconds);
+    await streamOnce(t, warmBytes);
   }
   for (let round = 0; round < o.rounds; round++) {
     const order = turn(targets, round);
