@@ -21,6 +21,8 @@ export interface PostResult {
   p99: number;
   /** Connection errors, timeouts and non-200 responses. */
   failures: number;
+  /** The failures by kind: `status 503`, `timeout`, `error` (empty when none). */
+  failureKinds: Record<string, number>;
   /** CPU ms of the hop's processes (all sides) per 1,000 POSTs; null when the target has none. */
   cpuMsPer1000: number | null;
 }
@@ -41,24 +43,35 @@ export async function postLoad(t: Target, connections: number, seconds: number):
   const pids = Object.values(t.pids()).flat();
   const latencies: number[] = [];
   let failures = 0;
+  const failureKinds: Record<string, number> = {};
+  const count = (kind: string, n = 1): void => {
+    if (n > 0) failureKinds[kind] = (failureKinds[kind] ?? 0) + n;
+  };
   const cpu0 = cpuSeconds(pids);
   const t0 = process.hrtime.bigint();
   const instance = autocannon({ ...base, duration: seconds });
   // The instance emits (client, statusCode, resBytes, responseTime ms); @types/autocannon leaves out the client.
   (instance as unknown as NodeJS.EventEmitter).on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
     if (status === 200) latencies.push(ms);
-    else failures += 1;
+    else {
+      failures += 1;
+      count(`status ${status}`);
+    }
   });
   const result = await instance;
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(pids) - cpu0;
   failures += result.errors;
+  // autocannon counts timeouts among its errors.
+  count('timeout', result.timeouts);
+  count('connection error', result.errors - result.timeouts);
   latencies.sort((a, b) => a - b);
   return {
     rps: latencies.length / secs,
     p50: percentile(latencies, 0.5),
     p99: percentile(latencies, 0.99),
     failures,
+    failureKinds,
     cpuMsPer1000: pids.length === 0 || latencies.length === 0 ? null : (cpu * 1000) / (latencies.length / 1000),
   };
 }

@@ -156,7 +156,7 @@ export function contextBlock(o: BenchOptions, c: Context): string {
 
 /** The generated markdown. */
 export function render(r: Results, o: BenchOptions, c: Context): string {
-  const notes = r.notes.length === 0 ? [] : ['', 'Streams not fully served:', '', ...r.notes.map((n) => `- ${n.replace(/\|/g, '\\|')}`)];
+  const notes = r.notes.length === 0 ? [] : ['', 'Requests and streams not fully served:', '', ...r.notes.map((n) => `- ${n.replace(/\|/g, '\\|')}`)];
   return [contextBlock(o, c), '', resultsTable(r, o, c), ...notes, '', '### Targets', '', targetsTable(r, o)].join('\n');
 }
 

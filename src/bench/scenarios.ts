@@ -47,6 +47,12 @@ export async function postRound(t: Target, seconds: number, r: Results): Promise
     r.add(`post${c}.p50`, t.name, p.p50);
     r.add(`post${c}.p99`, t.name, p.p99);
     r.add(`post${c}.fail`, t.name, p.failures);
+    if (p.failures > 0) {
+      const kinds = Object.entries(p.failureKinds).map(([kind, n]) => `${n} × ${kind}`);
+      const text = `POST c=${c}, ${t.name}: ${p.failures} failed (${kinds.join('; ')})`;
+      r.notes.push(text);
+      console.error(`  ${text}`);
+    }
     if (c === 128 && p.cpuMsPer1000 !== null) r.add('post128.cpu', t.name, p.cpuMsPer1000);
   }
 }
