@@ -26,6 +26,11 @@ export interface HopServerOptions {
   secret: () => string;
   /** A live local connection of the tunnel, or undefined. */
   connection: (tunnelId: string, connId: string) => TunnelConnection | undefined;
+  /**
+   * A local connection of the tunnel that can take a stream now (the least loaded), for a stream
+   * that arrives on the hop of a connection already draining; undefined when there is none.
+   */
+  usable?: (tunnelId: string) => TunnelConnection | undefined;
   local: () => PeerSettings;
   handshakeTimeoutMs: () => number;
   heartbeatIntervalMs: () => number;
@@ -96,9 +101,12 @@ export class HopServer {
           const mux = new Multiplexer(transport, { role: 'proxy', local, remote: session.remote, logger: hlog, heartbeatIntervalMs: this.opts.heartbeatIntervalMs() });
           mux.onStream((s) => {
             // The tunnel connection started draining (rotation, a move): drain the hop too, so the
-            // other replica stops picking it; this stream is refused unprocessed.
-            if (!conn.mux.canOpenStream) mux.goAway(0, 'tunnel connection draining');
-            relayHopStream(s, conn, hlog);
+            // other replica stops picking it. A stream that crossed that GOAWAY goes down another
+            // connection of the tunnel here, as a request of this replica's own would (the registry's
+            // pick); it is refused unprocessed only when there is none.
+            if (conn.mux.canOpenStream) return relayHopStream(s, conn, hlog);
+            mux.goAway(0, 'tunnel connection draining');
+            relayHopStream(s, this.opts.usable?.(conn.tunnelId) ?? conn, hlog);
           });
           const hops = this.#hops.get(conn.id) ?? new Set<Multiplexer>();
           this.#hops.set(conn.id, hops.add(mux));

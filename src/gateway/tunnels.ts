@@ -93,12 +93,17 @@ export class TunnelRegistry {
       const hop = this.remote?.pick(tunnelId, bound);
       if (hop && hop.id === bound) return hop;
     }
+    return this.pickLocal(tunnelId) ?? this.remote?.pick(tunnelId, undefined) ?? null;
+  }
+
+  /** The local connection of the tunnel with the fewest streams in flight that can take one now; null if none. */
+  pickLocal(tunnelId: string): TunnelConnection | null {
     let best: TunnelConnection | null = null;
-    for (const c of m?.values() ?? []) {
+    for (const c of this.byTunnel.get(tunnelId)?.values() ?? []) {
       if (!c.mux.canOpenStream) continue;
       if (!best || c.mux.activeStreams < best.mux.activeStreams) best = c;
     }
-    return best ?? this.remote?.pick(tunnelId, undefined) ?? null;
+    return best;
   }
 
   /**
