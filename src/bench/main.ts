@@ -68,7 +68,8 @@ async function measure(o: BenchOptions, procs: Procs, targets: Target[], tunnel:
   progress('RSS per idle tunnel connection');
   await tunnelConnectionBytes(tunnel, procs, r);
   for (const t of targets) {
-    const warmBytes = Math.min(o.streamBytes, 64 * 2 ** 20);
+    // Twice the measured size: a fresh gateway's heap and JIT take a few hundred MiB to settle.
+    const warmBytes = 2 * o.streamBytes;
     progress(`warm-up ${t.name}: ${o.warmupSeconds} s of POSTs at c=16 and one ${warmBytes / 2 ** 20} MiB response, not measured`);
     await postLoad(t, 16, o.warmupSeconds);
     await streamOnce(t, warmBytes);
