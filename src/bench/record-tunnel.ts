@@ -2,8 +2,8 @@
  * `npm run bench:record`'s tunnel rounds (docs/replay.md "Overhead"): the same big SSE stream through
  * the real tunnel - gateway and proxy CLI processes with the audit trail on, as `npm run bench` runs
  * them - under two server names routed to the same upstream: `bench-record`, which both sides record
- * (the gateway's `record.servers`, the proxy's `MCP_TUNNEL_RECORD_SERVERS`), and `bench-plain`, which
- * neither does. Both variants run in the same two processes, so they share every process-level
+ * (the gateway's `record.servers`, the proxy's `MCP_TUNNEL_RECORD_SERVERS`), and the bench config's
+ * own `bench-sse` (its upstream's `/sse`, here the source), which neither does. Both variants run in the same two processes, so they share every process-level
  * state (JIT, heap, sockets) and differ only by the recording. Each side's recording file is a FIFO
  * drained at the throttled rate; after each recorded round the destinations are unthrottled until
  * both recordings have caught up, so every round starts with empty queues, as after any quiet spell.
@@ -25,9 +25,9 @@ export interface TunnelTimed {
   cpuMs: number;
 }
 
-/** The recorded and the unrecorded server name (`/mcp/{name}`), both routed to the SSE source. */
+/** The recorded server (added here) and the unrecorded one (the bench config's own, ./tunnel.ts), both `{source}/sse`. */
 const RECORDED = 'bench-record';
-const PLAIN = 'bench-plain';
+const PLAIN = 'bench-sse';
 /** How long a recording's file must stay the same size to count as caught up; how often it is looked at. */
 const SETTLED_MS = 300;
 const POLL_MS = 50;
@@ -67,7 +67,7 @@ export class TunnelRounds {
         procs,
         upstreamOrigin: o.source,
         dir,
-        servers: { [RECORDED]: `${o.source}/sse`, [PLAIN]: `${o.source}/sse` },
+        servers: { [RECORDED]: `${o.source}/sse` },
         record: { gateway: dests[0]!.path, proxy: dests[1]!.path, servers: [RECORDED] },
       });
       return new TunnelRounds(procs, tunnel, dests, o.client, o.bytes);

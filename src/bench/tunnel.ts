@@ -1,7 +1,8 @@
 /**
  * The tunnel under test: the real CLI (`dist/cli/main.js gateway …` and `… proxy`) as two child
- * processes, configured and launched as in production (the shipped allocator settings, ./shipped-env.ts): info logs, the audit trail hash-chained into a file on each
- * side with HMAC checkpoints. The gateway listens on a fixed free port so that a restarted gateway is
+ * processes, configured and launched as in production (the shipped allocator settings,
+ * ./shipped-env.ts): info logs, the audit trail hash-chained into a file on each side with HMAC
+ * checkpoints. The gateway listens on a fixed free port so that a restarted gateway is
  * found again by the proxy.
  */
 import { randomBytes } from 'node:crypto';

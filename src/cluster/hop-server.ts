@@ -28,9 +28,9 @@ export interface HopServerOptions {
   connection: (tunnelId: string, connId: string) => TunnelConnection | undefined;
   /**
    * A local connection of the tunnel that can take a stream now (the least loaded), for a stream
-   * that arrives on the hop of a connection already draining; undefined when there is none.
+   * that arrives on the hop of a connection already draining; null when there is none.
    */
-  usable?: (tunnelId: string) => TunnelConnection | undefined;
+  usable: (tunnelId: string) => TunnelConnection | null;
   local: () => PeerSettings;
   handshakeTimeoutMs: () => number;
   heartbeatIntervalMs: () => number;
@@ -106,7 +106,7 @@ export class HopServer {
             // pick); it is refused unprocessed only when there is none.
             if (conn.mux.canOpenStream) return relayHopStream(s, conn, hlog);
             mux.goAway(0, 'tunnel connection draining');
-            relayHopStream(s, this.opts.usable?.(conn.tunnelId) ?? conn, hlog);
+            relayHopStream(s, this.opts.usable(conn.tunnelId) ?? conn, hlog);
           });
           const hops = this.#hops.get(conn.id) ?? new Set<Multiplexer>();
           this.#hops.set(conn.id, hops.add(mux));

@@ -97,7 +97,7 @@ export class ClusterNode implements RemoteConnections {
     const log = deps.logger;
     let node: ClusterNode | null = null;
     const secretNow = (): string => node?.secret ?? secret;
-    const hop = await HopServer.start({ listen: config.listen, secret: secretNow, connection: (t, c) => deps.registry.connections(t).find((x) => x.id === c), usable: (t) => deps.registry.pickLocal(t) ?? undefined, ...timing(deps), logger: log });
+    const hop = await HopServer.start({ listen: config.listen, secret: secretNow, connection: (t, c) => deps.registry.connections(t).find((x) => x.id === c), usable: (t) => deps.registry.pickLocal(t), ...timing(deps), logger: log });
     const store = deps.store ?? (await openRedisStore(config.redis, log));
     const replicaId = randomBytes(6).toString('hex');
     const links = new PeerLinks({ replicaId, secret: secretNow, ...timing(deps), logger: log });

@@ -5,8 +5,9 @@
  * exchange ended. The exchange id is the tunnel's `rid`.
  *
  * Hooked by one line in ./forward.ts. With no recorder, or one that does not record this server
- * (`record.servers`), it returns at once: an unrecorded request pays one comparison, no closure per chunk. With one, every observation runs after the bytes were
- * handed on, and the recorder only copies into its bounded queue (it never blocks or throws).
+ * (`record.servers`), it returns at once: an unrecorded request pays one comparison, no closure per
+ * chunk. With one, every observation runs after the bytes were handed on, and the recorder only
+ * copies into its bounded queue (it never blocks or throws).
  */
 import { describeError } from '../errors';
 import type { MuxStream } from '../mux';

@@ -5,7 +5,8 @@
  * the tunnel's `rid`; paths are the upstream's.
  *
  * Hooked by small lines in ./serve-stream.ts. Without a recorder, or one that does not record this
- * server, it returns undefined at once: an unrecorded request pays one comparison. Observations run after the bytes were handed on.
+ * server, it returns undefined at once: an unrecorded request pays one comparison. Observations run
+ * after the bytes were handed on.
  */
 import type { PassThrough } from 'node:stream';
 import type { ProxyConfig } from '../config/types';
