@@ -1,8 +1,11 @@
+import { isUtf8 } from 'node:buffer';
 import { StringDecoder } from 'node:string_decoder';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { encodeBody, type EventBase, type HeaderPairs, type WireRecord } from './format';
+import { LineOut } from './line-out';
 import type { Redactor } from './redact';
 import type { RingSlice } from './ring';
+import { SseByteParser } from './sse-bytes';
 
 /** What a tap put in the queue (copied, so the traffic path owns nothing of it afterwards). */
 export type QueueItem = ItemMeta & ItemBody;
@@ -37,7 +40,20 @@ interface ExchangeState {
   res: Buffer[];
   resBytes: number;
   resStreaming: boolean;
-  sse: { parser: EventSourceParser; decoder: StringDecoder } | undefined;
+  sse: SseState | undefined;
+}
+
+/** An SSE response's parser: on bytes (D94), or on decoded text where redaction must read the text. */
+type SseState = { parser: EventSourceParser; decoder: StringDecoder; bytes?: undefined } | { bytes: SseByteParser };
+
+/** Encoder options beyond the recording's own. */
+export interface EncoderOptions {
+  /**
+   * Parse SSE on bytes and escape event data straight into the output (default true; used only when
+   * no redaction reads body text: JSON Pointers and patterns need the decoded text). False: the
+   * string parser, which the byte parser must match line for line (the differential test).
+   */
+  byteSse?: boolean;
 }
 
 function headerValue(h: HeaderPairs, name: string): string | undefined {
@@ -53,11 +69,17 @@ export class LineEncoder {
   private events = 0;
   private bytes = 0;
   private readonly state = new Map<string, ExchangeState>();
+  private readonly byteSse: boolean;
+  /** Where the item being encoded writes its lines. */
+  private out: LineOut | undefined;
 
   constructor(
     private readonly redactor: Redactor,
     private readonly smallBody: number,
-  ) {}
+    options: EncoderOptions = {},
+  ) {
+    this.byteSse = options.byteSse !== false && !redactor.readsBodyText;
+  }
 
   counts(): { events: number; bytes: number } {
     return { events: this.events, bytes: this.bytes };
@@ -68,64 +90,87 @@ export class LineEncoder {
   }
 
   /**
-   * The lines (possibly none, possibly several) that one queue item produces, one string each (each
-   * ends in `\n`). The writer packs them into a reused buffer instead of joining them: a batch
-   * joined into one ~256 KiB string, then copied into a fresh Buffer, lands in V8's large-object
-   * space and brings on major GCs on the thread that encodes (D73).
+   * Appends the lines (possibly none, possibly several, each ending in `\n`) that one queue item
+   * produces to `out`. The writer packs a batch into one reused buffer: a batch joined into one
+   * ~256 KiB string, then copied into a fresh Buffer, lands in V8's large-object space and brings on
+   * major GCs on the thread that encodes (D73); SSE event data goes there as bytes (D94).
    */
-  encodeLines(it: QueueItem): string[] {
-    if (it.kind === 'drop') return [line({ type: 'drop', seq: this.seq++, t: r(it.t), events: it.events, bytes: it.bytes })];
+  encodeInto(it: QueueItem, out: LineOut): void {
+    this.out = out;
+    try {
+      this.encodeItem(it);
+    } finally {
+      this.out = undefined;
+    }
+  }
+
+  /** The lines of one item as text (tests). */
+  encodeText(it: QueueItem): string {
+    const out = new LineOut(64 * 1024);
+    this.encodeInto(it, out);
+    return out.take().toString('utf8');
+  }
+
+  private encodeItem(it: QueueItem): void {
+    // A drop record is not one of the recorded events the footer counts.
+    if (it.kind === 'drop') return this.out!.string(JSON.stringify({ type: 'drop', seq: this.seq++, t: r(it.t), events: it.events, bytes: it.bytes }) + '\n');
     const st = this.exchangeState(it);
-    const out: WireRecord[] = [];
-    this.current = { it, st, out };
+    this.current = { it, st };
     const base = this.base;
     switch (it.kind) {
       case 'request-head': {
         const marks: string[] = [];
         const headers = this.redactor.headerPairs(it.headers, marks);
         const path = this.redactor.path(it.path, marks);
-        out.push({ type: 'request-head', ...base('c2s', marks), method: it.method, path, headers });
+        this.emit({ type: 'request-head', ...base('c2s', marks), method: it.method, path, headers });
         break;
       }
       case 'request-chunk':
         st.req.push(it.bytes);
         st.reqBytes += it.bytes.length;
-        if (st.reqStreaming || st.reqBytes > this.smallBody) this.flushBody(st, 'request', false, base, out);
+        if (st.reqStreaming || st.reqBytes > this.smallBody) this.flushBody(st, 'request', false);
         break;
       case 'response-head': {
-        this.flushBody(st, 'request', !st.reqStreaming, base, out);
+        this.flushBody(st, 'request', !st.reqStreaming);
         const sid = headerValue(it.headers, 'mcp-session-id');
         if (st.session === null && sid !== undefined) st.session = sid;
         const marks: string[] = [];
         const headers = this.redactor.headerPairs(it.headers, marks);
-        out.push({ type: 'response-head', ...base('s2c', marks), status: it.status, headers });
+        this.emit({ type: 'response-head', ...base('s2c', marks), status: it.status, headers });
         if ((headerValue(it.headers, 'content-type') ?? '').toLowerCase().startsWith('text/event-stream')) {
-          st.sse = this.sseParser();
+          st.sse = this.byteSse ? { bytes: this.sseByteParser(st) } : this.sseParser();
         }
         break;
       }
       case 'response-chunk':
-        this.responseChunk(st, it.bytes, it.lossy === true, out);
+        this.responseChunk(st, it.bytes, it.lossy === true);
         break;
       case 'sse-event': {
         const marks: string[] = [];
         const data = this.redactor.json(it.event.data, marks);
-        out.push({ type: 'sse', ...base('s2c', marks), ...it.event, data });
+        this.emit({ type: 'sse', ...base('s2c', marks), ...it.event, data });
         break;
       }
       case 'end':
       case 'reset':
-        this.flushBody(st, 'request', !st.reqStreaming, base, out);
-        if (st.sse !== undefined) st.sse.parser.reset({ consume: true });
-        else this.flushBody(st, 'response', !st.resStreaming, base, out);
-        out.push({ type: it.kind, ...base('s2c', []), ...(it.kind === 'reset' ? { reason: it.reason } : {}) });
+        this.flushBody(st, 'request', !st.reqStreaming);
+        if (st.sse?.bytes !== undefined) st.sse.bytes.reset(true);
+        else if (st.sse !== undefined) st.sse.parser.reset({ consume: true });
+        else this.flushBody(st, 'response', !st.resStreaming);
+        this.emit({ type: it.kind, ...base('s2c', []), ...(it.kind === 'reset' ? { reason: it.reason } : {}) });
         this.state.delete(it.x);
         break;
     }
-    this.events += out.length;
-    const lines = out.map(line);
-    for (const l of lines) this.bytes += l.length;
-    return lines;
+  }
+
+  /** Appends one record's line. */
+  private emit(rec: WireRecord | object): void {
+    const out = this.out!;
+    const before = out.length;
+    out.string(JSON.stringify(rec));
+    out.string('\n');
+    this.events++;
+    this.bytes += out.length - before;
   }
 
   private exchangeState(it: QueueItem): ExchangeState {
@@ -137,16 +182,52 @@ export class LineEncoder {
     return st;
   }
 
-  private responseChunk(st: ExchangeState, bytes: Buffer, lossy: boolean, out: WireRecord[]): void {
-    if (st.sse !== undefined) {
+  private responseChunk(st: ExchangeState, bytes: Buffer, lossy: boolean): void {
+    const sse = st.sse;
+    if (sse?.bytes !== undefined) {
       // After a drop the parser's half-read event is garbage: start over at the next event boundary.
-      if (lossy) st.sse.parser.reset({ consume: false });
-      st.sse.parser.feed(st.sse.decoder.write(bytes));
+      if (lossy) sse.bytes.reset(false);
+      sse.bytes.feed(bytes);
+      return;
+    }
+    if (sse !== undefined) {
+      if (lossy) sse.parser.reset({ consume: false });
+      sse.parser.feed(sse.decoder.write(bytes));
       return;
     }
     st.res.push(bytes);
     st.resBytes += bytes.length;
-    if (st.resStreaming || st.resBytes > this.smallBody) this.flushBody(st, 'response', false, this.base, out);
+    if (st.resStreaming || st.resBytes > this.smallBody) this.flushBody(st, 'response', false);
+  }
+
+  /**
+   * The byte parser: an event whose data is valid UTF-8 is written as its record's JSON with the
+   * data escaped from the bytes (the same line JSON.stringify gives); anything else takes the
+   * record path.
+   */
+  private sseByteParser(st: ExchangeState): SseByteParser {
+    // What every event record of this exchange repeats after `seq` and `t` (base()'s members).
+    let members: string | undefined;
+    return new SseByteParser({
+      event: (id, type, buf, start, end, utf8) => {
+        if (!utf8 && !isUtf8(buf.subarray(start, end))) {
+          const fields = { ...(id === undefined ? {} : { id }), ...(type === undefined ? {} : { event: type }) };
+          return this.emit({ type: 'sse', ...this.base('s2c', []), ...fields, data: buf.toString('utf8', start, end) });
+        }
+        const c = this.current!;
+        members ??= `,"x":${JSON.stringify(c.it.x)},"server":${JSON.stringify(c.it.server)},"session":${JSON.stringify(st.session)},"dir":"s2c"`;
+        let head = `{"type":"sse","seq":${this.seq++},"t":${r(c.it.t)}${members}`;
+        if (id !== undefined) head += `,"id":${JSON.stringify(id)}`;
+        if (type !== undefined) head += `,"event":${JSON.stringify(type)}`;
+        const out = this.out!;
+        const before = out.length;
+        out.recordEndingInString(head + ',"data":', buf, start, end);
+        this.events++;
+        this.bytes += out.length - before;
+      },
+      retry: (retry) => this.emit({ type: 'sse', ...this.base('s2c', []), retry }),
+      comment: (comment) => this.emit({ type: 'sse', ...this.base('s2c', []), comment }),
+    });
   }
 
   /** An SSE parser whose callbacks (synchronous inside feed) append to the item being encoded. */
@@ -154,7 +235,7 @@ export class LineEncoder {
     const emit = (fields: { id?: string; event?: string; data?: string; retry?: number; comment?: string }): void => {
       const marks: string[] = [];
       const data = fields.data === undefined ? undefined : this.redactor.json(fields.data, marks);
-      this.current!.out.push({ type: 'sse', ...this.base('s2c', marks), ...fields, ...(data === undefined ? {} : { data }) });
+      this.emit({ type: 'sse', ...this.base('s2c', marks), ...fields, ...(data === undefined ? {} : { data }) });
     };
     const parser = createParser({
       onEvent: (e) =>
@@ -166,7 +247,7 @@ export class LineEncoder {
   }
 
   /** The item being encoded: SSE parser callbacks (synchronous inside feed) write through it. */
-  private current: { it: QueueItem; st: ExchangeState; out: WireRecord[] } | undefined;
+  private current: { it: QueueItem; st: ExchangeState } | undefined;
 
   private readonly base = (dir: 'c2s' | 's2c', marks: string[]): EventBase => {
     const c = this.current!;
@@ -181,13 +262,7 @@ export class LineEncoder {
     };
   };
 
-  private flushBody(
-    st: ExchangeState,
-    which: 'request' | 'response',
-    whole: boolean,
-    base: (dir: 'c2s' | 's2c', marks: string[]) => EventBase,
-    out: WireRecord[],
-  ): void {
+  private flushBody(st: ExchangeState, which: 'request' | 'response', whole: boolean): void {
     const chunks = which === 'request' ? st.req : st.res;
     if (chunks.length === 0) return;
     const bytes = Buffer.concat(chunks);
@@ -197,12 +272,8 @@ export class LineEncoder {
     const marks: string[] = [];
     let body = encodeBody(bytes);
     if ('text' in body) body = { text: whole ? this.redactor.json(body.text, marks) : this.redactor.text(body.text, marks) };
-    out.push({ type: which === 'request' ? 'request-body' : 'response-body', ...base(which === 'request' ? 'c2s' : 's2c', marks), body, whole });
+    this.emit({ type: which === 'request' ? 'request-body' : 'response-body', ...this.base(which === 'request' ? 'c2s' : 's2c', marks), body, whole });
   }
-}
-
-function line(rec: object): string {
-  return JSON.stringify(rec) + '\n';
 }
 
 function r(ms: number): number {

@@ -1,4 +1,5 @@
 import { LineEncoder, type QueueItem } from './encoder';
+import { LineOut } from './line-out';
 import { FORMAT_NAME, FORMAT_VERSION, type HeaderRecord, type RecorderInfo } from './format';
 import { Redactor, type RedactionOptions } from './redact';
 import type { ByteRing } from './ring';
@@ -51,14 +52,15 @@ const NOTHING_PENDING: Readonly<{ events: number; bytes: number }> = Object.free
 
 /** The writer's line buffer: one paced batch (~256 KiB raw) encodes to about this much. */
 const SCRATCH_BYTES = 512 * 1024;
+/** Lines are written out once this much is packed (an item's lines always go whole into one write). */
+const WRITE_AT = 256 * 1024;
 
 /** The writer proper: a {@link LineEncoder} in front of a {@link RotatingSink}. */
 export class LineWriter implements RecordingWriter {
   private counters: FooterCounters = { t: 0, exchanges: 0, droppedEvents: 0, droppedBytes: 0 };
   private sink: RotatingSink | undefined;
   /** Where {@link write} packs encoded lines; reused once each file write is done. */
-  private readonly scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
-  private used = 0;
+  private readonly out = new LineOut(SCRATCH_BYTES);
 
   private constructor(private readonly encoder: LineEncoder) {}
 
@@ -83,29 +85,22 @@ export class LineWriter implements RecordingWriter {
   }
 
   /**
-   * Encodes the items line by line into one reused buffer and appends it (whole lines per file write;
-   * a full buffer is written out and reused once the write is done). No batch-sized string or Buffer
-   * is allocated per batch (D73).
+   * Encodes the items into one reused buffer and appends it (whole lines per file write; the buffer
+   * is written out past {@link WRITE_AT} and reused once the write is done). No batch-sized string or
+   * Buffer is allocated per batch (D73).
    */
   async write(items: QueueItem[], counters: FooterCounters): Promise<void> {
     this.counters = counters;
     for (const it of items) {
-      for (const l of this.encoder.encodeLines(it)) {
-        // A UTF-16 code unit is at most 3 UTF-8 bytes: an upper bound that needs no byteLength pass.
-        const most = l.length * 3;
-        if (this.used > 0 && this.used + most > this.scratch.length) await this.writeScratch();
-        if (most > this.scratch.length) await this.sink?.write(Buffer.from(l, 'utf8'));
-        else this.used += this.scratch.write(l, this.used, 'utf8');
-      }
+      this.encoder.encodeInto(it, this.out);
+      if (this.out.length >= WRITE_AT) await this.writeOut();
     }
-    await this.writeScratch();
+    await this.writeOut();
   }
 
-  private async writeScratch(): Promise<void> {
-    if (this.used === 0) return;
-    const bytes = this.scratch.subarray(0, this.used);
-    this.used = 0;
-    await this.sink?.write(bytes);
+  private async writeOut(): Promise<void> {
+    if (this.out.length === 0) return;
+    await this.sink?.write(this.out.take());
   }
 
   async close(counters: FooterCounters): Promise<void> {

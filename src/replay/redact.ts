@@ -77,6 +77,11 @@ export class Redactor {
     };
   }
 
+  /** True when redaction reads body text (JSON Pointers or patterns); without them bodies pass as they are. */
+  get readsBodyText(): boolean {
+    return this.pointers.length > 0 || this.patterns.length > 0;
+  }
+
   /** The placeholder of one secret value. */
   placeholder(secret: string): string {
     return PLACEHOLDER_PREFIX + createHmac('sha256', this.key).update(secret).digest('base64url').slice(0, 22);

@@ -23,12 +23,12 @@ function sseItems(x: string, chunks: number, events: number, size: number): Queu
 describe('LineWriter', () => {
   const tmp = tempDirEach('line-writer-');
 
-  it('packs lines into its reused buffer across several file writes and writes lines larger than it on their own, byte for byte what the encoder yields', async () => {
+  it('packs lines into its reused buffer across several file writes and grows it for a line larger than it, byte for byte what the encoder yields', async () => {
     const file = join(tmp.path, 'r.jsonl');
     const init = { file, side: 'test' as const, version: 't', startedAt: new Date(0).toISOString(), maxFileBytes: 1024 ** 3, smallBodyBytes: 256 * 1024, redaction: undefined };
     const w = await LineWriter.open(init);
     // ~1.6 MiB of small lines (more than the 512 KiB buffer, so it is written out and reused mid-batch)
-    // and one event of ~700 KiB of text (more than a third of the buffer: written without it).
+    // and one event of ~700 KiB of text (more than the buffer: it grows for it, then shrinks back).
     const small = sseItems('a', 40, 30, 1000);
     const huge = sseItems('b', 1, 1, 700_000);
     await w.write(small, { t: 0, exchanges: 1, droppedEvents: 0, droppedBytes: 0 });
@@ -37,7 +37,7 @@ describe('LineWriter', () => {
     await w.close({ t: 0, exchanges: 3, droppedEvents: 0, droppedBytes: 0 });
 
     const expected = new LineEncoder(new Redactor(undefined), 256 * 1024);
-    const want = [...small, ...huge, ...sseItems('c', 2, 3, 100)].flatMap((it) => expected.encodeLines(it)).join('');
+    const want = [...small, ...huge, ...sseItems('c', 2, 3, 100)].map((it) => expected.encodeText(it)).join('');
     const text = await readFile(file, 'utf8');
     const lines = text.split('\n');
     // header, the encoded lines, footer
