@@ -9,6 +9,7 @@ import { StreamTable } from './stream-table';
 import { ConnectionClosedError, StreamRefusedError } from './errors';
 import type { FrameTransport } from './transport';
 import type { CloseInfo, GoAwayInfo, IncomingStream, MultiplexerOptions } from './types';
+import { noteForwardedBytes } from '../young-gc';
 
 /**
  * The state and the sending half of a {@link Multiplexer}: the stream table, flow-control windows,
@@ -224,6 +225,7 @@ export abstract class MultiplexerCore implements StreamHost {
       this.connSend.consume(n);
       this.bytesOut += n;
       stream.bytesSent += n;
+      noteForwardedBytes(n);
       this.enqueue(FrameType.DATA, 0, stream.id, pw.chunk.subarray(pw.offset, pw.offset + n));
       pw.offset += n;
       if (pw.offset === pw.chunk.length) {

@@ -23,6 +23,7 @@ import {
 import { F } from '../log';
 import { MultiplexerCore } from './core';
 import type { MuxStream } from './stream';
+import { noteForwardedBytes } from '../young-gc';
 import { BadResponseHeadError, StreamProtocolError, StreamResetError } from './errors';
 
 export { REPLY_BACKLOG_SLACK_BYTES } from './frame-writer';
@@ -138,6 +139,7 @@ export class Multiplexer extends MultiplexerCore {
       throw new ProtocolError('TUNNEL_PROTOCOL_FLOW_CONTROL', `peer exceeded the connection window by sending ${n} bytes`);
     }
     this.bytesIn += n;
+    noteForwardedBytes(n);
     this.deliverData(f);
     // This frame may have taken the peer's last credit while consumed bytes wait in the batch: if
     // other streams' readers are stalled, no further consumption would ever flush them.
