@@ -9,6 +9,8 @@
  * there when they stop (read them with `node dist/bench/prof-top.js <file>`); with
  * `BENCH_HEAP_PROF=<dir>` they run under `node --heap-prof` (sampled allocations still live when
  * the process stops, by call site: what holds its memory; `node dist/bench/prof-top.js <file>.heapprofile`).
+ * `BENCH_NODE_ARGS` (space-separated) adds Node or V8 flags to both processes, to try one (e.g.
+ * `--single-threaded-gc`) against the default in alternated runs.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +26,7 @@ async function main(): Promise<void> {
   const prof = process.env['BENCH_CPU_PROF'];
   const heap = process.env['BENCH_HEAP_PROF'];
   const nodeArgs = [
+    ...(process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''),
     ...(prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`]),
     ...(heap === undefined ? [] : ['--heap-prof', `--heap-prof-dir=${heap}`]),
   ];

@@ -1,12 +1,14 @@
 /**
  * `npm run bench:record`'s tunnel rounds (docs/replay.md "Overhead"): the same big SSE stream through
  * the real tunnel - gateway and proxy CLI processes with the audit trail on, as `npm run bench` runs
- * them - under two server names routed to the same upstream: `bench-record`, which both sides record
- * (the gateway's `record.servers`, the proxy's `MCP_TUNNEL_RECORD_SERVERS`), and the bench config's
- * own `bench-sse` (its upstream's `/sse`, here the source), which neither does. Both variants run in the same two processes, so they share every process-level
- * state (JIT, heap, sockets) and differ only by the recording. Each side's recording file is a FIFO
- * drained at the throttled rate; after each recorded round the destinations are unthrottled until
- * both recordings have caught up, so every round starts with empty queues, as after any quiet spell.
+ * them - under four server names routed to the same upstream: `bench-record`, which both sides record
+ * (the gateway's `record.servers`, the proxy's `MCP_TUNNEL_RECORD_SERVERS`), `bench-record-gateway`
+ * and `bench-record-proxy`, which only that side records, and the bench config's own `bench-sse`
+ * (its upstream's `/sse`, here the source), which neither does. Every variant runs in the same two
+ * processes, so they share every process-level state (JIT, heap, sockets) and differ only by the
+ * recording. Each side's recording file is a FIFO drained at the throttled rate; after each recorded
+ * round the destinations are unthrottled until the recordings have caught up, so every round starts
+ * with empty queues, as after any quiet spell.
  */
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,8 +27,11 @@ export interface TunnelTimed {
   cpuMs: number;
 }
 
-/** The recorded server (added here) and the unrecorded one (the bench config's own, ./tunnel.ts), both `{source}/sse`. */
-const RECORDED = 'bench-record';
+/** Who records a round's stream. */
+export type RecordedBy = 'both' | 'gateway' | 'proxy';
+
+/** The recorded servers (added here) and the unrecorded one (the bench config's own, ./tunnel.ts), all `{source}/sse`. */
+const RECORDED: Readonly<Record<RecordedBy, string>> = { both: 'bench-record', gateway: 'bench-record-gateway', proxy: 'bench-record-proxy' };
 const PLAIN = 'bench-sse';
 /** How long a recording's file must stay the same size to count as caught up; how often it is looked at. */
 const SETTLED_MS = 300;
@@ -54,9 +59,18 @@ export class TunnelRounds {
 
   /**
    * Starts the tunnel in front of `source` (an SSE source serving `/sse?n=BYTES`) and the two
-   * throttled destinations of its recordings (gateway, proxy).
+   * throttled destinations of its recordings (gateway, proxy). `nodeArgs`: for the gateway and proxy
+   * processes (e.g. `--cpu-prof`, to profile recorded against unrecorded streams).
    */
-  static async open(o: { dir: string; source: string; rate: number; read: number; client: StreamClient; bytes: number }): Promise<TunnelRounds> {
+  static async open(o: {
+    dir: string;
+    source: string;
+    rate: number;
+    read: number;
+    client: StreamClient;
+    bytes: number;
+    nodeArgs?: readonly string[];
+  }): Promise<TunnelRounds> {
     const procs = new Procs();
     const dests: ThrottledFile[] = [];
     try {
@@ -67,8 +81,14 @@ export class TunnelRounds {
         procs,
         upstreamOrigin: o.source,
         dir,
-        servers: { [RECORDED]: `${o.source}/sse` },
-        record: { gateway: dests[0]!.path, proxy: dests[1]!.path, servers: [RECORDED] },
+        servers: Object.fromEntries(Object.values(RECORDED).map((name) => [name, `${o.source}/sse`])),
+        record: {
+          gateway: dests[0]!.path,
+          proxy: dests[1]!.path,
+          servers: [RECORDED.both, RECORDED.gateway],
+          proxyServers: [RECORDED.both, RECORDED.proxy],
+        },
+        ...(o.nodeArgs === undefined ? {} : { nodeArgs: o.nodeArgs }),
       });
       return new TunnelRounds(procs, tunnel, dests, o.client, o.bytes);
     } catch (err) {
@@ -83,10 +103,10 @@ export class TunnelRounds {
     return this.timed(PLAIN);
   }
 
-  /** One stream of the recorded server, its destinations throttled; then they catch up. */
-  async recorded(): Promise<TunnelTimed> {
+  /** One stream that `by` records, its destinations throttled; then they catch up. */
+  async recorded(by: RecordedBy = 'both'): Promise<TunnelTimed> {
     await Promise.all(this.dests.map((d) => d.throttle()));
-    const r = await this.timed(RECORDED);
+    const r = await this.timed(RECORDED[by]);
     for (const d of this.dests) d.unthrottle();
     await this.caughtUp();
     return r;

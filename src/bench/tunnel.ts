@@ -27,9 +27,10 @@ export interface TunnelOptions {
   servers?: Readonly<Record<string, string>>;
   /**
    * Recording on both sides (`npm run bench:record`): the gateway's `record.file` and the proxy's
-   * `MCP_TUNNEL_RECORD_FILE`, of `servers` only (`record.servers`, `MCP_TUNNEL_RECORD_SERVERS`; all when absent).
+   * `MCP_TUNNEL_RECORD_FILE`, of `servers` only (`record.servers`, `MCP_TUNNEL_RECORD_SERVERS`; all
+   * when absent); `proxyServers`, when set, is the proxy's list instead.
    */
-  record?: { gateway: string; proxy: string; servers?: readonly string[] };
+  record?: { gateway: string; proxy: string; servers?: readonly string[]; proxyServers?: readonly string[] };
 }
 
 /** The tunnel as a {@link Target}, plus extra proxies for the per-connection memory figure. */
@@ -92,7 +93,9 @@ export async function startTunnel(opts: TunnelOptions): Promise<TunnelTarget> {
     MCP_TUNNEL_URL: `ws://127.0.0.1:${port}/tunnel/bench`,
     MCP_TUNNEL_SECRET: secret,
     ...(opts.record === undefined ? {} : { MCP_TUNNEL_RECORD_FILE: opts.record.proxy }),
-    ...(opts.record?.servers === undefined ? {} : { MCP_TUNNEL_RECORD_SERVERS: opts.record.servers.join(',') }),
+    ...((opts.record?.proxyServers ?? opts.record?.servers) === undefined
+      ? {}
+      : { MCP_TUNNEL_RECORD_SERVERS: (opts.record!.proxyServers ?? opts.record!.servers)!.join(',') }),
   };
 
   const nodeArgs = opts.nodeArgs ?? [];
