@@ -6,7 +6,7 @@ function nextForcedMinorGc(): Promise<void> {
   return new Promise<void>((resolve) => {
     const obs = new PerformanceObserver((list) => {
       const forced = list.getEntries().some((e) => {
-        const d = e.detail as { kind?: number; flags?: number } | undefined;
+        const d = (e as unknown as { detail?: { kind?: number; flags?: number } }).detail;
         return d?.kind === constants.NODE_PERFORMANCE_GC_MINOR && ((d.flags ?? 0) & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0;
       });
       if (forced) {

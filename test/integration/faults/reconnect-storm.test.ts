@@ -117,10 +117,13 @@ describe('fault: reconnect storm of 100 proxies after a gateway restart', () => 
     const buckets10ms = new Set(times.map((t) => Math.floor(t / 10))).size;
     const p10 = times[Math.floor(times.length * 0.1)]!;
     const p90 = times[Math.floor(times.length * 0.9)]!;
-    // Not a synchronized herd: the reconnects cover at least the base delay, in many distinct 10 ms slots...
+    // Not a synchronized herd: the reconnects cover at least the base delay, in many distinct 10 ms
+    // slots (a herd lands in one to three). The times are the gateway's log lines: a gateway starved
+    // of CPU (the suite's other workers) handles a few handshakes per turn, so ~25 slots on a quiet
+    // machine can be 17 in a busy run; 12 still tells a spread from a herd.
     expect(spread).toBeGreaterThanOrEqual(BASE_MS);
     expect(p90 - p10).toBeGreaterThanOrEqual(BASE_MS / 2);
-    expect(buckets10ms).toBeGreaterThanOrEqual(20);
+    expect(buckets10ms).toBeGreaterThanOrEqual(12);
     // ...and every proxy is back within one capped delay (plus a handshake) of the gateway listening.
     expect(last - tListen).toBeLessThan(CAP_MS + 2000);
 
