@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { loadCheckpointSigner, openAuditDestination } from '../audit';
 import type * as Demo from '../demo';
 import type * as Gateway from '../gateway';
@@ -16,10 +17,25 @@ const proxy = (): typeof Proxy => require('../proxy') as typeof Proxy;
 const demo = (): typeof Demo => require('../demo') as typeof Demo;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
+/**
+ * A proxy daemon compiles undici's HTTP parser (WebAssembly) with Liftoff only (D96): V8's
+ * background tier-up of it to TurboFan allocates ~35 MiB of compiler memory, of which glibc keeps
+ * ~10 MiB resident for the process's life, and the optimised parser saved nothing measurable (it
+ * reads heads and chunk sizes; bodies pass as spans). The flag must be set before the parser is
+ * compiled (undici does that on its first connection). Only here: a program that embeds the
+ * library keeps V8's defaults for its own WebAssembly.
+ */
+export function liftoffOnlyWasm(): void {
+  setFlagsFromString('--liftoff-only');
+}
+
 /** The real components. Kept out of cli.ts so that tests can run the CLI with fakes. */
 export const defaultRunners: Runners = {
   startGateway: (config, deps) => gateway().startGateway(config, deps),
-  startProxy: (config, deps) => proxy().startProxy(config, deps),
+  startProxy: (config, deps) => {
+    liftoffOnlyWasm();
+    return proxy().startProxy(config, deps);
+  },
   runDemo: (opts) => demo().runDemo(opts),
   openAudit: (destination, log, audit) =>
     openAuditDestination(destination, {
