@@ -56,6 +56,20 @@ function equalsField(b: Buffer, start: number, end: number, field: Buffer): bool
   return true;
 }
 
+/**
+ * Where a feed joins the pending bytes and its chunk: one buffer for every parser of the thread
+ * (feeds are synchronous and nothing refers to it once a feed returns: `afterLines` copies what it
+ * keeps), so a thousand recorded streams do not each hold one. Dropped after a join larger than
+ * {@link JOIN_KEEP_BYTES}.
+ */
+let joined: Buffer = Buffer.alloc(0);
+const JOIN_KEEP_BYTES = 1024 * 1024;
+
+function joinBuffer(n: number): Buffer {
+  if (joined.length < n) joined = Buffer.allocUnsafeSlow(Math.max(n, Math.min(2 * joined.length, JOIN_KEEP_BYTES)));
+  return joined;
+}
+
 export class SseByteParser {
   /** The incomplete last line (raw bytes, a deferred CR included), as pieces in arrival order. */
   private pending: Buffer[] = [];
@@ -72,8 +86,6 @@ export class SseByteParser {
   private dataUtf8 = true;
   /** The bytes `processLines` reads are valid UTF-8 (checked once per feed, not per event). */
   private inputUtf8 = true;
-  /** The input of the current feed when it is a join of `pending` and a chunk (reused). */
-  private join: Buffer = Buffer.alloc(0);
 
   constructor(private readonly on: SseByteHandler) {}
 
@@ -98,14 +110,15 @@ export class SseByteParser {
       return;
     }
     const n = this.pendingBytes + chunk.length;
-    if (this.join.length < n) this.join = Buffer.allocUnsafeSlow(Math.max(n, 2 * this.join.length));
+    const join = joinBuffer(n);
     let o = 0;
-    for (const p of this.pending) o += p.copy(this.join, o);
-    chunk.copy(this.join, o);
+    for (const p of this.pending) o += p.copy(join, o);
+    chunk.copy(join, o);
     this.pending = [];
     this.pendingBytes = 0;
-    const input = this.join.subarray(0, n);
+    const input = join.subarray(0, n);
     this.afterLines(input, this.processLines(input, n - held));
+    if (join.length > JOIN_KEEP_BYTES) joined = EMPTY;
   }
 
   /** The incomplete character at the end of the pending bytes and `chunk` together. */

@@ -19,12 +19,13 @@ function encode(items: QueueItem[], byteSse: boolean): { text: string; counts: {
   return { text, counts: enc.counts() };
 }
 
-/** Head, the chunks (each with its `lossy` flag), end. */
-function exchange(chunks: Array<{ bytes: Buffer; lossy: boolean }>): QueueItem[] {
+/** Head, the chunks (each with its `lossy` flag), end; exchange id `x`. */
+function exchange(chunks: Array<{ bytes: Buffer; lossy: boolean }>, x = meta.x): QueueItem[] {
+  const m = { ...meta, x };
   return [
-    { ...meta, t: 0, kind: 'response-head', status: 200, headers: [['content-type', 'text/event-stream']] },
-    ...chunks.map((c, i): QueueItem => ({ ...meta, t: i + 1, kind: 'response-chunk', bytes: c.bytes, ...(c.lossy ? { lossy: true } : {}) })),
-    { ...meta, t: chunks.length + 1, kind: 'end' },
+    { ...m, t: 0, kind: 'response-head', status: 200, headers: [['content-type', 'text/event-stream']] },
+    ...chunks.map((c, i): QueueItem => ({ ...m, t: i + 1, kind: 'response-chunk', bytes: c.bytes, ...(c.lossy ? { lossy: true } : {}) })),
+    { ...m, t: chunks.length + 1, kind: 'end' },
   ];
 }
 
@@ -79,6 +80,18 @@ describe('byte-level SSE recording (D94)', () => {
         expect(encode(items, true)).toEqual(encode(items, false));
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it('writes the same lines for two streams whose chunks interleave (parsers share a join buffer)', () => {
+    fc.assert(
+      fc.property(streamArb, streamArb, (a, b) => {
+        const [xa, xb] = [exchange(a, 'xa'), exchange(b, 'xb')];
+        const items: QueueItem[] = [];
+        for (let i = 0; i < Math.max(xa.length, xb.length); i++) items.push(...[xa[i], xb[i]].filter((it): it is QueueItem => it !== undefined));
+        expect(encode(items, true)).toEqual(encode(items, false));
+      }),
+      { numRuns: 1000 },
     );
   });
 
