@@ -121,10 +121,16 @@ export class SseByteParser {
     if (join.length > JOIN_KEEP_BYTES) joined = EMPTY;
   }
 
-  /** The incomplete character at the end of the pending bytes and `chunk` together. */
+  /** The incomplete character at the end of the pending bytes and `chunk` together (it lies in their last 3 bytes). */
   private heldBack(chunk: Buffer): number {
     if (chunk.length >= 3 || this.pendingBytes === 0) return incompleteUtf8Tail(chunk);
-    const last = Buffer.concat([...this.pending, chunk]);
+    const tail = [chunk];
+    let have = chunk.length;
+    for (let i = this.pending.length - 1; i >= 0 && have < 3; i--) {
+      tail.unshift(this.pending[i]!);
+      have += this.pending[i]!.length;
+    }
+    const last = Buffer.concat(tail);
     return incompleteUtf8Tail(last.subarray(Math.max(0, last.length - 3)));
   }
 
