@@ -16,8 +16,13 @@ export const SCAVENGE_EVERY_BYTES = 8 * 1024 * 1024;
 
 type GcFn = (options: { type: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
 
-/** V8's `gc` function, obtained without exposing it on this process's global object; undefined if unavailable. */
+/**
+ * V8's `gc` function: the process's own when it was started with `--expose-gc` (the flag is then left
+ * as it is), else obtained without exposing it on this process's global object; undefined if unavailable.
+ */
 function obtainGc(): GcFn | undefined {
+  const own = (globalThis as { gc?: unknown }).gc;
+  if (typeof own === 'function') return own as GcFn;
   try {
     setFlagsFromString('--expose-gc');
     // A new context gets `gc` from the flag; the main context's global never does.

@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { promisify } from 'node:util';
 import { noteForwardedBytes, SCAVENGE_EVERY_BYTES, youngGcCount } from '../../src/young-gc';
 
 /** Resolves at the next forced young-generation collection V8 reports. */
@@ -36,5 +40,16 @@ describe('young-generation GC after forwarded bytes (D95)', () => {
 
   it('does not expose gc on the global object', () => {
     expect((globalThis as { gc?: unknown }).gc).toBeUndefined();
+  });
+
+  it('uses the gc of a process started with --expose-gc and leaves that flag on', async () => {
+    const built = path.resolve(__dirname, '../../dist/young-gc.js');
+    if (!existsSync(built)) throw new Error(`${built} does not exist: run \`npm run build\` first`);
+    const script = `
+      const y = require(${JSON.stringify(built)});
+      y.noteForwardedBytes(y.SCAVENGE_EVERY_BYTES);
+      setImmediate(() => console.log(JSON.stringify({ count: y.youngGcCount(), newContextGc: require('node:vm').runInNewContext('typeof gc') })));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '-e', script]);
+    expect(JSON.parse(stdout)).toEqual({ count: 1, newContextGc: 'function' });
   });
 });
