@@ -298,21 +298,21 @@ async function tunnelRounds(dir: string, source: string, client: Client): Promis
   console.log('| variant | median ms | MB/s | gateway + proxy CPU ms (median) | overhead (median of the per-round ratios) |');
   console.log('|---|---|---|---|---|');
   console.log(`| not recording | ${a.toFixed(0)} | ${mbps(a)} | ${cpuA.toFixed(0)} | |`);
-  const pcts = {} as Record<RecordedBy, number>;
+  const summary = {} as Record<RecordedBy, ReturnType<typeof ratioSummary>>;
   for (const by of RECORDED_BY) {
     const b = median(withRec[by].map((r) => r.ms));
-    pcts[by] = ratioSummary(withRec[by].map((r, i) => r.ms / without[i]!.ms)).pct;
-    console.log(`| ${LABEL[by]} | ${b.toFixed(0)} | ${mbps(b)} | ${median(withRec[by].map((r) => r.cpuMs)).toFixed(0)} | ${pcts[by].toFixed(1)} % |`);
+    summary[by] = ratioSummary(withRec[by].map((r, i) => r.ms / without[i]!.ms));
+    console.log(`| ${LABEL[by]} | ${b.toFixed(0)} | ${mbps(b)} | ${median(withRec[by].map((r) => r.cpuMs)).toFixed(0)} | ${summary[by].pct.toFixed(1)} % |`);
   }
   console.log(`per round, ms (not recording / gateway / proxy / both): ${without.map((r, i) => [r, ...RECORDED_BY.map((by) => withRec[by][i]!)].map((x) => x.ms.toFixed(0)).join('/')).join(' ')}`);
   for (const [side, f] of Object.entries(footers)) {
     console.log(`${side} recording footer: ${f.counts.events} events, ${f.counts.bytes} bytes written, ${f.dropped.events} events (${f.dropped.bytes} bytes) dropped (all rounds)`);
   }
-  const ok = pcts.gateway <= MAX_PCT && pcts.proxy <= MAX_PCT;
+  const ok = summary.gateway.pct <= MAX_PCT && summary.proxy.pct <= MAX_PCT;
   for (const by of RECORDED_BY) {
-    const { text } = ratioSummary(withRec[by].map((r, i) => r.ms / without[i]!.ms));
-    const verdict = by === 'both' ? 'two recorders on one stream; for reference' : pcts[by] <= MAX_PCT ? 'PASS' : 'FAIL';
-    console.log(`\ntunnel, ${LABEL[by]}: overhead ${pcts[by].toFixed(1)} % (limit ${MAX_PCT} %) — ${verdict}; per-round ratios: ${text}`);
+    const { pct, text } = summary[by];
+    const verdict = by === 'both' ? 'two recorders on one stream; for reference' : pct <= MAX_PCT ? 'PASS' : 'FAIL';
+    console.log(`\ntunnel, ${LABEL[by]}: overhead ${pct.toFixed(1)} % (limit ${MAX_PCT} %) — ${verdict}; per-round ratios: ${text}`);
   }
   console.log(`load average ${loadavg()[0]!.toFixed(1)}`);
   const short = [...without, ...RECORDED_BY.flatMap((by) => withRec[by])].filter((r) => r.bytes < bytes);

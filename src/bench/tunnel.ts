@@ -87,15 +87,14 @@ export async function startTunnel(opts: TunnelOptions): Promise<TunnelTarget> {
   // The trails in their own folder, as in production (/var/log, not next to the config in /etc): the
   // gateway watches its config's folder, and every audit line written there would be an event.
   const gatewayEnv = { ...common, MCP_TUNNEL_AUDIT: join(dir, 'log', 'audit-gateway.log') };
+  const proxyRecorded = opts.record?.proxyServers ?? opts.record?.servers;
   const proxyEnv = {
     ...common,
     MCP_TUNNEL_AUDIT: join(dir, 'log', 'audit-proxy.log'),
     MCP_TUNNEL_URL: `ws://127.0.0.1:${port}/tunnel/bench`,
     MCP_TUNNEL_SECRET: secret,
     ...(opts.record === undefined ? {} : { MCP_TUNNEL_RECORD_FILE: opts.record.proxy }),
-    ...((opts.record?.proxyServers ?? opts.record?.servers) === undefined
-      ? {}
-      : { MCP_TUNNEL_RECORD_SERVERS: (opts.record!.proxyServers ?? opts.record!.servers)!.join(',') }),
+    ...(proxyRecorded === undefined ? {} : { MCP_TUNNEL_RECORD_SERVERS: proxyRecorded.join(',') }),
   };
 
   const nodeArgs = opts.nodeArgs ?? [];
