@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { continuityRun } from './continuity';
 import { benchOptions, type BenchOptions } from './options';
 import { startClusterTarget } from './cluster';
-import { startNginx, startSsh } from './peers';
+import { startFloor, startNginx, startSsh } from './peers';
 import { Procs } from './procs';
 import { render, writeReport, type Context } from './report';
 import { postLoad, streamOnce } from './load';
@@ -39,6 +39,8 @@ async function startTargets(o: BenchOptions, procs: Procs, dir: string, skipped:
   });
   if (cluster === null) skipped.push('cluster (redis-server not installed)');
   else if (cluster) targets.push(cluster);
+  // The Node floor is ours too (floor-hop.ts): what the same parts cost with none of the tunnel's work.
+  targets.push(await startFloor(procs, upstreamOrigin));
   const peers: Array<[string, () => Promise<Target | null>]> = [
     ['ssh -R', () => startSsh(procs, upstreamPort, dir)],
     ['nginx', () => startNginx(procs, upstreamPort, dir)],

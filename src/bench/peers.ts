@@ -149,3 +149,33 @@ http {
   await untilServed(target, process.hrtime.bigint());
   return target;
 }
+
+const FLOOR = join(__dirname, 'floor-hop.js');
+
+/**
+ * The Node floor (floor-hop.ts): Node's HTTP server, `ws` and undici with none of mcp-tunnel's
+ * work; always available. Its inside end restarts like the proxy does.
+ */
+export async function startFloor(procs: Procs, upstreamOrigin: string): Promise<Target> {
+  const outside = await procs.start('floor outside', process.execPath, [FLOOR, 'outside'], { ready: /^FLOOR_URL=(\S+)/ });
+  const origin = outside.match![1]!;
+  const wsUrl = origin.replace(/^http/, 'ws');
+  const startInside = (ready: RegExp | null): Promise<Started> =>
+    procs.start('floor inside', process.execPath, [FLOOR, 'inside', wsUrl, upstreamOrigin], { ready });
+  let inside = await startInside(/^FLOOR_INSIDE_READY/);
+  const target = forwardedTarget('node floor', origin, {
+    pids: () => ({ outside: [outside.pid], inside: [inside.pid] }),
+    async restartAgent() {
+      await procs.stop(inside);
+      const t0 = process.hrtime.bigint();
+      inside = await startInside(null);
+      return untilServed(target, t0);
+    },
+    async close() {
+      await procs.stop(inside);
+      await procs.stop(outside);
+    },
+  });
+  await untilServed(target, process.hrtime.bigint());
+  return target;
+}

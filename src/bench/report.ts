@@ -94,54 +94,79 @@ export function resultsTable(r: Results, o: BenchOptions, c: Context): string {
   return [head, sep, ...body].join('\n');
 }
 
-/** The issue's targets: measured tunnel median, and met or not. */
+/** The Node floor's column name (floor-hop.ts): the same parts as the tunnel with none of its work. */
+export const FLOOR = 'node floor';
+
+/** One target of the issue: its name, and the measured figure and verdict for one column. */
+type Goal = [name: string, measure: (t: string) => [string, boolean | undefined]];
+
+/**
+ * The issue's targets: the tunnel's median and met or not, and beside it the same target measured
+ * on the Node floor when it ran (what the parts alone reach on this machine).
+ */
 export function targetsTable(r: Results, o: BenchOptions): string {
-  const T = 'tunnel';
-  const g = (m: string, t = T): number | undefined => r.get(m, t);
-  const rel = (m: string): number | undefined => {
+  const goals = targetGoals(r, o);
+  const floor = r.get('post1.rps', FLOOR) !== undefined;
+  const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? 'met' : '**not met**');
+  const floorCell = (m: Goal[1]): string => {
+    const [v, ok] = m(FLOOR);
+    return v === '–' ? '–' : `${v} (${ok === undefined ? 'not measured' : ok ? 'met' : 'not met'})`;
+  };
+  const head = floor
+    ? ['| target (issue 10) | measured (tunnel, median) | | node floor, same run |', '|---|---:|---|---:|']
+    : ['| target (issue 10) | measured (tunnel, median) | |', '|---|---:|---|'];
+  return [
+    ...head,
+    ...goals.map(([name, m]) => {
+      const [v, ok] = m('tunnel');
+      return `| ${name} | ${v} | ${verdict(ok)} |${floor ? ` ${floorCell(m)} |` : ''}`;
+    }),
+  ].join('\n');
+}
+
+function targetGoals(r: Results, o: BenchOptions): Goal[] {
+  const g = (m: string, t: string): number | undefined => r.get(m, t);
+  const rel = (m: string, t: string): number | undefined => {
     const d = g(m, 'direct');
-    const v = g(m);
+    const v = g(m, t);
     return d === undefined || v === undefined ? undefined : v / d;
   };
-  const ahead = (m: string, peers: string[]): [string, boolean | undefined] => {
+  const ahead = (m: string, peers: string[], t: string): [string, boolean | undefined] => {
     const present = peers.filter((p) => g(m, p) !== undefined);
-    if (present.length === 0) return [`${count(g(m))} (${peers.join(', ')} not run)`, undefined];
-    return [`${count(g(m))} vs ${present.map((p) => `${p} ${count(g(m, p))}`).join(', ')}`, present.every((p) => (g(m) ?? 0) > (g(m, p) ?? 0))];
+    if (g(m, t) === undefined) return ['–', undefined];
+    if (present.length === 0) return [`${count(g(m, t))} (${peers.join(', ')} not run)`, undefined];
+    return [`${count(g(m, t))} vs ${present.map((p) => `${p} ${count(g(m, p))}`).join(', ')}`, present.every((p) => (g(m, t) ?? 0) > (g(m, p) ?? 0))];
   };
-  const le = (v: number | undefined, max: number, f: (x: number | undefined) => string): [string, boolean | undefined] => [f(v), v === undefined ? undefined : v <= max];
-  const ge = (v: number | undefined, min: number, f: (x: number | undefined) => string): [string, boolean | undefined] => [f(v), v === undefined ? undefined : v >= min];
+  const le = (v: number | undefined, max: number, f: (x: number | undefined) => string): [string, boolean | undefined] => [v === undefined ? '–' : f(v), v === undefined ? undefined : v <= max];
+  const ge = (v: number | undefined, min: number, f: (x: number | undefined) => string): [string, boolean | undefined] => [v === undefined ? '–' : f(v), v === undefined ? undefined : v >= min];
   const x = (v: number | undefined): string => (v === undefined ? '–' : `${v.toFixed(2)}×`);
-  const gwPlusProxy = (m: string): number | undefined => {
-    const a = g(`${m}:gateway`);
-    const b = g(`${m}:proxy`);
-    return a === undefined || b === undefined ? undefined : a + b;
-  };
-  const maxIdle = Math.max(g('idleSettled:gateway') ?? Number.NaN, g('idleSettled:proxy') ?? Number.NaN);
-  const maxEarly = Math.max(g('idle:gateway') ?? Number.NaN, g('idle:proxy') ?? Number.NaN);
-  const list: Array<[string, [string, boolean | undefined]]> = [
-    ['POST c=1 p50 ≤ 0.35 ms', le(g('post1.p50'), 0.35, ms)],
-    ['POST c=1 p99 ≤ 1 ms', le(g('post1.p99'), 1, ms)],
-    ['POST c=16 ≥ 0.35× direct', ge(rel('post16.rps'), 0.35, x)],
-    ['POST c=128 ≥ 0.45× direct', ge(rel('post128.rps'), 0.45, x)],
-    ['POST c=16 req/s ahead of `ssh -R`', ahead('post16.rps', ['ssh -R'])],
-    ['POST c=128 req/s ahead of `ssh -R`', ahead('post128.rps', ['ssh -R'])],
-    ['CPU per 1,000 POSTs, gateway + proxy ≤ 120 ms', le(g('post128.cpu'), 120, ms)],
-    [`${o.streamBytes / MiB} MiB stream ≥ 600 MB/s`, ge(g('stream.mbps'), 600, count)],
-    ['stream ahead of `ssh -R` and nginx', ahead('stream.mbps', ['ssh -R', 'nginx'])],
-    [`${o.sse.streams} SSE streams: 100% delivered`, ge(g('sse.delivered'), 100, (v) => (v === undefined ? '–' : `${v.toFixed(1)}%`))],
-    ['SSE time to first event p99 ≤ 50 ms', le(g('sse.ttfe99'), 50, ms)],
-    ['SSE event latency p50 ≤ 1 ms', le(g('sse.lat50'), 1, ms)],
-    ['SSE event latency p99 ≤ 5 ms', le(g('sse.lat99'), 5, ms)],
-    ['gateway + proxy peak RSS (SSE load) ≤ 160 MiB', le(gwPlusProxy('sse.peak'), 160 * MiB, (v) => `${mib(v)} MiB`)],
-    [`${o.capacity.streams} SSE streams: 100% delivered`, ge(g('cap.served'), o.capacity.streams, (v) => `${count(v)} of ${o.capacity.streams}`)],
+  // Per process group of the column: gateway and proxy, or the floor's outside and inside ends.
+  const groups = (m: string, t: string): number[] =>
+    r.metrics(t).filter((k) => k.startsWith(`${m}:`)).map((k) => r.get(k, t)).filter((v): v is number => v !== undefined);
+  const sum = (m: string, t: string): number | undefined => (groups(m, t).length < 2 ? undefined : groups(m, t).reduce((a, b) => a + b, 0));
+  const max = (m: string, t: string): number | undefined => (groups(m, t).length === 0 ? undefined : Math.max(...groups(m, t)));
+  return [
+    ['POST c=1 p50 ≤ 0.35 ms', (t) => le(g('post1.p50', t), 0.35, ms)],
+    ['POST c=1 p99 ≤ 1 ms', (t) => le(g('post1.p99', t), 1, ms)],
+    ['POST c=16 ≥ 0.35× direct', (t) => ge(rel('post16.rps', t), 0.35, x)],
+    ['POST c=128 ≥ 0.45× direct', (t) => ge(rel('post128.rps', t), 0.45, x)],
+    ['POST c=16 req/s ahead of `ssh -R`', (t) => ahead('post16.rps', ['ssh -R'], t)],
+    ['POST c=128 req/s ahead of `ssh -R`', (t) => ahead('post128.rps', ['ssh -R'], t)],
+    ['CPU per 1,000 POSTs, gateway + proxy ≤ 120 ms', (t) => le(g('post128.cpu', t), 120, ms)],
+    [`${o.streamBytes / MiB} MiB stream ≥ 600 MB/s`, (t) => ge(g('stream.mbps', t), 600, count)],
+    ['stream ahead of `ssh -R` and nginx', (t) => ahead('stream.mbps', ['ssh -R', 'nginx'], t)],
+    [`${o.sse.streams} SSE streams: 100% delivered`, (t) => ge(g('sse.delivered', t), 100, (v) => `${v!.toFixed(1)}%`)],
+    ['SSE time to first event p99 ≤ 50 ms', (t) => le(g('sse.ttfe99', t), 50, ms)],
+    ['SSE event latency p50 ≤ 1 ms', (t) => le(g('sse.lat50', t), 1, ms)],
+    ['SSE event latency p99 ≤ 5 ms', (t) => le(g('sse.lat99', t), 5, ms)],
+    ['gateway + proxy peak RSS (SSE load) ≤ 160 MiB', (t) => le(sum('sse.peak', t), 160 * MiB, (v) => `${mib(v)} MiB`)],
+    [`${o.capacity.streams} SSE streams: 100% delivered`, (t) => ge(g('cap.served', t), o.capacity.streams, (v) => `${count(v)} of ${o.capacity.streams}`)],
     [
       'idle RSS ≤ 55 MiB per process (settled)',
-      le(Number.isNaN(maxIdle) ? undefined : maxIdle, 55 * MiB, (v) => `${mib(v)} MiB (largest; ${Number.isNaN(maxEarly) ? '–' : mib(maxEarly)} MiB 1 s after start-up)`),
+      (t) => le(max('idleSettled', t), 55 * MiB, (v) => `${mib(v)} MiB (largest; ${mib(max('idle', t))} MiB 1 s after start-up)`),
     ],
-    ['proxy restart → first successful request ≤ 300 ms', le(g('restart.agent'), 300, ms)],
+    ['proxy restart → first successful request ≤ 300 ms', (t) => le(g('restart.agent', t), 300, ms)],
   ];
-  const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? 'met' : '**not met**');
-  return ['| target (issue 10) | measured (tunnel, median) | |', '|---|---:|---|', ...list.map(([name, [v, ok]]) => `| ${name} | ${v} | ${verdict(ok)} |`)].join('\n');
 }
 
 /** Machine, Node, commands, date: what a reader needs to compare runs. */

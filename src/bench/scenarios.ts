@@ -28,6 +28,11 @@ export class Results {
     return v === undefined ? undefined : median(v);
   }
 
+  /** The metrics measured for `target` (e.g. `idle:gateway`, `idle:proxy`). */
+  metrics(target: string): string[] {
+    return [...this.values].filter(([, byTarget]) => byTarget.has(target)).map(([metric]) => metric);
+  }
+
   /** Sum over rounds (failure counts). */
   sum(metric: string, target: string): number {
     return (this.values.get(metric)?.get(target) ?? []).reduce((a, b) => a + b, 0);
