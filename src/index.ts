@@ -63,8 +63,6 @@ export {
   openAuditDestination,
   loadCheckpointSigner,
   loadCheckpointVerifier,
-  verifyAuditFiles,
-  describeVerifyResult,
   AUDIT_ERROR,
   type AuditDestination,
   type AuditDestinationOptions,
@@ -72,10 +70,8 @@ export {
   type AuditRecord,
   type CheckpointKeyFiles,
   type CheckpointVerifier,
-  type VerifyOptions,
-  type VerifyProblem,
-  type VerifyResult,
 } from './audit';
+export { verifyAuditFiles, describeVerifyResult, type VerifyOptions, type VerifyProblem, type VerifyResult } from './audit/verify';
 
 /**
  * Errors: every error the library raises on purpose is a {@link TunnelError} with a stable `code`

@@ -4,11 +4,11 @@
  * method, id and tool from a request body as it streams past, and `audit verify`.
  *
  * This index exports what other folders use; tests and tools reach the rest through the module
- * files (chain.ts, records.ts, …).
+ * files (chain.ts, records.ts, …). `audit verify` (verify.ts, with node:readline) is not in it: a
+ * gateway or proxy never verifies, so it does not load it (the CLI's audit command does, lazily).
  */
 export { AUDIT_ERROR } from './errors';
 export { loadCheckpointSigner, loadCheckpointVerifier, type CheckpointKeyFiles, type CheckpointVerifier } from './keys';
-export { describeVerifyResult, verifyAuditFiles, type VerifyOptions, type VerifyProblem, type VerifyResult } from './verify';
 export { auditUpstream, type AuditRecord, type GatewayAuditRecord, type ProxyAuditRecord } from './records';
 export { DEFAULT_INSPECT_LIMIT_BYTES } from './mcp-info';
 export { McpRequestInspector, describeMessage } from './inspector';

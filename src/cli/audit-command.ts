@@ -1,10 +1,14 @@
 import { parseArgs } from 'node:util';
-import { AUDIT_ERROR, describeVerifyResult, loadCheckpointVerifier, verifyAuditFiles } from '../audit';
+import { AUDIT_ERROR, loadCheckpointVerifier } from '../audit';
+import type * as VerifyModule from '../audit/verify';
 import { hasCode } from '../errors';
 import { UsageError } from './args';
 import type { Command } from './types';
 import { PROGRAM, renderCommandHelp } from './help';
 import { EXIT } from './lifecycle';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when `audit verify` runs, not by every command (D88)
+const verifyModule = (): typeof VerifyModule => require('../audit/verify') as typeof VerifyModule;
 
 const VERIFY_FLAGS = [
   { name: 'hmac-key-file', type: 'string', valueName: 'FILE', env: null, doc: 'HMAC key file the checkpoints were signed with (audit.hmacKeyFile).' },
@@ -57,6 +61,7 @@ export const auditCommand: Command = {
         ...(hmacKeyFile === undefined ? {} : { hmacKeyFile }),
         ...(publicKeyFile === undefined ? {} : { publicKeyFile }),
       });
+      const { describeVerifyResult, verifyAuditFiles } = verifyModule();
       const result = await verifyAuditFiles(positionals, { verifier });
       io.stdout.write(`${describeVerifyResult(result, verifier !== null).join('\n')}\n`);
       return result.ok ? EXIT.ok : EXIT.failure;

@@ -2,18 +2,16 @@ import convict from 'convict';
 import { checkInteger, checkNotJsonError, checkOptionalString, coerceBoolean, coerceInteger, coerceList, coerceOptional, fail, isValidName, parseJsonSafely, resolveFile, validateStringList } from './checks';
 import { LOG_FORMATS, LOG_LEVELS } from './constants';
 import { parseOpsListen } from '../ops/listen-address';
-import {
-  resolveJwtPaths,
-  validateAllowedHosts,
-  validateAllowedOrigins,
-  validateClients,
-  validateJwt,
-  validateOptionalUrl,
-  validateServers,
-  validateTunnels,
-} from './gateway-formats';
-import { validatePolicyRules } from './policy';
+import type * as GatewayFormats from './gateway-formats';
+import type * as PolicyModule from './policy';
 import { coercePinList, resolveUpstreamServers, validateEgressRules, validatePins, validateUpstreamServers } from './proxy-formats';
+
+// The gateway's checks (and node:crypto, the policy rules) load when a gateway value is first
+// checked: a proxy never loads them (D88).
+/* eslint-disable @typescript-eslint/no-require-imports -- lazy loading, as in src/cli/runners.ts */
+const gw = (): typeof GatewayFormats => require('./gateway-formats') as typeof GatewayFormats;
+const policy = (): typeof PolicyModule => require('./policy') as typeof PolicyModule;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
  * The custom convict formats of the schemas, by name: how each value is coerced from a string (env
@@ -76,11 +74,11 @@ export const FORMATS = {
   },
   'mcp-tunnel-optional-string': { validate: checkOptionalString, coerce: coerceOptional },
   'mcp-tunnel-optional-path': { validate: checkOptionalString, coerce: coerceOptional, resolvePaths: resolveFile },
-  'mcp-tunnel-tunnels': { validate: validateTunnels, coerce: parseJsonSafely },
-  'mcp-tunnel-servers': { validate: validateServers, coerce: parseJsonSafely },
-  'mcp-tunnel-clients': { validate: validateClients, coerce: parseJsonSafely },
-  'mcp-tunnel-jwt': { validate: validateJwt, coerce: (raw) => (raw.trim() === '' ? null : parseJsonSafely(raw)), resolvePaths: resolveJwtPaths },
-  'mcp-tunnel-optional-url': { validate: validateOptionalUrl, coerce: coerceOptional },
+  'mcp-tunnel-tunnels': { validate: (v) => gw().validateTunnels(v), coerce: parseJsonSafely },
+  'mcp-tunnel-servers': { validate: (v) => gw().validateServers(v), coerce: parseJsonSafely },
+  'mcp-tunnel-clients': { validate: (v) => gw().validateClients(v), coerce: parseJsonSafely },
+  'mcp-tunnel-jwt': { validate: (v) => gw().validateJwt(v), coerce: (raw) => (raw.trim() === '' ? null : parseJsonSafely(raw)), resolvePaths: (v, dir) => gw().resolveJwtPaths(v, dir) },
+  'mcp-tunnel-optional-url': { validate: (v) => gw().validateOptionalUrl(v), coerce: coerceOptional },
   'mcp-tunnel-pins': { validate: validatePins, coerce: coercePinList },
   'mcp-tunnel-upstream-servers': {
     validate: validateUpstreamServers,
@@ -88,8 +86,8 @@ export const FORMATS = {
     resolvePaths: resolveUpstreamServers,
   },
   'mcp-tunnel-egress-rules': { validate: validateEgressRules, coerce: coerceList },
-  'mcp-tunnel-allowed-hosts': { validate: validateAllowedHosts, coerce: coerceList },
-  'mcp-tunnel-allowed-origins': { validate: validateAllowedOrigins, coerce: coerceList },
+  'mcp-tunnel-allowed-hosts': { validate: (v) => gw().validateAllowedHosts(v), coerce: coerceList },
+  'mcp-tunnel-allowed-origins': { validate: (v) => gw().validateAllowedOrigins(v), coerce: coerceList },
   'mcp-tunnel-json-paths': {
     validate: (v) => {
       checkNotJsonError(v);
@@ -115,7 +113,7 @@ export const FORMATS = {
   'mcp-tunnel-policy-rules': {
     validate: (v) => {
       checkNotJsonError(v);
-      validatePolicyRules(v, fail);
+      policy().validatePolicyRules(v, fail);
     },
     coerce: parseJsonSafely,
   },

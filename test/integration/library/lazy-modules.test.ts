@@ -25,6 +25,20 @@ const has = (part) => loaded.some((f) => f.includes(part));
 console.log(JSON.stringify({ replay: has('/dist/replay/'), doctor: has('/dist/doctor/'), promClient: has('/node_modules/prom-client/'), metrics: has('/dist/ops/metrics.js') }));
 `;
 
+// A proxy's start through the CLI: the command table, the proxy, and its configuration loaded and
+// checked. The audit verifier (with node:readline) loads only for \`audit verify\`, the gateway's
+// convict formats only when a gateway value is checked (D88).
+const PROXY_START_CHILD = `
+require(${JSON.stringify(path.join(REPO_ROOT, 'dist', 'cli', 'commands'))});
+require(${JSON.stringify(path.join(REPO_ROOT, 'dist', 'proxy'))});
+const { loadProxyConfig } = require(${JSON.stringify(path.join(REPO_ROOT, 'dist', 'config', 'proxy'))});
+loadProxyConfig({ env: { MCP_TUNNEL_URL: 'wss://gateway.example/tunnel/t', MCP_TUNNEL_SECRET: 'x'.repeat(32) } });
+const loaded = Object.keys(require.cache);
+const has = (part) => loaded.some((f) => f.includes(part));
+const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule '));
+console.log(JSON.stringify({ verify: has('/dist/audit/verify.js'), gatewayFormats: has('/dist/config/gateway-formats.js'), policyRules: has('/dist/config/policy.js'), readline: builtins.includes('NativeModule readline') }));
+`;
+
 describe('modules loaded by the gateway and the proxy', () => {
   it('loads no prom-client, ioredis, cluster code, MCP SDK, zod, RxJS CommonJS file or recorder until a feature asks for them', () => {
     const out = execFileSync(process.execPath, ['-e', CHILD], { encoding: 'utf8' });
@@ -34,5 +48,10 @@ describe('modules loaded by the gateway and the proxy', () => {
   it('the CLI loads the replay package, the doctor and the metrics only when they are used', () => {
     const out = execFileSync(process.execPath, ['-e', CLI_CHILD], { encoding: 'utf8' });
     expect(JSON.parse(out.trim())).toEqual({ replay: false, doctor: false, promClient: false, metrics: false });
+  });
+
+  it("a proxy's start loads no audit verifier, readline or gateway configuration checks", () => {
+    const out = execFileSync(process.execPath, ['-e', PROXY_START_CHILD], { encoding: 'utf8' });
+    expect(JSON.parse(out.trim())).toEqual({ verify: false, gatewayFormats: false, policyRules: false, readline: false });
   });
 });
