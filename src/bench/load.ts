@@ -76,20 +76,23 @@ export async function postLoad(t: Target, connections: number, seconds: number):
   };
 }
 
-/** GETs one `bytes`-byte response through `t` and returns MB/s (10^6 bytes per second). */
-export function streamOnce(t: Target, bytes: number): Promise<number> {
+/** GETs `url` (no keep-alive) and reads its whole body: status, bytes received, ms from the request to the end. */
+export function timeStream(url: string, headers: Record<string, string> = {}): Promise<{ status: number; bytes: number; ms: number }> {
   return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const req = http.get(`${t.origin}${t.bytesPath(bytes)}`, { agent: false, headers: { ...t.headers } }, (res) => {
-      let n = 0;
-      res.on('data', (c: Buffer) => (n += c.length));
+    const t0 = performance.now();
+    let bytes = 0;
+    const req = http.get(url, { agent: false, headers }, (res) => {
+      res.on('data', (c: Buffer) => (bytes += c.length));
       res.once('error', reject);
-      res.once('end', () => {
-        const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-        if (res.statusCode !== 200 || n !== bytes) reject(new Error(`${t.name}: status ${res.statusCode}, ${n} of ${bytes} bytes`));
-        else resolve(bytes / 1e6 / secs);
-      });
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, bytes, ms: performance.now() - t0 }));
     });
     req.once('error', reject);
   });
+}
+
+/** GETs one `bytes`-byte response through `t` and returns MB/s (10^6 bytes per second). */
+export async function streamOnce(t: Target, bytes: number): Promise<number> {
+  const got = await timeStream(`${t.origin}${t.bytesPath(bytes)}`, { ...t.headers });
+  if (got.status !== 200 || got.bytes !== bytes) throw new Error(`${t.name}: status ${got.status}, ${got.bytes} of ${bytes} bytes`);
+  return bytes / 1e3 / got.ms;
 }

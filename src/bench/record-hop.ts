@@ -91,20 +91,6 @@ export function startHop(upstream: string, recorder: Recorder | undefined): Prom
   );
 }
 
-/** GETs `url` (with `headers`) and reads it to the end; resolves with the bytes read and the time taken (ms). */
-export function timeStream(url: string, headers: Record<string, string> = {}): Promise<{ bytes: number; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    let bytes = 0;
-    request(url, { headers }, (res) => {
-      res.on('data', (c: Buffer) => (bytes += c.length));
-      res.on('end', () => resolve({ bytes, ms: performance.now() - t0 }));
-      res.on('error', reject);
-    })
-      .on('error', reject)
-      .end();
-  });
-}
 
 /**
  * The drainer: reads the FIFO at `rate` bytes/s into the output file, at most `read` bytes per read

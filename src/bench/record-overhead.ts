@@ -29,7 +29,8 @@ import { performance } from 'node:perf_hooks';
 import { createInterface, type Interface } from 'node:readline';
 import { Recorder, type FooterRecord } from '../replay';
 import { DEFAULT_QUEUE_BYTES } from '../replay/recorder';
-import { startHop, startSseSource, throttledFile, timeStream, type ThrottledFile } from './record-hop';
+import { timeStream } from './load';
+import { startHop, startSseSource, throttledFile, type ThrottledFile } from './record-hop';
 import { TunnelRounds, type RecordedBy, type TunnelTimed } from './record-tunnel';
 
 const MB = Number(process.env['RECORD_BENCH_MB'] ?? 200);

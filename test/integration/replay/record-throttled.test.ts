@@ -1,7 +1,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startHop, startSseSource, throttledFile, timeStream, type Listening, type ThrottledFile } from '../../../src/bench/record-hop';
+import { timeStream } from '../../../src/bench/load';
+import { startHop, startSseSource, throttledFile, type Listening, type ThrottledFile } from '../../../src/bench/record-hop';
 import { parseLines, Recorder, type FooterRecord } from '../../../src/replay';
 
 describe('recording onto a throttled destination', () => {
