@@ -14,8 +14,13 @@ describe('prom-client by file (D80)', () => {
   it('exports the process CPU counters prom-client defines, growing with the CPU used', async () => {
     const m = new Metrics({ version: 't', role: 'proxy' });
     const first = await m.registry.metrics();
-    const end = Date.now() + 30;
-    while (Date.now() < end); // burn ~30 ms of CPU
+    // Burn 30 ms of this process's CPU, counted by CPU time (not the wall clock: a busy machine
+    // deschedules the loop, and 30 ms of wall time can be 10 ms of CPU).
+    const start = process.cpuUsage();
+    for (let used = 0; used < 30_000; ) {
+      const d = process.cpuUsage(start);
+      used = d.user + d.system;
+    }
     const second = await m.registry.metrics();
     for (const name of ['process_cpu_user_seconds_total', 'process_cpu_system_seconds_total', 'process_cpu_seconds_total']) {
       expect(second).toContain(`# TYPE ${name} counter`);
