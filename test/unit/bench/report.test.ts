@@ -1,6 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDirEach } from '../../helpers/temp-dir';
 import { benchOptions } from '../../../src/bench/options';
 import { BEGIN, END, FLOOR, targetsTable, writeReport } from '../../../src/bench/report';
 import { Results } from '../../../src/bench/scenarios';
@@ -23,19 +23,17 @@ describe('bench statistics', () => {
 });
 
 describe('writeReport', () => {
-  let dir: string;
-  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'bench-report-'))));
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDirEach('bench-report-');
 
   it('replaces only the text between the markers, keeping the hand-written parts', () => {
-    const path = join(dir, 'benchmarks.md');
+    const path = join(dir.path, 'benchmarks.md');
     writeFileSync(path, `# intro\n\n${BEGIN}\nold table\n${END}\n\n## after\n`);
     writeReport(path, 'new table');
     expect(readFileSync(path, 'utf8')).toBe(`# intro\n\n${BEGIN}\nnew table\n${END}\n\n## after\n`);
   });
 
   it('writes a whole file when there are no markers (a quick run into a temp file)', () => {
-    const path = join(dir, 'quick.md');
+    const path = join(dir.path, 'quick.md');
     writeReport(path, 'table');
     expect(readFileSync(path, 'utf8')).toContain(`${BEGIN}\ntable\n${END}`);
   });
