@@ -1,5 +1,5 @@
 /**
- * Bench settings from the environment. `BENCH_QUICK=1` is the ~30-second CI version: one round,
+ * Bench settings from the environment. `BENCH_QUICK=1` is the short CI version (~1.5 min with every target): one round,
  * short runs, few streams; it never fails on figures, only on errors, and never writes
  * docs/benchmarks.md.
  */
