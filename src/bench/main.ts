@@ -68,7 +68,7 @@ async function measure(o: BenchOptions, procs: Procs, targets: Target[], tunnel:
   progress(`idle RSS: 1 s after start-up and ${o.idleSettleMs / 1000} s later`);
   await idleRss(targets, o.idleSettleMs, r);
   progress('RSS per idle tunnel connection');
-  await tunnelConnectionBytes(tunnel, procs, r);
+  await tunnelConnectionBytes(tunnel, procs, r, o.idleSettleMs);
   for (const t of targets) {
     // Twice the measured size: a fresh gateway's heap and JIT take a few hundred MiB to settle.
     const warmBytes = 2 * o.streamBytes;

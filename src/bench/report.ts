@@ -76,7 +76,7 @@ function rows(r: Results, o: BenchOptions, c: Context): Row[] {
     ['… RSS per open SSE stream', byGroup('cap.perStream', kib, 'KiB')],
     ['idle RSS, 1 s after start-up', byGroup('idle', mib, 'MiB')],
     [`idle RSS, settled (${o.idleSettleMs / 1000} s later)`, byGroup('idleSettled', mib, 'MiB')],
-    ['RSS per idle tunnel connection', byGroup('conn', kib, 'KiB')],
+    ['RSS per idle tunnel connection, settled', byGroup('conn', kib, 'KiB')],
     ['agent restart → first successful request, ms', (t) => ms(r.get('restart.agent', t))],
     ['gateway restart → first successful request, ms', (t) => ms(r.get('restart.gateway', t))],
     [

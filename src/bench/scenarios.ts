@@ -136,14 +136,16 @@ export async function idleRss(targets: Target[], settleMs: number, r: Results): 
  * side: the mean RSS of a 16-connection proxy minus the 1-connection one's, over 15. Process-to-process
  * noise (a few hundred KiB) makes the proxy figure rough.
  */
-export async function tunnelConnectionBytes(t: TunnelTarget, procs: Procs, r: Results): Promise<void> {
+export async function tunnelConnectionBytes(t: TunnelTarget, procs: Procs, r: Results, settleMs: number): Promise<void> {
   const gw = t.pids()['gateway'] ?? [];
   const gw0 = rssBytes(gw);
   const one = await t.extraProxy(1);
   const many: Started[] = [];
   // One after the other: the gateway admits 16 unauthenticated connections per address at a time.
   for (let i = 0; i < EXTRA_PROXIES; i++) many.push(await t.extraProxy(16));
-  await delay(1_000);
+  // Read once settled, as the idle rows are: 1 s after start-up a proxy that set up 16 connections
+  // still holds the young generation that set-up grew (~3 MiB, then ~1 MiB settled).
+  await delay(settleMs);
   r.add('conn:gateway', t.name, (rssBytes(gw) - gw0) / (1 + 16 * EXTRA_PROXIES));
   const meanMany = many.reduce((sum, s) => sum + rssBytes([s.pid]), 0) / many.length;
   r.add('conn:proxy', t.name, (meanMany - rssBytes([one.pid])) / 15);
