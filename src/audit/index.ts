@@ -4,7 +4,7 @@
  * method, id and tool from a request body as it streams past, and `audit verify`.
  *
  * This index exports what other folders use; tests and tools reach the rest through the module
- * files (chain.ts, records.ts, …). `audit verify` (verify.ts, with node:readline) is not in it: a
+ * files (chain.ts, records.ts, …). `audit verify` (verify.ts) is not in it: a
  * gateway or proxy never verifies, so it does not load it (the CLI's audit command does, lazily).
  */
 export { AUDIT_ERROR } from './errors';

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
-import * as readline from 'node:readline';
 import { TunnelError } from '../errors';
 import { CHAIN_FIELDS, CHECKPOINT_TYPE, GENESIS_PREV, checkpointSigningInput, recordHash } from './chain';
 import { AUDIT_ERROR, AUDIT_VERIFY, type AuditVerifyCode } from './errors';
 import type { CheckpointVerifier } from './keys';
+import { lfLines } from './lf-lines';
 
 /** Where a line is: file name as given, 1-based line number. */
 export interface LinePosition {
@@ -307,7 +307,7 @@ export class TrailVerifier {
 
 /**
  * Verifies audit files as one trail, in the order given (oldest first: `audit.log.1 audit.log`).
- * Reads them line by line (readline), holding one line and one state per chain in memory.
+ * Reads them line by line (split at LF only: lf-lines.ts), holding one line and one state per chain in memory.
  *
  * @throws TunnelError `TUNNEL_AUDIT_DESTINATION_FAILED` when a file cannot be read; every file is
  *   checked before the first is verified. Problems with the trail itself are in the result.
@@ -333,13 +333,12 @@ async function checkReadable(file: string): Promise<void> {
 }
 
 async function verifyFile(file: string, verifier: TrailVerifier): Promise<void> {
-  const input = fs.createReadStream(file, { encoding: 'utf8' });
-  const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  const input = fs.createReadStream(file);
   // Held back one line so that the last line of the file is known when it is checked.
   let held: { text: string; line: number } | null = null;
   let n = 0;
   try {
-    for await (const text of lines) {
+    for await (const text of lfLines(input)) {
       n++;
       if (held !== null) verifier.push(held.text, { file, line: held.line });
       held = { text, line: n };
@@ -350,7 +349,6 @@ async function verifyFile(file: string, verifier: TrailVerifier): Promise<void> 
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new TunnelError(AUDIT_ERROR.destinationFailed, `cannot read ${file} (${code})`, { cause: err });
   } finally {
-    lines.close();
     input.destroy();
   }
 }

@@ -56,6 +56,18 @@ describe('verifyAuditFiles', () => {
     ]);
   });
 
+  it('passes records whose strings hold U+2028, U+2029, U+0085 or a CR-LF file (Node 24 readline split at the first two)', async () => {
+    const chain = new AuditChain({ id: 'c1', signer: null, every: 0 });
+    const lines = ['id-\u2028x', 'tool\u2029y', 'next\u0085line', 'plain'].flatMap((rid) =>
+      chain.seal(`${JSON.stringify({ level: 30, audit: true, side: 'gateway', rid, msg: 'audit' })}\n`).split('\n').filter((l) => l !== ''),
+    );
+    expect(lines.join('\n')).toContain('\u2028'); // written raw, as JSON.stringify does
+    expect(await check(lines)).toMatchObject({ ok: true, records: 4 });
+    const crlf = join(dir, 'crlf.log');
+    writeFileSync(crlf, `${lines.join('\r\n')}\r\n`);
+    expect(await verifyAuditFiles([crlf])).toMatchObject({ ok: true, records: 4 });
+  });
+
   it('passes an empty file', async () => {
     const result = await check([]);
     expect(result.ok).toBe(true);
