@@ -8,7 +8,7 @@
  *
  * It keeps what mcp-tunnel does about Node and V8 themselves, since anyone building on these parts
  * would: undici's pool loaded by file (D34), WebSocket messages unmasked and gathered (D54, D56), a
- * young-generation collection per 8 MiB forwarded (D95), Liftoff only for undici's parser (D96).
+ * young-generation collection per 8 MiB forwarded (D95), Liftoff only for undici's parser (D96, D99).
  *
  * What it leaves out is everything that makes mcp-tunnel a tunnel one can run in production: no
  * authentication (of clients or of the inside end), no policy, no audit trail, no per-stream flow
@@ -22,11 +22,11 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setFlagsFromString } from 'node:v8';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { zeroMask } from '../connection/mask';
 import { gatherWriter } from '../connection/ws-gather';
 import { Pool } from '../dispatch/undici';
+import { liftoffOnlyWasm } from '../wasm-liftoff';
 import { noteForwardedBytes } from '../young-gc';
 
 const REQ = 1;
@@ -155,7 +155,7 @@ function outside(): void {
 const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length', 'upgrade']);
 
 function inside(wsUrl: string, origin: string): void {
-  setFlagsFromString('--liftoff-only');
+  liftoffOnlyWasm();
   const pool = new Pool(origin, { connections: 20_000, pipelining: 1 });
   const ws = new WebSocket(wsUrl, { perMessageDeflate: false, generateMask: zeroMask });
   const paused = new Set<NodeJS.ReadableStream>();

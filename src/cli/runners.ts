@@ -1,4 +1,4 @@
-import { setFlagsFromString } from 'node:v8';
+import { liftoffOnlyWasm } from '../wasm-liftoff';
 import { loadCheckpointSigner, openAuditDestination } from '../audit';
 import type * as Demo from '../demo';
 import type * as Gateway from '../gateway';
@@ -17,24 +17,8 @@ const proxy = (): typeof Proxy => require('../proxy') as typeof Proxy;
 const demo = (): typeof Demo => require('../demo') as typeof Demo;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-/**
- * A proxy daemon compiles undici's HTTP parser (WebAssembly) with Liftoff only (D96): V8's
- * background tier-up of it to TurboFan allocates ~35 MiB of compiler memory, of which glibc keeps
- * ~10 MiB resident for the process's life, and the optimised parser saved nothing measurable (it
- * reads heads and chunk sizes; bodies pass as spans). The flag must be set before the parser is
- * compiled (undici does that on its first connection). Only here: a program that embeds the
- * library keeps V8's defaults for its own WebAssembly.
- *
- * Which flags do it when set at run time depends on V8 (D99): Node 20's V8 11.3 honours
- * `--liftoff-only`; Node 24's V8 13.6 ignores it there and needs tier-up off both ways (no
- * dynamic tier-up of hot functions, no eager background tier-up of the whole module). All three
- * are set; each line ignores what it does not need.
- */
-export const LIFTOFF_ONLY_FLAGS = ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering'] as const;
-
-export function liftoffOnlyWasm(): void {
-  for (const flag of LIFTOFF_ONLY_FLAGS) setFlagsFromString(flag);
-}
+// D96, D99: the proxy runner below sets it; tests reach it here.
+export { liftoffOnlyWasm } from '../wasm-liftoff';
 
 /** The real components. Kept out of cli.ts so that tests can run the CLI with fakes. */
 export const defaultRunners: Runners = {
