@@ -125,6 +125,8 @@ function outside(): void {
   server.on('upgrade', (req, socket, head) => {
     wss.handleUpgrade(req, socket, head, (ws) => {
       tunnel = { ws, batch: new Batch(ws) };
+      // A broken connection ends like a closed one (below): the floor keeps serving the next one.
+      ws.on('error', () => ws.terminate());
       ws.on('message', (data) =>
         eachRecord(data, (type, id, payload) => {
           const res = open.get(id);
