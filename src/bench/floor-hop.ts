@@ -22,7 +22,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { zeroMask } from '../connection/mask';
 import { gatherWriter } from '../connection/ws-gather';
 import { Pool } from '../dispatch/undici';
@@ -85,9 +85,11 @@ class Batch {
   }
 }
 
-/** Calls `on(type, id, payload)` for each record of one WebSocket message. */
-function eachRecord(data: RawData, on: (type: number, id: number, payload: Buffer) => void): void {
-  const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+/**
+ * Calls `on(type, id, payload)` for each record of one WebSocket message (a Buffer: ws's default
+ * `binaryType`, which ws-transport.ts sets too, joins a fragmented message into one).
+ */
+function eachRecord(buf: Buffer, on: (type: number, id: number, payload: Buffer) => void): void {
   noteForwardedBytes(buf.length);
   for (let at = 0; at + RECORD_HEAD <= buf.length; ) {
     const len = buf.readUInt32BE(at + 5);
@@ -127,7 +129,7 @@ function outside(): void {
       tunnel = { ws, batch: new Batch(ws) };
       // A broken connection ends like a closed one (below): the floor keeps serving the next one.
       ws.on('error', () => ws.terminate());
-      ws.on('message', (data) =>
+      ws.on('message', (data: Buffer) =>
         eachRecord(data, (type, id, payload) => {
           const res = open.get(id);
           if (!res) return;
@@ -189,7 +191,7 @@ function inside(wsUrl: string, origin: string): void {
     res.body.once('error', () => batch.add(FAIL, id));
   };
   ws.once('open', () => process.stdout.write('FLOOR_INSIDE_READY\n'));
-  ws.on('message', (data) =>
+  ws.on('message', (data: Buffer) =>
     eachRecord(data, (type, id, payload) => {
       if (type === REQ) pending.set(id, { head: JSON.parse(payload.toString()) as never, body: [] });
       else if (type === DATA) pending.get(id)?.body.push(Buffer.from(payload));
