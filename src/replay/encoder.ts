@@ -169,8 +169,13 @@ export class LineEncoder {
     const before = out.length;
     out.string(JSON.stringify(rec));
     out.string('\n');
+    this.counted(before);
+  }
+
+  /** Counts the line appended since the output held `before` bytes: one event, its UTF-8 bytes (the footer's counts). */
+  private counted(before: number): void {
     this.events++;
-    this.bytes += out.length - before;
+    this.bytes += this.out!.length - before;
   }
 
   private exchangeState(it: QueueItem): ExchangeState {
@@ -219,11 +224,9 @@ export class LineEncoder {
         let head = `{"type":"sse","seq":${this.seq++},"t":${r(c.it.t)}${members}`;
         if (id !== undefined) head += `,"id":${JSON.stringify(id)}`;
         if (type !== undefined) head += `,"event":${JSON.stringify(type)}`;
-        const out = this.out!;
-        const before = out.length;
-        out.recordEndingInString(head + ',"data":', buf, start, end);
-        this.events++;
-        this.bytes += out.length - before;
+        const before = this.out!.length;
+        this.out!.recordEndingInString(head + ',"data":', buf, start, end);
+        this.counted(before);
       },
       retry: (retry) => this.emit({ type: 'sse', ...this.base('s2c', []), retry }),
       comment: (comment) => this.emit({ type: 'sse', ...this.base('s2c', []), comment }),
